@@ -1,0 +1,55 @@
+# The two commands a newcomer needs: `make run` (the dashboard on localhost) and `make test`.
+# Each creates or updates its own virtual environment (.venv) from the pinned lock file.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PORT   ?= 8000
+STAMP  := $(VENV)/.installed
+WEB_STAMP := src/dallas_calls/web/vendor/.built
+
+.PHONY: run demo test lint typecheck unit install web lock package-lambda checkov clean
+
+$(STAMP): pyproject.toml requirements.lock
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev]'
+	@touch $@
+
+install: $(STAMP)
+
+# Map libraries come from npm (pinned in package-lock.json) and are served by the app: no CDN.
+$(WEB_STAMP): package.json package-lock.json scripts/build_web_vendor.py
+	@command -v npm >/dev/null || { echo "npm is needed to install the map libraries (Node.js 18+)"; exit 1; }
+	npm ci --no-audit --no-fund --silent
+	$(PYTHON) scripts/build_web_vendor.py
+	@touch $@
+
+web: $(WEB_STAMP)
+
+run: install web
+	$(BIN)/dallas-calls serve --port $(PORT)
+
+demo: install web
+	$(BIN)/dallas-calls serve --demo --port $(PORT)
+
+lint: install
+	$(BIN)/ruff check src tests bench scripts
+	$(BIN)/ruff format --check src tests bench scripts
+
+typecheck: install
+	$(BIN)/mypy
+
+unit: install web
+	$(BIN)/pytest -q
+
+test: lint typecheck unit
+
+lock:
+	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^dallas-calls' > requirements.lock
+
+package-lambda: install
+	$(BIN)/python scripts/package_lambda.py
+
+clean:
+	rm -rf $(VENV) node_modules src/dallas_calls/web/vendor build .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,3 @@
+"""dallas-calls: a live map of Dallas police activity."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,33 @@
+"""The archive's key layout, shared by the local folder, S3 and the AWS handlers."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+RAW_PREFIX = "raw/"
+CHANGES_PREFIX = "changes/"
+_KEY_TIME = re.compile(r"(\d{4})/(\d{2})/(\d{2})/(\d{2})(\d{2})(\d{2})Z")
+
+
+def _stamp(at: datetime) -> str:
+    at = at.astimezone(UTC)
+    return at.strftime("%Y/%m/%d/%H%M%SZ")
+
+
+def raw_key(fetched_at: datetime) -> str:
+    """raw/YYYY/MM/DD/HHMMSSZ.json.gz for a snapshot fetched at ``fetched_at``."""
+    return f"{RAW_PREFIX}{_stamp(fetched_at)}.json.gz"
+
+
+def changes_key(at: datetime) -> str:
+    return f"{CHANGES_PREFIX}{_stamp(at)}.jsonl.gz"
+
+
+def key_time(key: str) -> datetime | None:
+    """The UTC time encoded in an archive key (or any path with the same layout), or None."""
+    match = _KEY_TIME.search(key)
+    if not match:
+        return None
+    y, mo, d, h, mi, s = (int(g) for g in match.groups())
+    return datetime(y, mo, d, h, mi, s, tzinfo=UTC)

@@ -1,0 +1,138 @@
+"""The object-store port and its two adapters: a local folder (default) and Amazon S3.
+
+Raw snapshots and change records are written here before and after processing, so the whole
+history can be rebuilt from the archive alone.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import urlparse
+
+from dallas_calls.events.encode import event_json
+from dallas_calls.model import Event
+
+
+class ObjectStore(Protocol):
+    def put(self, key: str, body: bytes) -> None: ...
+
+    def get(self, key: str) -> bytes: ...
+
+    def list(self, prefix: str = "") -> Iterator[str]:
+        """Keys under ``prefix`` in lexicographic (hence time) order."""
+        ...
+
+    def describe(self) -> str: ...
+
+
+class LocalObjectStore:
+    """A folder; writes are atomic (temp file in the same folder + rename), so a reader or a crash
+    never sees half an object."""
+
+    def __init__(self, root: Path | str) -> None:
+        self.root = Path(root)
+
+    def _path(self, key: str) -> Path:
+        path = (self.root / key).resolve()
+        if self.root.resolve() not in path.parents:
+            raise ValueError(f"archive key escapes the archive folder: {key!r}")
+        return path
+
+    def put(self, key: str, body: bytes) -> None:
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(body)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def get(self, key: str) -> bytes:
+        return self._path(key).read_bytes()
+
+    def list(self, prefix: str = "") -> Iterator[str]:
+        if not self.root.exists():
+            return iter(())
+        keys = (
+            p.relative_to(self.root).as_posix()
+            for p in self.root.rglob("*")
+            if p.is_file() and not p.name.startswith(".tmp-")
+        )
+        return iter(sorted(k for k in keys if k.startswith(prefix)))
+
+    def describe(self) -> str:
+        return str(self.root)
+
+
+class S3ObjectStore:
+    """An S3 bucket and key prefix, through boto3 (endpoint configurable for emulators)."""
+
+    def __init__(self, bucket: str, prefix: str = "", client: Any = None, endpoint_url: str | None = None) -> None:
+        import boto3
+
+        self.bucket = bucket
+        self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
+        self.client = client or boto3.client("s3", endpoint_url=endpoint_url)
+
+    def put(self, key: str, body: bytes) -> None:
+        content_type = "application/gzip" if key.endswith(".gz") else "application/octet-stream"
+        self.client.put_object(Bucket=self.bucket, Key=self.prefix + key, Body=body, ContentType=content_type)
+
+    def get(self, key: str) -> bytes:
+        response = self.client.get_object(Bucket=self.bucket, Key=self.prefix + key)
+        body: bytes = response["Body"].read()
+        return body
+
+    def list(self, prefix: str = "") -> Iterator[str]:
+        paginator = self.client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix + prefix):
+            for item in page.get("Contents", []):
+                yield item["Key"][len(self.prefix) :]
+
+    def describe(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix}"
+
+
+def open_object_store(uri: str, endpoint_url: str | None = None) -> ObjectStore:
+    """``s3://bucket/prefix`` → S3; anything else is a local folder path."""
+    parsed = urlparse(uri)
+    if parsed.scheme == "s3":
+        if not parsed.netloc:
+            raise ValueError(f"archive URI has no bucket: {uri!r}")
+        return S3ObjectStore(parsed.netloc, parsed.path, endpoint_url=endpoint_url)
+    if parsed.scheme not in ("", "file"):
+        raise ValueError(f"unsupported archive URI scheme {parsed.scheme!r} (use a folder or s3://bucket/prefix)")
+    return LocalObjectStore(parsed.path if parsed.scheme == "file" else uri)
+
+
+def encode_snapshot(rows: list[Any]) -> bytes:
+    """Gzip JSON of the rows exactly as received."""
+    return gzip.compress(json.dumps(rows, ensure_ascii=False).encode("utf-8"), mtime=0)
+
+
+def decode_snapshot(body: bytes) -> Any:
+    """Plain or gzipped JSON (sniffed by the gzip magic bytes, not by the name)."""
+    if body[:2] == b"\x1f\x8b":
+        body = gzip.decompress(body)
+    return json.loads(body)
+
+
+def encode_changes(events: Iterable[Event]) -> bytes:
+    """One event per line (JSONL), gzipped."""
+    text = "".join(event_json(e) + "\n" for e in events)
+    return gzip.compress(text.encode("utf-8"), mtime=0)
+
+
+def decode_changes(body: bytes) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in gzip.decompress(body).decode("utf-8").splitlines() if line]

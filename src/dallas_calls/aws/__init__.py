@@ -1,0 +1,1 @@
+"""aws stage of dallas-calls."""

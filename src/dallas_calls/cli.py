@@ -1,0 +1,272 @@
+"""`dallas-calls ...`: the command line. Flags override DALLAS_CALLS_* environment variables."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from dallas_calls import __version__
+from dallas_calls.config import Settings
+from dallas_calls.feed.source import ReplayExhausted, ReplaySource, SnapshotSource
+from dallas_calls.runtime import Components, Scheduler, build_components, demo_settings, demo_snapshots, feed_source
+
+log = logging.getLogger("dallas_calls")
+
+
+class UsageError(Exception):
+    """A problem with the command line or configuration: printed plainly, exit code 2."""
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides: dict[str, Any] = {}
+    for name in ("data_dir", "feed_url", "poll_interval_s", "host", "port", "bus", "archive_uri"):
+        value = getattr(args, name, None)
+        if value is not None:
+            overrides[name] = value
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+        raise UsageError(f"invalid configuration: {problems}") from exc
+    return settings
+
+
+def _replay_source(folder: Path, loop: bool = False, rebase: bool = False) -> ReplaySource:
+    try:
+        return ReplaySource(folder, loop=loop, rebase=rebase)
+    except FileNotFoundError as exc:
+        raise UsageError(str(exc)) from exc
+
+
+def _print_summary(summary: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(summary, sort_keys=True))
+        return
+    line = (
+        f"{summary['outcome']}: {summary['rows']} rows ({summary['quarantined']} quarantined), "
+        f"{summary['opened']} opened, {summary['updated']} updated, {summary['closed']} closed; "
+        f"last event id {summary['last_event_id']}"
+    )
+    if summary.get("reason"):
+        line += f" — {summary['reason']}"
+    print(line)
+
+
+async def _poll(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    parts = build_components(settings)
+    source: SnapshotSource
+    if args.replay:
+        source = _replay_source(Path(args.replay))
+        done = {p.snapshot_key for p in parts.store.recent_polls(10_000) if p.snapshot_key}
+        # Resume a replay where an earlier run stopped: skip snapshots already processed.
+        while source.position < len(source.snapshots) and _replay_key(source) in done:
+            source.position += 1
+    else:
+        source = feed_source(settings)
+    scheduler = Scheduler(parts.pipeline, source, settings.poll_interval_s)
+    try:
+        while True:
+            try:
+                result = await scheduler.poll_once()
+            except ReplayExhausted:
+                if args.json:
+                    print(json.dumps({"outcome": "finished", "last_event_id": parts.store.last_event_id()}))
+                else:
+                    print("replay finished: no snapshot left")
+                return 0
+            _print_summary(result.summary(), args.json)
+            if args.once or not args.replay:
+                return 0 if result.outcome != "failed" else 1
+    finally:
+        await source.aclose()
+        parts.store.close()
+
+
+def _replay_key(source: ReplaySource) -> str:
+    from dallas_calls.archive.keys import raw_key
+
+    return raw_key(source.snapshots[source.position][0])
+
+
+async def _feed_reachable(components: Components) -> bool:
+    source = feed_source(components.settings)
+    try:
+        result = await components.pipeline.poll(source)
+    finally:
+        await source.aclose()
+    return result.outcome != "failed"
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from dallas_calls.api.app import create_app
+
+    settings = _settings(args)
+    source: SnapshotSource
+    speed = args.speed
+    if args.replay or args.demo:
+        if args.demo:
+            settings = demo_settings(settings)
+        source = _replay_source(Path(args.replay) if args.replay else demo_snapshots(), loop=args.demo, rebase=args.demo)
+        if args.demo and speed is None:
+            speed = 60.0
+    else:
+        source = feed_source(settings)
+    parts = build_components(settings)
+    if not (args.replay or args.demo) and not args.no_demo_fallback:
+        if not asyncio.run(_feed_reachable(parts)):
+            print(
+                f"The feed at {settings.feed_url} cannot be reached; serving the offline demo instead "
+                "(recorded calls, replayed). Use --no-demo-fallback to keep retrying the live feed.",
+                file=sys.stderr,
+            )
+            parts.store.close()
+            settings = demo_settings(settings)
+            parts = build_components(settings)
+            source = _replay_source(demo_snapshots(), loop=True, rebase=True)
+            speed = speed or 60.0
+    scheduler = Scheduler(parts.pipeline, source, settings.poll_interval_s, speed=speed)
+    app = create_app(settings, parts.store, parts.bus, background=scheduler.run)
+    print(f"dallas-calls {__version__}: dashboard at http://{settings.host}:{settings.port}/", file=sys.stderr)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level.lower())
+    return 0
+
+
+def _api(args: argparse.Namespace) -> int:
+    """API only (no poller): a replica behind a load balancer, fed by Redis and/or POST /events/."""
+    import uvicorn
+
+    from dallas_calls.api.app import create_app
+
+    settings = _settings(args)
+    parts = build_components(settings)
+    app = create_app(settings, parts.store, parts.bus)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level.lower())
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    parts = build_components(settings)
+    polls = parts.store.recent_polls(args.limit)
+    good = parts.store.last_good_poll()
+    report = {
+        "data_dir": str(settings.data_dir),
+        "archive": parts.archive.describe(),
+        "open_calls": len(parts.store.open_calls()),
+        "last_event_id": parts.store.last_event_id(),
+        "last_good_poll": good.started_at if good else None,
+        "polls": [
+            {"started_at": p.started_at, "outcome": p.outcome, "rows": p.rows, "quarantined": p.quarantined,
+             "reason": p.reason, **p.counts}
+            for p in polls
+        ],
+    }
+    parts.store.close()
+    if args.json:
+        print(json.dumps(report, sort_keys=True))
+        return 0
+    print(f"data dir {report['data_dir']}, archive {report['archive']}")
+    print(f"{report['open_calls']} open calls, last event id {report['last_event_id']}, "
+          f"last good poll {report['last_good_poll'] or 'never'}")
+    for p in polls:
+        print(f"  {p.started_at} {p.outcome:6} {p.rows:5} rows {p.quarantined:3} quarantined"
+              + (f" — {p.reason}" if p.reason else ""))
+    return 0
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data-dir", type=Path, help="folder for the SQLite file and local archive (default ./data)")
+    parser.add_argument("--archive-uri", help="archive location: a folder or s3://bucket/prefix")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="dallas-calls", description="A live map of Dallas police activity.")
+    parser.add_argument("--version", action="version", version=f"dallas-calls {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    poll = sub.add_parser("poll", help="poll the feed (or a recorded folder) and apply the changes")
+    _common(poll)
+    poll.add_argument("--once", action="store_true", help="one poll, then exit (with --replay: the next snapshot)")
+    poll.add_argument("--feed-url", help="Socrata resource URL of the feed")
+    poll.add_argument("--replay", metavar="DIR", help="read recorded snapshots from DIR instead of the network")
+    poll.add_argument("--json", action="store_true", help="print one JSON object per poll")
+
+    serve = sub.add_parser("serve", help="poller + API + dashboard in one process")
+    _common(serve)
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--feed-url", help="Socrata resource URL of the feed")
+    serve.add_argument("--poll-interval", dest="poll_interval_s", type=float, help="seconds between polls")
+    serve.add_argument("--replay", metavar="DIR", help="replay recorded snapshots from DIR instead of polling")
+    serve.add_argument("--speed", type=float, help="replay pace: recorded time divided by this (default: poll interval)")
+    serve.add_argument("--demo", action="store_true", help="serve the bundled offline demo (replayed, looping)")
+    serve.add_argument("--no-demo-fallback", action="store_true", help="never fall back to the demo when the feed is down")
+    serve.add_argument("--bus", help="event bus: local (default) or redis://host:port/db")
+
+    api = sub.add_parser("api", help="the API alone (a replica; events arrive by Redis or POST /events/)")
+    _common(api)
+    api.add_argument("--host")
+    api.add_argument("--port", type=int)
+    api.add_argument("--bus", help="event bus: local (default) or redis://host:port/db")
+
+    status = sub.add_parser("status", help="what the store holds and how recent polls went")
+    _common(status)
+    status.add_argument("--limit", type=int, default=10, help="polls to list")
+    status.add_argument("--json", action="store_true")
+
+    _register_geo_commands(sub)
+    return parser
+
+
+def _register_geo_commands(sub: Any) -> None:
+    """`geocode` and `geodata`, when the geocoding package provides them."""
+    try:
+        from dallas_calls.geocoding.cli import register
+    except ImportError:
+        return
+    register(sub, _common)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if getattr(args, "verbose", False) else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        if args.command == "poll":
+            return asyncio.run(_poll(args))
+        if args.command == "serve":
+            return _serve(args)
+        if args.command == "api":
+            return _api(args)
+        if args.command == "status":
+            return _status(args)
+        handler = getattr(args, "handler", None)
+        if handler is not None:
+            return int(handler(args))
+        parser.error(f"unknown command {args.command}")
+    except UsageError as exc:
+        print(f"dallas-calls: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

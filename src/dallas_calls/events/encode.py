@@ -1,0 +1,46 @@
+"""Turn a ChangeSet into events. Pure: the store gives them ids when it appends them."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from dallas_calls.model import ChangeSet, Event, Geo, NewEvent
+
+
+def changeset_events(changes: ChangeSet, at: str) -> list[NewEvent]:
+    """call.opened, then call.updated, then call.closed, each in incident order."""
+    events: list[NewEvent] = []
+    for call in changes.opened:
+        events.append(NewEvent("call.opened", at, {"call": call.to_dict()}, call.incident_number))
+    for update in changes.updated:
+        delta = {name: [old, new] for name, (old, new) in update.changes.items()}
+        data = {"call": update.call.to_dict(), "changes": delta}
+        events.append(NewEvent("call.updated", at, data, update.call.incident_number))
+    for call in changes.closed:
+        events.append(NewEvent("call.closed", at, {"call": call.to_dict()}, call.incident_number))
+    return events
+
+
+def location_event(location_key: str, geo: Geo, incident_numbers: list[str], at: str) -> NewEvent:
+    data = {"location_key": location_key, "geo": geo.to_dict(), "incident_numbers": sorted(incident_numbers)}
+    return NewEvent("location.resolved", at, data, location_key=location_key)
+
+
+def event_json(event: Event) -> str:
+    """The wire form of an event (SSE data line, change archive line, ingest body item)."""
+    return json.dumps(event.to_dict(), separators=(",", ":"), sort_keys=True)
+
+
+def event_from_dict(data: dict[str, Any]) -> Event:
+    """Rebuild an Event from its wire form, recovering the incident / location it concerns."""
+    payload = data["data"]
+    call = payload.get("call") if isinstance(payload, dict) else None
+    return Event(
+        id=int(data["id"]),
+        type=str(data["type"]),
+        at=str(data["at"]),
+        data=payload,
+        incident_number=call.get("incident_number") if isinstance(call, dict) else None,
+        location_key=payload.get("location_key") if isinstance(payload, dict) else None,
+    )

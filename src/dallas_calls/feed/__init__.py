@@ -1,0 +1,1 @@
+"""feed stage of dallas-calls."""

@@ -1,0 +1,1 @@
+"""geo stage of dallas-calls."""

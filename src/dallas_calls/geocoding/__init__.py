@@ -1,0 +1,1 @@
+"""geocoding stage of dallas-calls."""

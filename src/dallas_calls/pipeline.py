@@ -1,0 +1,261 @@
+"""One poll, stage by stage: fetch → archive raw → parse → diff → guard → store → archive changes
+→ publish. Locating calls runs after, on its own pace, so a slow geocoder never delays a poll.
+
+The stages are pure functions from the core packages; this module only wires them to the ports
+(snapshot source, state store, object store, event bus), and records every poll's outcome.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from dallas_calls import metrics
+from dallas_calls.archive.keys import changes_key, raw_key
+from dallas_calls.archive.store import ObjectStore, decode_changes, encode_changes, encode_snapshot
+from dallas_calls.events.bus import EventBus
+from dallas_calls.events.encode import event_from_dict, location_event
+from dallas_calls.feed.schema import parse_rows
+from dallas_calls.feed.source import ReplayExhausted, SnapshotSource
+from dallas_calls.model import Call, CallUpdate, ChangeSet, Event, Geo, PollRecord
+from dallas_calls.storage.sqlite import SqliteStore
+from dallas_calls.tracking.diff import diff_snapshot
+from dallas_calls.tracking.guard import DEFAULT_MAX_DROP_FRACTION, DEFAULT_MIN_OPEN, guard_changes
+from dallas_calls.tracking.snapshot import group_rows
+
+log = logging.getLogger(__name__)
+
+POSITIVE_TTL = timedelta(days=30)
+NEGATIVE_TTL = timedelta(hours=6)
+BEAT_TTL = timedelta(days=1)  # beat-precision results are retried sooner: better data may appear
+
+
+class CallLocator(Protocol):
+    """Anything that places a call: the geocoding chain, or a stand-in in tests."""
+
+    def locate(self, block: str | None, location: str, beat: str | None, division: str | None) -> Geo: ...
+
+
+@dataclass(slots=True)
+class PollResult:
+    outcome: str
+    rows: int = 0
+    quarantined: int = 0
+    opened: int = 0
+    updated: int = 0
+    closed: int = 0
+    last_event_id: int = 0
+    reason: str | None = None
+    snapshot_key: str | None = None
+    events: list[Event] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        """The `poll --json` object."""
+        return {
+            "outcome": self.outcome,
+            "rows": self.rows,
+            "quarantined": self.quarantined,
+            "opened": self.opened,
+            "updated": self.updated,
+            "closed": self.closed,
+            "last_event_id": self.last_event_id,
+            "reason": self.reason,
+            "snapshot_key": self.snapshot_key,
+        }
+
+
+def _iso(at: datetime) -> str:
+    return at.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+class Pipeline:
+    def __init__(
+        self,
+        store: SqliteStore,
+        archive: ObjectStore,
+        bus: EventBus | None = None,
+        locator: CallLocator | None = None,
+        min_open: int = DEFAULT_MIN_OPEN,
+        max_drop_fraction: float = DEFAULT_MAX_DROP_FRACTION,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.store = store
+        self.archive = archive
+        self.bus = bus
+        self.locator = locator
+        self.min_open = min_open
+        self.max_drop_fraction = max_drop_fraction
+        self.clock = clock
+
+    def _with_cached_geo(self, changes: ChangeSet, now: str) -> ChangeSet:
+        """Give new calls (and calls whose location changed) a geo already in the cache, so their
+        first event already places them."""
+        cache: dict[str, Geo | None] = {}
+
+        def lookup(call: Call) -> Call:
+            if call.geo is not None:
+                return call
+            if call.location_key not in cache:
+                cache[call.location_key] = self.store.get_location(call.location_key, now)
+            geo = cache[call.location_key]
+            return call.with_changes(geo=geo) if geo is not None and geo.lat is not None else call
+
+        return ChangeSet(
+            opened=tuple(lookup(c) for c in changes.opened),
+            updated=tuple(CallUpdate(lookup(u.call), u.changes) for u in changes.updated),
+            closed=changes.closed,
+        )
+
+    def _fail(self, started: datetime, t0: float, reason: str, source: str, key: str | None = None) -> PollResult:
+        log.warning("poll failed: %s", reason)
+        poll = PollRecord(
+            started_at=_iso(started),
+            outcome="failed",
+            duration_ms=(time.perf_counter() - t0) * 1000,
+            reason=reason,
+            source=source,
+            snapshot_key=key,
+        )
+        self.store.record_poll(poll)
+        metrics.POLLS.labels("failed").inc()
+        return PollResult("failed", reason=reason, last_event_id=self.store.last_event_id(), snapshot_key=key)
+
+    async def poll(self, source: SnapshotSource) -> PollResult:
+        """Run one poll to completion. Never raises for a feed or archive fault: the outcome says it.
+        (ReplayExhausted is raised: the caller decides what the end of a recording means.)"""
+        started = self.clock()
+        t0 = time.perf_counter()
+        try:
+            snapshot = await source.next_snapshot()
+        except ReplayExhausted:
+            raise
+        except Exception as exc:
+            return self._fail(started, t0, f"fetch: {exc}", source.name)
+        key = raw_key(snapshot.fetched_at)
+        try:
+            self.archive.put(key, encode_snapshot(snapshot.rows))
+        except Exception as exc:
+            metrics.ARCHIVE_ERRORS.labels("raw").inc()
+            return self._fail(started, t0, f"archive {key}: {exc}", snapshot.source, key)
+        result = self.process(snapshot.rows, snapshot.fetched_at, snapshot.source, key, t0)
+        if self.bus is not None and result.events:
+            await self.bus.publish(result.events)
+        return result
+
+    def process(
+        self, raw_rows: Sequence[Any], fetched_at: datetime, source: str, key: str | None, t0: float | None = None
+    ) -> PollResult:
+        """Parse, diff, guard and apply one archived snapshot; archive its changes."""
+        t0 = time.perf_counter() if t0 is None else t0
+        now = _iso(fetched_at)
+        rows, quarantined = parse_rows(list(raw_rows))
+        snapshot = group_rows(rows)
+        previous = self.store.open_calls()
+        changes = diff_snapshot(previous, snapshot, now)
+        decision = guard_changes(
+            changes,
+            open_before=len(previous),
+            snapshot_size=len(snapshot),
+            previous_held=self.store.last_snapshot_poll_held(),
+            min_open=self.min_open,
+            max_drop_fraction=self.max_drop_fraction,
+        )
+        applied = self._with_cached_geo(decision.changes, now)
+        poll = PollRecord(
+            started_at=now,
+            outcome=decision.outcome,
+            rows=len(raw_rows),
+            quarantined=len(quarantined),
+            duration_ms=(time.perf_counter() - t0) * 1000,
+            reason=decision.reason,
+            source=source,
+            snapshot_key=key,
+            counts=applied.counts(),
+        )
+        events = self.store.apply(applied, poll, seen=snapshot.keys(), quarantined=quarantined)
+        if decision.outcome == "held":
+            log.warning("poll held: %s", decision.reason)
+        self._archive_events(events, fetched_at)
+        metrics.POLLS.labels(decision.outcome).inc()
+        metrics.POLL_DURATION.observe(time.perf_counter() - t0)
+        metrics.FEED_ROWS.inc(len(raw_rows))
+        metrics.QUARANTINED_ROWS.inc(len(quarantined))
+        metrics.OPEN_CALLS.set(len(previous) + len(applied.opened) - len(applied.closed))
+        for event in events:
+            metrics.EVENTS.labels(event.type).inc()
+        counts = applied.counts()
+        return PollResult(
+            outcome=decision.outcome,
+            rows=len(raw_rows),
+            quarantined=len(quarantined),
+            opened=counts["opened"],
+            updated=counts["updated"],
+            closed=counts["closed"],
+            last_event_id=self.store.last_event_id(),
+            reason=decision.reason,
+            snapshot_key=key,
+            events=events,
+        )
+
+    def _archive_events(self, events: Sequence[Event], at: datetime) -> None:
+        """Write a change record. The events are already committed, so a failure here is logged and
+        counted, not fatal: the raw archive can always rebuild them."""
+        if not events:
+            return
+        key = changes_key(at)
+        try:
+            # Two batches in the same second (a poll, then its locations) share a key: merge them.
+            earlier: list[Event] = []
+            if key in set(self.archive.list(key)):
+                earlier = [event_from_dict(d) for d in decode_changes(self.archive.get(key))]
+            merged = {e.id: e for e in [*earlier, *events]}
+            self.archive.put(key, encode_changes([merged[i] for i in sorted(merged)]))
+        except Exception as exc:
+            metrics.ARCHIVE_ERRORS.labels("changes").inc()
+            log.error("could not archive %d events to %s: %s", len(events), key, exc)
+
+    async def locate_pending(self, limit: int = 200) -> list[Event]:
+        """Geocode open calls' location keys that have no fresh cached result, cache the answers and
+        emit location.resolved events (published and archived)."""
+        if self.locator is None:
+            return []
+        now_dt = self.clock()
+        now = _iso(now_dt)
+        keys = self.store.location_keys_needing_geocode(now)[:limit]
+        if not keys:
+            return []
+        open_calls = self.store.open_calls()
+        by_key: dict[str, list[Call]] = {}
+        for call in open_calls.values():
+            by_key.setdefault(call.location_key, []).append(call)
+        new_events = []
+        for key in keys:
+            calls = by_key.get(key)
+            if not calls:
+                continue
+            sample = min(calls, key=lambda c: c.incident_number)
+            t0 = time.perf_counter()
+            try:
+                geo = self.locator.locate(sample.block, sample.location, sample.beat, sample.division)
+            except Exception as exc:  # a broken provider must not stop the others' keys
+                log.warning("locating %r failed: %s", key, exc)
+                metrics.GEOCODE_LOOKUPS.labels("error").inc()
+                continue
+            metrics.GEOCODE_LATENCY.observe(time.perf_counter() - t0)
+            located = geo.lat is not None
+            metrics.GEOCODE_LOOKUPS.labels("hit" if located else "miss").inc()
+            ttl = NEGATIVE_TTL if not located else BEAT_TTL if geo.precision == "beat" else POSITIVE_TTL
+            self.store.put_location(key, geo, _iso(now_dt + ttl), resolved_at=now)
+            if located:
+                new_events.append(location_event(key, geo, [c.incident_number for c in calls], now))
+        events = self.store.append_events(new_events)
+        self._archive_events(events, now_dt)
+        for event in events:
+            metrics.EVENTS.labels(event.type).inc()
+        if self.bus is not None and events:
+            await self.bus.publish(events)
+        return events

@@ -1,0 +1,158 @@
+"""The one-machine runtime: wires the stages to SQLite, the archive and the event bus, and runs the
+poll schedule. Everything that chooses an adapter lives here (and in cli.py), nowhere else."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+
+from dallas_calls.archive.store import ObjectStore, open_object_store
+from dallas_calls.config import Settings
+from dallas_calls.events.bus import EventBus, LocalBus
+from dallas_calls.feed.client import FeedConfig, SocrataFeed
+from dallas_calls.feed.source import ReplayExhausted, ReplaySource, SnapshotSource
+from dallas_calls.pipeline import CallLocator, Pipeline, PollResult
+from dallas_calls.storage.sqlite import SqliteStore
+
+log = logging.getLogger(__name__)
+
+
+def demo_snapshots() -> Path:
+    """The recorded snapshots bundled with the package for the offline demo."""
+    return Path(str(resources.files("dallas_calls") / "demo" / "raw"))
+
+
+def build_locator(settings: Settings) -> CallLocator | None:
+    """The geocoding chain, or None when geocoding is off or its module is not available."""
+    if not settings.geocode:
+        return None
+    try:
+        from dallas_calls.geocoding.locator import default_locator
+    except ImportError:  # geocoding not installed in this build
+        return None
+    locator: CallLocator = default_locator(settings)
+    return locator
+
+
+def build_bus(settings: Settings) -> EventBus:
+    if settings.bus.startswith("redis://") or settings.bus.startswith("rediss://"):
+        from dallas_calls.events.redis_bus import RedisBus
+
+        return RedisBus(settings.bus)
+    if settings.bus != "local":
+        raise ValueError(f"unknown bus {settings.bus!r}: use 'local' or redis://host:port/db")
+    return LocalBus()
+
+
+def feed_source(settings: Settings) -> SocrataFeed:
+    return SocrataFeed(
+        FeedConfig(
+            url=settings.feed_url,
+            app_token=settings.app_token,
+            page_size=settings.feed_page_size,
+            timeout_s=settings.feed_timeout_s,
+            max_attempts=settings.feed_max_attempts,
+        )
+    )
+
+
+@dataclass
+class Components:
+    settings: Settings
+    store: SqliteStore
+    archive: ObjectStore
+    bus: EventBus
+    pipeline: Pipeline
+
+
+def build_components(settings: Settings, bus: EventBus | None = None) -> Components:
+    store = SqliteStore(settings.db_path)
+    archive = open_object_store(settings.archive_location, endpoint_url=settings.s3_endpoint_url)
+    bus = bus or build_bus(settings)
+    pipeline = Pipeline(
+        store,
+        archive,
+        bus=bus,
+        locator=build_locator(settings),
+        min_open=settings.guard_min_open,
+        max_drop_fraction=settings.guard_max_drop,
+    )
+    return Components(settings, store, archive, bus, pipeline)
+
+
+def demo_settings(settings: Settings) -> Settings:
+    """The offline demo writes to its own fresh folder so it never mixes with real history."""
+    demo_dir = settings.data_dir / "demo"
+    shutil.rmtree(demo_dir, ignore_errors=True)
+    return settings.model_copy(update={"data_dir": demo_dir, "archive_uri": None})
+
+
+class Scheduler:
+    """Polls on a fixed interval (live feed) or at the recorded pace divided by ``speed`` (replay).
+
+    Each poll runs to completion before the next is scheduled; a failed poll is recorded and the
+    schedule goes on. Locating runs after each poll in the same task: the local index answers in
+    milliseconds, and online providers are rate limited inside the locator.
+    """
+
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        source: SnapshotSource,
+        interval_s: float,
+        speed: float | None = None,
+    ) -> None:
+        self.pipeline = pipeline
+        self.source = source
+        self.interval_s = interval_s
+        self.speed = speed
+        self.last_result: PollResult | None = None
+        self.finished = False
+
+    def _delay(self) -> float:
+        if isinstance(self.source, ReplaySource) and self.speed:
+            gap = self.source.gap_after(self.source.position - 1)
+            if gap is not None:
+                return max(gap / self.speed, 0.05)
+        return self.interval_s
+
+    async def poll_once(self) -> PollResult:
+        result = await self.pipeline.poll(self.source)
+        self.last_result = result
+        log.info(
+            "poll %s: %d rows, %d quarantined, +%d ~%d -%d, last event %d%s",
+            result.outcome,
+            result.rows,
+            result.quarantined,
+            result.opened,
+            result.updated,
+            result.closed,
+            result.last_event_id,
+            f" ({result.reason})" if result.reason else "",
+        )
+        try:
+            await self.pipeline.locate_pending()
+        except Exception:  # never let locating stop the schedule
+            log.exception("locating calls failed")
+        return result
+
+    async def run(self, stop: asyncio.Event | None = None) -> None:
+        stop = stop or asyncio.Event()
+        while not stop.is_set():
+            started = datetime.now(UTC)
+            try:
+                await self.poll_once()
+            except ReplayExhausted:
+                log.info("replay finished")
+                self.finished = True
+                return
+            elapsed = (datetime.now(UTC) - started).total_seconds()
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=max(self._delay() - elapsed, 0.0))
+            except TimeoutError:
+                pass

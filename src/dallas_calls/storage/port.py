@@ -1,0 +1,51 @@
+"""The state-store port: what the stages need from storage, whatever holds it (SQLite, DynamoDB)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Protocol
+
+from dallas_calls.model import Call, ChangeSet, Event, Geo, NewEvent, PollRecord, QuarantinedRow
+
+
+class StateStore(Protocol):
+    def open_calls(self) -> dict[str, Call]:
+        """Every open call by incident number, with its cached geo attached."""
+        ...
+
+    def apply(
+        self,
+        changes: ChangeSet,
+        poll: PollRecord,
+        seen: Iterable[str] = (),
+        quarantined: Sequence[QuarantinedRow] = (),
+    ) -> list[Event]:
+        """Apply a ChangeSet, append its events and record the poll, all in one transaction."""
+        ...
+
+    def record_poll(self, poll: PollRecord, quarantined: Sequence[QuarantinedRow] = ()) -> None: ...
+
+    def append_events(self, events: Sequence[NewEvent]) -> list[Event]: ...
+
+    def events_after(self, after_id: int, limit: int = 1000) -> list[Event]: ...
+
+    def last_event_id(self) -> int: ...
+
+    def first_event_id(self) -> int | None: ...
+
+    def get_call(self, incident_number: str) -> Call | None: ...
+
+    def call_events(self, incident_number: str) -> list[Event]: ...
+
+    def recent_polls(self, limit: int = 20) -> list[PollRecord]: ...
+
+    def last_good_poll(self) -> PollRecord | None: ...
+
+    def get_location(self, location_key: str, now: str) -> Geo | None:
+        """The cached geocode of a key, or None when absent or expired. A cached miss is a Geo with
+        precision "none" (negative results are cached too, with a shorter TTL)."""
+        ...
+
+    def put_location(self, location_key: str, geo: Geo, expires_at: str) -> None: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,361 @@
+"""SQLite adapter of the state-store port: the one-machine runtime's state, in one WAL file.
+
+Open and closed calls, the append-only event log, the poll log, quarantined rows and the geocode
+cache. Every write that must be atomic (a ChangeSet, its events and its poll record) is one
+transaction, so a crash between polls leaves either all of a poll or none of it.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from dallas_calls.events.encode import changeset_events
+from dallas_calls.model import Call, ChangeSet, Event, Geo, NewEvent, PollRecord, QuarantinedRow
+
+# Each entry migrates the schema from version i to i+1; PRAGMA user_version holds the version.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE calls (
+        incident_number TEXT PRIMARY KEY,
+        data TEXT NOT NULL,
+        location_key TEXT NOT NULL,
+        last_seen TEXT NOT NULL,
+        closed_at TEXT
+    );
+    CREATE INDEX calls_open ON calls (closed_at) WHERE closed_at IS NULL;
+    CREATE INDEX calls_location_key ON calls (location_key);
+    CREATE TABLE events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        type TEXT NOT NULL,
+        at TEXT NOT NULL,
+        incident_number TEXT,
+        location_key TEXT,
+        data TEXT NOT NULL
+    );
+    CREATE INDEX events_incident ON events (incident_number);
+    CREATE INDEX events_location ON events (location_key) WHERE location_key IS NOT NULL;
+    CREATE TABLE polls (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        started_at TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        rows INTEGER NOT NULL,
+        quarantined INTEGER NOT NULL,
+        duration_ms REAL NOT NULL,
+        reason TEXT,
+        source TEXT NOT NULL,
+        snapshot_key TEXT,
+        counts TEXT NOT NULL
+    );
+    CREATE TABLE quarantine (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        poll_id INTEGER NOT NULL REFERENCES polls (id),
+        reason TEXT NOT NULL,
+        raw TEXT NOT NULL
+    );
+    CREATE TABLE locations (
+        location_key TEXT PRIMARY KEY,
+        geo TEXT NOT NULL,
+        precision TEXT NOT NULL,
+        resolved_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL
+    );
+    """,
+)
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class SchemaTooNew(RuntimeError):
+    """The database was written by a newer dallas-calls; refusing to guess at its layout."""
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), sort_keys=True)
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring the schema to SCHEMA_VERSION; returns the version found before migrating."""
+    found = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    if found > SCHEMA_VERSION:
+        raise SchemaTooNew(f"database schema v{found} is newer than this program's v{SCHEMA_VERSION}")
+    for version in range(found, SCHEMA_VERSION):
+        with conn:
+            conn.executescript("BEGIN;" + MIGRATIONS[version] + f"PRAGMA user_version = {version + 1};")
+    return found
+
+
+class SqliteStore:
+    """The StateStore port on one SQLite file (WAL), safe to share between threads."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        if str(path) != ":memory:":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._conn.execute("PRAGMA foreign_keys=ON")
+        self._conn.execute("PRAGMA busy_timeout=5000")
+        self._lock = threading.RLock()
+        migrate(self._conn)
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    # -- calls ---------------------------------------------------------------------------------
+
+    def _geo_for(self, keys: Iterable[str]) -> dict[str, Geo]:
+        wanted = sorted(set(keys))
+        found: dict[str, Geo] = {}
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self._conn.execute(
+                f"SELECT location_key, geo FROM locations WHERE location_key IN ({marks})", chunk
+            )
+            for key, geo in rows:
+                parsed = Geo.from_dict(json.loads(geo))
+                if parsed.lat is not None:
+                    found[key] = parsed
+        return found
+
+    def _calls_from_rows(self, rows: list[tuple[str, str, str]]) -> list[Call]:
+        geos = self._geo_for(row[1] for row in rows)
+        calls = []
+        for data, key, last_seen in rows:
+            call = Call.from_dict(json.loads(data))
+            calls.append(call.with_changes(last_seen=last_seen, geo=geos.get(key, call.geo)))
+        return calls
+
+    def open_calls(self) -> dict[str, Call]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT data, location_key, last_seen FROM calls WHERE closed_at IS NULL"
+            ).fetchall()
+            return {c.incident_number: c for c in self._calls_from_rows(rows)}
+
+    def get_call(self, incident_number: str) -> Call | None:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT data, location_key, last_seen FROM calls WHERE incident_number = ?",
+                (incident_number,),
+            ).fetchall()
+            calls = self._calls_from_rows(rows)
+            return calls[0] if calls else None
+
+    def calls_between(self, start: str, end: str, limit: int = 1000) -> list[Call]:
+        """Calls first seen in [start, end), open or closed, oldest first (for /history)."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT data, location_key, last_seen FROM calls "
+                "WHERE json_extract(data, '$.first_seen') >= ? AND json_extract(data, '$.first_seen') < ? "
+                "ORDER BY json_extract(data, '$.first_seen') LIMIT ?",
+                (start, end, limit),
+            ).fetchall()
+            return self._calls_from_rows(rows)
+
+    # -- applying changes ----------------------------------------------------------------------
+
+    def _insert_poll(self, conn: sqlite3.Connection, poll: PollRecord, quarantined: Sequence[QuarantinedRow]) -> int:
+        cur = conn.execute(
+            "INSERT INTO polls (started_at, outcome, rows, quarantined, duration_ms, reason, source, "
+            "snapshot_key, counts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                poll.started_at,
+                poll.outcome,
+                poll.rows,
+                poll.quarantined,
+                poll.duration_ms,
+                poll.reason,
+                poll.source,
+                poll.snapshot_key,
+                _dumps(poll.counts),
+            ),
+        )
+        poll_id = int(cur.lastrowid or 0)
+        conn.executemany(
+            "INSERT INTO quarantine (poll_id, reason, raw) VALUES (?, ?, ?)",
+            [(poll_id, q.reason, _dumps(q.raw)) for q in quarantined],
+        )
+        return poll_id
+
+    def _append(self, conn: sqlite3.Connection, events: Sequence[NewEvent]) -> list[Event]:
+        stored: list[Event] = []
+        for ev in events:
+            cur = conn.execute(
+                "INSERT INTO events (type, at, incident_number, location_key, data) VALUES (?, ?, ?, ?, ?)",
+                (ev.type, ev.at, ev.incident_number, ev.location_key, _dumps(ev.data)),
+            )
+            stored.append(Event(int(cur.lastrowid or 0), ev.type, ev.at, ev.data, ev.incident_number, ev.location_key))
+        return stored
+
+    def apply(
+        self,
+        changes: ChangeSet,
+        poll: PollRecord,
+        seen: Iterable[str] = (),
+        quarantined: Sequence[QuarantinedRow] = (),
+    ) -> list[Event]:
+        events = changeset_events(changes, poll.started_at)
+        upserts = [c for c in changes.opened] + [u.call for u in changes.updated] + list(changes.closed)
+        with self._transaction() as conn:
+            conn.executemany(
+                "INSERT INTO calls (incident_number, data, location_key, last_seen, closed_at) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (incident_number) DO UPDATE SET "
+                "data = excluded.data, location_key = excluded.location_key, "
+                "last_seen = excluded.last_seen, closed_at = excluded.closed_at",
+                [
+                    (c.incident_number, _dumps(c.to_dict()), c.location_key, c.last_seen, c.closed_at)
+                    for c in upserts
+                ],
+            )
+            conn.executemany(
+                "UPDATE calls SET last_seen = ? WHERE incident_number = ? AND closed_at IS NULL",
+                [(poll.started_at, incident) for incident in seen],
+            )
+            stored = self._append(conn, events)
+            self._insert_poll(conn, poll, quarantined)
+        return stored
+
+    def record_poll(self, poll: PollRecord, quarantined: Sequence[QuarantinedRow] = ()) -> None:
+        with self._transaction() as conn:
+            self._insert_poll(conn, poll, quarantined)
+
+    def append_events(self, events: Sequence[NewEvent]) -> list[Event]:
+        with self._transaction() as conn:
+            return self._append(conn, events)
+
+    # -- events --------------------------------------------------------------------------------
+
+    @staticmethod
+    def _event(row: tuple[Any, ...]) -> Event:
+        return Event(int(row[0]), row[1], row[2], json.loads(row[5]), row[3], row[4])
+
+    def events_after(self, after_id: int, limit: int = 1000) -> list[Event]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT id, type, at, incident_number, location_key, data FROM events "
+                "WHERE id > ? ORDER BY id LIMIT ?",
+                (after_id, limit),
+            ).fetchall()
+        return [self._event(r) for r in rows]
+
+    def last_event_id(self) -> int:
+        """The highest id ever given, even if pruned (AUTOINCREMENT never reuses ids)."""
+        with self._lock:
+            row = self._conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'events'").fetchone()
+        return int(row[0]) if row else 0
+
+    def first_event_id(self) -> int | None:
+        with self._lock:
+            row = self._conn.execute("SELECT MIN(id) FROM events").fetchone()
+        return int(row[0]) if row and row[0] is not None else None
+
+    def prune_events(self, before: str) -> int:
+        """Drop events older than ``before``; clients resuming from before them get a reset."""
+        with self._transaction() as conn:
+            return conn.execute("DELETE FROM events WHERE at < ?", (before,)).rowcount
+
+    def call_events(self, incident_number: str) -> list[Event]:
+        """A call's history: its own events and the location.resolved events of its location key."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT id, type, at, incident_number, location_key, data FROM events "
+                "WHERE incident_number = ? OR (type = 'location.resolved' AND location_key IN "
+                "(SELECT location_key FROM calls WHERE incident_number = ?)) ORDER BY id",
+                (incident_number, incident_number),
+            ).fetchall()
+        return [self._event(r) for r in rows]
+
+    # -- polls ---------------------------------------------------------------------------------
+
+    @staticmethod
+    def _poll(row: tuple[Any, ...]) -> PollRecord:
+        return PollRecord(
+            started_at=row[0],
+            outcome=row[1],
+            rows=row[2],
+            quarantined=row[3],
+            duration_ms=row[4],
+            reason=row[5],
+            source=row[6],
+            snapshot_key=row[7],
+            counts=json.loads(row[8]),
+        )
+
+    _POLL_COLUMNS = "started_at, outcome, rows, quarantined, duration_ms, reason, source, snapshot_key, counts"
+
+    def recent_polls(self, limit: int = 20) -> list[PollRecord]:
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT {self._POLL_COLUMNS} FROM polls ORDER BY id DESC LIMIT ?", (limit,)
+            ).fetchall()
+        return [self._poll(r) for r in rows]
+
+    def last_good_poll(self) -> PollRecord | None:
+        """The newest poll whose snapshot was read (ok or held): the measure of feed freshness."""
+        with self._lock:
+            row = self._conn.execute(
+                f"SELECT {self._POLL_COLUMNS} FROM polls WHERE outcome != 'failed' ORDER BY id DESC LIMIT 1"
+            ).fetchone()
+        return self._poll(row) if row else None
+
+    def last_snapshot_poll_held(self) -> bool:
+        """Whether the newest poll that read a snapshot was held (failed polls do not count)."""
+        poll = self.last_good_poll()
+        return poll is not None and poll.outcome == "held"
+
+    def quarantined_rows(self, limit: int = 100) -> list[QuarantinedRow]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT raw, reason FROM quarantine ORDER BY id DESC LIMIT ?", (limit,)
+            ).fetchall()
+        return [QuarantinedRow(json.loads(raw), reason) for raw, reason in rows]
+
+    # -- geocode cache -------------------------------------------------------------------------
+
+    def get_location(self, location_key: str, now: str) -> Geo | None:
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT geo FROM locations WHERE location_key = ? AND expires_at > ?", (location_key, now)
+            ).fetchone()
+        return Geo.from_dict(json.loads(row[0])) if row else None
+
+    def put_location(self, location_key: str, geo: Geo, expires_at: str, resolved_at: str = "") -> None:
+        with self._transaction() as conn:
+            conn.execute(
+                "INSERT INTO locations (location_key, geo, precision, resolved_at, expires_at) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (location_key) DO UPDATE SET geo = excluded.geo, "
+                "precision = excluded.precision, resolved_at = excluded.resolved_at, "
+                "expires_at = excluded.expires_at",
+                (location_key, _dumps(geo.to_dict()), geo.precision, resolved_at or expires_at, expires_at),
+            )
+
+    def location_keys_needing_geocode(self, now: str) -> list[str]:
+        """Keys of open calls with no fresh cached geocode."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT DISTINCT c.location_key FROM calls c LEFT JOIN locations l "
+                "ON l.location_key = c.location_key AND l.expires_at > ? "
+                "WHERE c.closed_at IS NULL AND l.location_key IS NULL ORDER BY c.location_key",
+                (now,),
+            ).fetchall()
+        return [r[0] for r in rows]
