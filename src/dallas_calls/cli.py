@@ -8,6 +8,7 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,14 @@ from pydantic import ValidationError
 from dallas_calls import __version__
 from dallas_calls.config import Settings
 from dallas_calls.feed.source import ReplayExhausted, ReplaySource, SnapshotSource
-from dallas_calls.runtime import Components, Scheduler, build_components, demo_settings, demo_snapshots, feed_source
+from dallas_calls.runtime import (
+    Components,
+    Scheduler,
+    build_components,
+    demo_settings,
+    demo_snapshots,
+    feed_source,
+)
 
 log = logging.getLogger("dallas_calls")
 
@@ -98,7 +106,8 @@ def _replay_key(source: ReplaySource) -> str:
 
 
 async def _feed_reachable(components: Components) -> bool:
-    source = feed_source(components.settings)
+    """One real poll of the live feed, with few retries: is it worth serving live?"""
+    source = feed_source(components.settings, max_attempts=2)
     try:
         result = await components.pipeline.poll(source)
     finally:
@@ -117,27 +126,36 @@ def _serve(args: argparse.Namespace) -> int:
     if args.replay or args.demo:
         if args.demo:
             settings = demo_settings(settings)
-        source = _replay_source(Path(args.replay) if args.replay else demo_snapshots(), loop=args.demo, rebase=args.demo)
+        source = _replay_source(
+            Path(args.replay) if args.replay else demo_snapshots(), loop=args.demo, rebase=args.demo
+        )
         if args.demo and speed is None:
             speed = 60.0
     else:
         source = feed_source(settings)
     parts = build_components(settings)
-    if not (args.replay or args.demo) and not args.no_demo_fallback:
-        if not asyncio.run(_feed_reachable(parts)):
-            print(
-                f"The feed at {settings.feed_url} cannot be reached; serving the offline demo instead "
-                "(recorded calls, replayed). Use --no-demo-fallback to keep retrying the live feed.",
-                file=sys.stderr,
-            )
-            parts.store.close()
-            settings = demo_settings(settings)
-            parts = build_components(settings)
-            source = _replay_source(demo_snapshots(), loop=True, rebase=True)
-            speed = speed or 60.0
-    scheduler = Scheduler(parts.pipeline, source, settings.poll_interval_s, speed=speed)
+    if not (args.replay or args.demo or args.no_demo_fallback) and not asyncio.run(_feed_reachable(parts)):
+        print(
+            f"The feed at {settings.feed_url} cannot be reached; serving the offline demo instead "
+            "(recorded calls, replayed). Use --no-demo-fallback to keep retrying the live feed.",
+            file=sys.stderr,
+        )
+        parts.store.close()
+        settings = demo_settings(settings)
+        parts = build_components(settings)
+        source = _replay_source(demo_snapshots(), loop=True, rebase=True)
+        speed = speed or 60.0
+    scheduler = Scheduler(
+        parts.pipeline,
+        source,
+        settings.poll_interval_s,
+        speed=speed,
+        retention=timedelta(days=settings.event_retention_days),
+    )
     app = create_app(settings, parts.store, parts.bus, background=scheduler.run)
-    print(f"dallas-calls {__version__}: dashboard at http://{settings.host}:{settings.port}/", file=sys.stderr)
+    print(
+        f"dallas-calls {__version__}: dashboard at http://{settings.host}:{settings.port}/", file=sys.stderr
+    )
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level.lower())
     return 0
 
@@ -167,8 +185,14 @@ def _status(args: argparse.Namespace) -> int:
         "last_event_id": parts.store.last_event_id(),
         "last_good_poll": good.started_at if good else None,
         "polls": [
-            {"started_at": p.started_at, "outcome": p.outcome, "rows": p.rows, "quarantined": p.quarantined,
-             "reason": p.reason, **p.counts}
+            {
+                "started_at": p.started_at,
+                "outcome": p.outcome,
+                "rows": p.rows,
+                "quarantined": p.quarantined,
+                "reason": p.reason,
+                **p.counts,
+            }
             for p in polls
         ],
     }
@@ -177,16 +201,22 @@ def _status(args: argparse.Namespace) -> int:
         print(json.dumps(report, sort_keys=True))
         return 0
     print(f"data dir {report['data_dir']}, archive {report['archive']}")
-    print(f"{report['open_calls']} open calls, last event id {report['last_event_id']}, "
-          f"last good poll {report['last_good_poll'] or 'never'}")
+    print(
+        f"{report['open_calls']} open calls, last event id {report['last_event_id']}, "
+        f"last good poll {report['last_good_poll'] or 'never'}"
+    )
     for p in polls:
-        print(f"  {p.started_at} {p.outcome:6} {p.rows:5} rows {p.quarantined:3} quarantined"
-              + (f" — {p.reason}" if p.reason else ""))
+        print(
+            f"  {p.started_at} {p.outcome:6} {p.rows:5} rows {p.quarantined:3} quarantined"
+            + (f" — {p.reason}" if p.reason else "")
+        )
     return 0
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data-dir", type=Path, help="folder for the SQLite file and local archive (default ./data)")
+    parser.add_argument(
+        "--data-dir", type=Path, help="folder for the SQLite file and local archive (default ./data)"
+    )
     parser.add_argument("--archive-uri", help="archive location: a folder or s3://bucket/prefix")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail")
 
@@ -198,9 +228,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     poll = sub.add_parser("poll", help="poll the feed (or a recorded folder) and apply the changes")
     _common(poll)
-    poll.add_argument("--once", action="store_true", help="one poll, then exit (with --replay: the next snapshot)")
+    poll.add_argument(
+        "--once", action="store_true", help="one poll, then exit (with --replay: the next snapshot)"
+    )
     poll.add_argument("--feed-url", help="Socrata resource URL of the feed")
-    poll.add_argument("--replay", metavar="DIR", help="read recorded snapshots from DIR instead of the network")
+    poll.add_argument(
+        "--replay", metavar="DIR", help="read recorded snapshots from DIR instead of the network"
+    )
     poll.add_argument("--json", action="store_true", help="print one JSON object per poll")
 
     serve = sub.add_parser("serve", help="poller + API + dashboard in one process")
@@ -209,10 +243,18 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int)
     serve.add_argument("--feed-url", help="Socrata resource URL of the feed")
     serve.add_argument("--poll-interval", dest="poll_interval_s", type=float, help="seconds between polls")
-    serve.add_argument("--replay", metavar="DIR", help="replay recorded snapshots from DIR instead of polling")
-    serve.add_argument("--speed", type=float, help="replay pace: recorded time divided by this (default: poll interval)")
-    serve.add_argument("--demo", action="store_true", help="serve the bundled offline demo (replayed, looping)")
-    serve.add_argument("--no-demo-fallback", action="store_true", help="never fall back to the demo when the feed is down")
+    serve.add_argument(
+        "--replay", metavar="DIR", help="replay recorded snapshots from DIR instead of polling"
+    )
+    serve.add_argument(
+        "--speed", type=float, help="replay pace: recorded time divided by this (default: poll interval)"
+    )
+    serve.add_argument(
+        "--demo", action="store_true", help="serve the bundled offline demo (replayed, looping)"
+    )
+    serve.add_argument(
+        "--no-demo-fallback", action="store_true", help="never fall back to the demo when the feed is down"
+    )
     serve.add_argument("--bus", help="event bus: local (default) or redis://host:port/db")
 
     api = sub.add_parser("api", help="the API alone (a replica; events arrive by Redis or POST /events/)")

@@ -4,10 +4,11 @@ poll schedule. Everything that chooses an adapter lives here (and in cli.py), no
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import shutil
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from dallas_calls.archive.store import ObjectStore, open_object_store
 from dallas_calls.config import Settings
 from dallas_calls.events.bus import EventBus, LocalBus
 from dallas_calls.feed.client import FeedConfig, SocrataFeed
-from dallas_calls.feed.source import ReplayExhausted, ReplaySource, SnapshotSource
+from dallas_calls.feed.source import LiveSource, ReplayExhausted, ReplaySource, SnapshotSource
 from dallas_calls.pipeline import CallLocator, Pipeline, PollResult
 from dallas_calls.storage.sqlite import SqliteStore
 
@@ -43,22 +44,25 @@ def build_bus(settings: Settings) -> EventBus:
     if settings.bus.startswith("redis://") or settings.bus.startswith("rediss://"):
         from dallas_calls.events.redis_bus import RedisBus
 
-        return RedisBus(settings.bus)
+        redis_bus: EventBus = RedisBus(settings.bus)
+        return redis_bus
     if settings.bus != "local":
         raise ValueError(f"unknown bus {settings.bus!r}: use 'local' or redis://host:port/db")
     return LocalBus()
 
 
-def feed_source(settings: Settings) -> SocrataFeed:
-    return SocrataFeed(
+def feed_source(settings: Settings, max_attempts: int | None = None) -> LiveSource:
+    """The live Socrata feed as a snapshot source."""
+    feed = SocrataFeed(
         FeedConfig(
             url=settings.feed_url,
             app_token=settings.app_token,
             page_size=settings.feed_page_size,
             timeout_s=settings.feed_timeout_s,
-            max_attempts=settings.feed_max_attempts,
+            max_attempts=max_attempts or settings.feed_max_attempts,
         )
     )
+    return LiveSource(feed)
 
 
 @dataclass
@@ -106,8 +110,11 @@ class Scheduler:
         source: SnapshotSource,
         interval_s: float,
         speed: float | None = None,
+        retention: timedelta = timedelta(days=7),
     ) -> None:
         self.pipeline = pipeline
+        self.retention = retention
+        self._last_prune: datetime | None = None
         self.source = source
         self.interval_s = interval_s
         self.speed = speed
@@ -139,7 +146,24 @@ class Scheduler:
             await self.pipeline.locate_pending()
         except Exception:  # never let locating stop the schedule
             log.exception("locating calls failed")
+        self._prune_hourly()
         return result
+
+    def _prune_hourly(self) -> None:
+        """Drop events older than the retention window, measured back from the newest event (so a
+        replay of old recordings keeps its events). Clients resuming from before them get a reset."""
+        now = datetime.now(UTC)
+        if self._last_prune is not None and now - self._last_prune < timedelta(hours=1):
+            return
+        self._last_prune = now
+        newest = self.pipeline.store.events_after(self.pipeline.store.last_event_id() - 1, limit=1)
+        if not newest:
+            return
+        cutoff_dt = datetime.fromisoformat(newest[0].at.replace("Z", "+00:00")) - self.retention
+        cutoff = cutoff_dt.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+        removed = self.pipeline.store.prune_events(cutoff)
+        if removed:
+            log.info("pruned %d events older than %s", removed, cutoff)
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
         stop = stop or asyncio.Event()
@@ -152,7 +176,5 @@ class Scheduler:
                 self.finished = True
                 return
             elapsed = (datetime.now(UTC) - started).total_seconds()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=max(self._delay() - elapsed, 0.0))
-            except TimeoutError:
-                pass

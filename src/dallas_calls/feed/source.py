@@ -30,6 +30,30 @@ class SnapshotSource(Protocol):
     async def aclose(self) -> None: ...
 
 
+class RowFetcher(Protocol):
+    name: str
+
+    async def fetch(self) -> list[dict[str, Any]]: ...
+
+    async def aclose(self) -> None: ...
+
+
+class LiveSource:
+    """A live feed (the Socrata client): each snapshot is stamped with the time it was read."""
+
+    def __init__(self, feed: RowFetcher, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self.feed = feed
+        self.clock = clock
+        self.name = feed.name
+
+    async def next_snapshot(self) -> Snapshot:
+        rows = await self.feed.fetch()
+        return Snapshot(list(rows), self.clock(), self.name)
+
+    async def aclose(self) -> None:
+        await self.feed.aclose()
+
+
 class ReplayExhausted(Exception):
     """A replay folder has no snapshot left (and is not looping)."""
 
@@ -117,7 +141,9 @@ class ReplaySource:
     async def next_snapshot(self) -> Snapshot:
         if self.position >= len(self.snapshots):
             if not self.loop:
-                raise ReplayExhausted(f"replay of {self.folder} is finished ({len(self.snapshots)} snapshots)")
+                raise ReplayExhausted(
+                    f"replay of {self.folder} is finished ({len(self.snapshots)} snapshots)"
+                )
             self.position = 0
             self._shift = None
         at, path = self.snapshots[self.position]

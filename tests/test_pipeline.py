@@ -1,0 +1,153 @@
+"""The whole poll pipeline on the recorded sequence, with a real SQLite file and a real archive folder."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dallas_calls.archive.store import LocalObjectStore, decode_changes, decode_snapshot
+from dallas_calls.feed.source import ReplayExhausted, ReplaySource, list_snapshots
+from dallas_calls.model import Geo
+from dallas_calls.pipeline import Pipeline
+from dallas_calls.storage.sqlite import SqliteStore
+
+
+def _units(rows: list[dict[str, Any]]) -> dict[str, set[str]]:
+    found: dict[str, set[str]] = defaultdict(set)
+    for row in rows:
+        found[row["incident_number"]].add(row["unit_number"])
+    return found
+
+
+def expected_counts(folder: Path) -> dict[str, int]:
+    """An independent oracle: set arithmetic over consecutive raw snapshots."""
+    totals = {"call.opened": 0, "call.updated": 0, "call.closed": 0}
+    previous: dict[str, set[str]] = {}
+    for _, path in list_snapshots(folder):
+        current = _units(json.loads(gzip.decompress(path.read_bytes())))
+        totals["call.opened"] += len(set(current) - set(previous))
+        totals["call.closed"] += len(set(previous) - set(current))
+        totals["call.updated"] += sum(1 for i in set(current) & set(previous) if current[i] != previous[i])
+        previous = current
+    return totals
+
+
+async def replay_all(pipeline: Pipeline, source: ReplaySource) -> list[str]:
+    outcomes = []
+    while True:
+        try:
+            outcomes.append((await pipeline.poll(source)).outcome)
+        except ReplayExhausted:
+            return outcomes
+
+
+async def test_replay_of_recorded_sequence_produces_exactly_the_expected_events(
+    tmp_path: Path, feed_sequence: Path
+) -> None:
+    store = SqliteStore(tmp_path / "db.sqlite3")
+    archive = LocalObjectStore(tmp_path / "archive")
+    outcomes = await replay_all(Pipeline(store, archive), ReplaySource(feed_sequence))
+
+    assert outcomes == ["ok"] * 14
+    events = store.events_after(0, limit=10_000)
+    counts = {
+        t: sum(1 for e in events if e.type == t) for t in ("call.opened", "call.updated", "call.closed")
+    }
+    assert counts == expected_counts(feed_sequence)
+    assert [e.id for e in events] == list(range(1, len(events) + 1))
+    final = _units(json.loads(gzip.decompress(list_snapshots(feed_sequence)[-1][1].read_bytes())))
+    assert set(store.open_calls()) == set(final)
+
+
+async def test_every_fetched_snapshot_is_archived_raw_and_changes_match_the_event_log(
+    tmp_path: Path, feed_sequence: Path
+) -> None:
+    store = SqliteStore(tmp_path / "db.sqlite3")
+    archive = LocalObjectStore(tmp_path / "archive")
+    await replay_all(Pipeline(store, archive), ReplaySource(feed_sequence))
+
+    raw_keys = list(archive.list("raw/"))
+    recorded = [p.relative_to(feed_sequence).as_posix() for _, p in list_snapshots(feed_sequence)]
+    assert raw_keys == ["raw/" + name for name in recorded]
+    for key in raw_keys:  # exactly the rows as received
+        assert decode_snapshot(archive.get(key)) == decode_snapshot((feed_sequence / key[4:]).read_bytes())
+    archived = [e for key in archive.list("changes/") for e in decode_changes(archive.get(key))]
+    assert archived == [e.to_dict() for e in store.events_after(0, limit=10_000)]
+
+
+async def test_replay_resumes_after_restart_without_duplicates(tmp_path: Path, feed_sequence: Path) -> None:
+    store = SqliteStore(tmp_path / "db.sqlite3")
+    archive = LocalObjectStore(tmp_path / "archive")
+    source = ReplaySource(feed_sequence)
+    for _ in range(5):
+        await Pipeline(store, archive).poll(source)
+    store.close()
+
+    reopened = SqliteStore(tmp_path / "db.sqlite3")
+    rest = ReplaySource(feed_sequence)
+    rest.position = 5
+    await replay_all(Pipeline(reopened, archive), rest)
+    events = reopened.events_after(0, limit=10_000)
+    assert [e.id for e in events] == list(range(1, len(events) + 1))
+    opened = [e.incident_number for e in events if e.type == "call.opened"]
+    assert len(opened) == expected_counts(feed_sequence)["call.opened"]
+
+
+class _FixedLocator:
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def locate(self, block: str | None, location: str, beat: str | None, division: str | None) -> Geo:
+        self.calls += 1
+        return Geo(32.78, -96.80, "street", "stub", True, 1)
+
+
+async def test_each_location_key_is_geocoded_once_and_announced(tmp_path: Path, feed_sequence: Path) -> None:
+    store = SqliteStore(tmp_path / "db.sqlite3")
+    locator = _FixedLocator()
+    pipeline = Pipeline(store, LocalObjectStore(tmp_path / "archive"), locator=locator)
+    source = ReplaySource(feed_sequence)
+    await pipeline.poll(source)
+    resolved = await pipeline.locate_pending()
+    keys = {c.location_key for c in store.open_calls().values()}
+    assert locator.calls == len(keys) == len(resolved)
+    assert {e.type for e in resolved} == {"location.resolved"}
+    assert all(c.geo is not None for c in store.open_calls().values())
+    assert await pipeline.locate_pending() == []  # cached: nothing to do
+    await pipeline.poll(source)
+    opened = [e for e in store.events_after(resolved[-1].id) if e.type == "call.opened"]
+    reused = [e for e in opened if e.data["call"]["location_key"] in keys]
+    assert all(e.data["call"]["geo"] is not None for e in reused)  # cached geo rides on call.opened
+
+
+class _BrokenArchive(LocalObjectStore):
+    def put(self, key: str, body: bytes) -> None:
+        raise OSError("No space left on device")
+
+
+async def test_archive_failure_fails_the_poll_and_changes_nothing(
+    tmp_path: Path, feed_sequence: Path
+) -> None:
+    store = SqliteStore(tmp_path / "db.sqlite3")
+    result = await Pipeline(store, _BrokenArchive(tmp_path / "a")).poll(ReplaySource(feed_sequence))
+    assert result.outcome == "failed"
+    assert result.reason is not None and "No space left" in result.reason
+    assert store.open_calls() == {}
+    assert store.recent_polls(1)[0].outcome == "failed"
+
+
+@pytest.mark.parametrize("rebase", [False, True])
+async def test_replay_time_base(tmp_path: Path, feed_sequence: Path, rebase: bool) -> None:
+    source = ReplaySource(feed_sequence, rebase=rebase)
+    snap = await source.next_snapshot()
+    if rebase:
+        assert snap.fetched_at.year >= 2026
+        assert snap.rows[0]["date"][:4] >= "2026"
+    else:
+        assert snap.fetched_at.isoformat() == "2019-06-18T05:17:00+00:00"
+        assert snap.rows[0]["date"] == "2019-06-17T00:00:00.000"
