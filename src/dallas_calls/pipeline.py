@@ -110,7 +110,9 @@ class Pipeline:
             closed=changes.closed,
         )
 
-    def _fail(self, started: datetime, t0: float, reason: str, source: str, key: str | None = None) -> PollResult:
+    def _fail(
+        self, started: datetime, t0: float, reason: str, source: str, key: str | None = None
+    ) -> PollResult:
         log.warning("poll failed: %s", reason)
         poll = PollRecord(
             started_at=_iso(started),
@@ -135,19 +137,38 @@ class Pipeline:
             raise
         except Exception as exc:
             return self._fail(started, t0, f"fetch: {exc}", source.name)
-        key = raw_key(snapshot.fetched_at)
         try:
-            self.archive.put(key, encode_snapshot(snapshot.rows))
+            fetched_at, key = self._archive_raw(snapshot.rows, snapshot.fetched_at)
         except Exception as exc:
             metrics.ARCHIVE_ERRORS.labels("raw").inc()
-            return self._fail(started, t0, f"archive {key}: {exc}", snapshot.source, key)
-        result = self.process(snapshot.rows, snapshot.fetched_at, snapshot.source, key, t0)
+            return self._fail(started, t0, f"archive {raw_key(snapshot.fetched_at)}: {exc}", snapshot.source)
+        result = self.process(snapshot.rows, fetched_at, snapshot.source, key, t0)
         if self.bus is not None and result.events:
             await self.bus.publish(result.events)
         return result
 
+    def _archive_raw(self, rows: list[Any], fetched_at: datetime) -> tuple[datetime, str]:
+        """Write the raw snapshot under its time key, before anything else. Keys have one-second
+        resolution: the same snapshot again (a replay) reuses its key, a different one fetched in
+        the same second moves to the next free second, so no snapshot ever overwrites another."""
+        body = encode_snapshot(rows)
+        for _ in range(60):
+            key = raw_key(fetched_at)
+            if not self.archive.exists(key):
+                self.archive.put(key, body)
+                return fetched_at, key
+            if self.archive.get(key) == body:
+                return fetched_at, key
+            fetched_at += timedelta(seconds=1)
+        raise RuntimeError(f"no free archive key near {raw_key(fetched_at)}")
+
     def process(
-        self, raw_rows: Sequence[Any], fetched_at: datetime, source: str, key: str | None, t0: float | None = None
+        self,
+        raw_rows: Sequence[Any],
+        fetched_at: datetime,
+        source: str,
+        key: str | None,
+        t0: float | None = None,
     ) -> PollResult:
         """Parse, diff, guard and apply one archived snapshot; archive its changes."""
         t0 = time.perf_counter() if t0 is None else t0

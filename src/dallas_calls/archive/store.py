@@ -24,6 +24,8 @@ class ObjectStore(Protocol):
 
     def get(self, key: str) -> bytes: ...
 
+    def exists(self, key: str) -> bool: ...
+
     def list(self, prefix: str = "") -> Iterator[str]:
         """Keys under ``prefix`` in lexicographic (hence time) order."""
         ...
@@ -61,6 +63,9 @@ class LocalObjectStore:
     def get(self, key: str) -> bytes:
         return self._path(key).read_bytes()
 
+    def exists(self, key: str) -> bool:
+        return self._path(key).is_file()
+
     def list(self, prefix: str = "") -> Iterator[str]:
         if not self.root.exists():
             return iter(())
@@ -78,7 +83,9 @@ class LocalObjectStore:
 class S3ObjectStore:
     """An S3 bucket and key prefix, through boto3 (endpoint configurable for emulators)."""
 
-    def __init__(self, bucket: str, prefix: str = "", client: Any = None, endpoint_url: str | None = None) -> None:
+    def __init__(
+        self, bucket: str, prefix: str = "", client: Any = None, endpoint_url: str | None = None
+    ) -> None:
         import boto3
 
         self.bucket = bucket
@@ -93,6 +100,17 @@ class S3ObjectStore:
         response = self.client.get_object(Bucket=self.bucket, Key=self.prefix + key)
         body: bytes = response["Body"].read()
         return body
+
+    def exists(self, key: str) -> bool:
+        from botocore.exceptions import ClientError
+
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=self.prefix + key)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise
+        return True
 
     def list(self, prefix: str = "") -> Iterator[str]:
         paginator = self.client.get_paginator("list_objects_v2")
@@ -112,7 +130,9 @@ def open_object_store(uri: str, endpoint_url: str | None = None) -> ObjectStore:
             raise ValueError(f"archive URI has no bucket: {uri!r}")
         return S3ObjectStore(parsed.netloc, parsed.path, endpoint_url=endpoint_url)
     if parsed.scheme not in ("", "file"):
-        raise ValueError(f"unsupported archive URI scheme {parsed.scheme!r} (use a folder or s3://bucket/prefix)")
+        raise ValueError(
+            f"unsupported archive URI scheme {parsed.scheme!r} (use a folder or s3://bucket/prefix)"
+        )
     return LocalObjectStore(parsed.path if parsed.scheme == "file" else uri)
 
 
