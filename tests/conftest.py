@@ -33,3 +33,113 @@ def first_snapshot() -> list[dict[str, Any]]:
 @pytest.fixture
 def second_snapshot() -> list[dict[str, Any]]:
     return load_shared_feed("2019-06-18T06-09-00Z.json")
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class LiveServer:
+    """`dallas-calls serve` as a real process on a loopback port, polling a fake Socrata feed that
+    the test steps through the recorded sequence with ``advance()``."""
+
+    def __init__(
+        self, data_dir: Path, snapshots: list[list[dict[str, Any]]], poll_interval: float = 0.3
+    ) -> None:
+        from tests.fakes.socrata import FakeSocrata
+
+        self.data_dir = data_dir
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.poll_interval = poll_interval
+        self.feed = FakeSocrata(snapshots, auto_advance=False).start()
+        self.proc: Any = None
+        self.log_path = data_dir / "serve.log"
+
+    def start(self) -> None:
+        import os
+        import subprocess
+        import sys
+        import time
+
+        import httpx
+
+        env = {**os.environ, "DALLAS_CALLS_FEED_MAX_ATTEMPTS": "1", "DALLAS_CALLS_FEED_TIMEOUT_S": "2"}
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "dallas_calls.cli",
+                "serve",
+                "--port",
+                str(self.port),
+                "--data-dir",
+                str(self.data_dir),
+                "--feed-url",
+                self.feed.url,
+                "--poll-interval",
+                str(self.poll_interval),
+                "--no-demo-fallback",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"serve exited early: {self.log_path.read_text()[-2000:]}")
+            try:
+                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"serve did not start: {self.log_path.read_text()[-2000:]}")
+
+    def advance(self) -> int:
+        """Serve the next recorded snapshot to the next poll."""
+        index: int = self.feed.advance()
+        return index
+
+    def stop(self) -> None:
+        import subprocess
+
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown code runs (a crash)."""
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+
+    def close(self) -> None:
+        self.stop()
+        self.feed.stop()
+
+
+@pytest.fixture
+def live_server(tmp_path: Path, feed_sequence: Path) -> Any:
+    from dallas_calls.archive.store import decode_snapshot
+    from dallas_calls.feed.source import list_snapshots
+
+    snapshots = [decode_snapshot(p.read_bytes()) for _, p in list_snapshots(feed_sequence)]
+    server = LiveServer(tmp_path / "serve", snapshots)
+    server.start()
+    yield server
+    server.close()
