@@ -158,3 +158,12 @@ def test_bad_usage_exits_2_with_a_message(tmp_path: Path, argv: list[str]) -> No
     proc = run_cli(*argv, data_dir=tmp_path)
     assert proc.returncode == 2
     assert proc.stderr.strip()
+
+
+def test_status_reports_polls_and_open_calls(tmp_path: Path, feed_sequence: Path) -> None:
+    run_cli("poll", "--replay", str(feed_sequence), "--once", data_dir=tmp_path, check=True)
+    report = json.loads(run_cli("status", "--json", data_dir=tmp_path, check=True).stdout)
+    assert report["open_calls"] == 38 and report["last_event_id"] == 38
+    assert report["polls"][0]["outcome"] == "ok" and report["polls"][0]["opened"] == 38
+    text = run_cli("status", data_dir=tmp_path, check=True).stdout
+    assert "38 open calls" in text

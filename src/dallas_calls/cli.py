@@ -273,12 +273,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _register_geo_commands(sub: Any) -> None:
-    """`geocode` and `geodata`, when the geocoding package provides them."""
-    try:
-        from dallas_calls.geocoding.cli import register
-    except ImportError:
-        return
-    register(sub, _common)
+    """`geocode` (geocoding.cli) and `geodata` (geo.cli), each registered by its own package."""
+    import importlib
+
+    for module_name in ("dallas_calls.geocoding.cli", "dallas_calls.geo.cli"):
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            continue
+        module.register(sub, _common)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
