@@ -50,9 +50,7 @@ def build(shared: Path) -> list[tuple[datetime, list[dict[str, Any]]]]:
     t_end = datetime(2019, 6, 18, 6, 9, tzinfo=UTC)
     a, b = by_incident(first_rows), by_incident(last_rows)
     closing = sorted((i for i in a if i not in b), key=lambda i: (min(received(r) for r in a[i]), i))
-    close_at = {
-        inc: t0 + (t_end - t0) * (n + 1) / (len(closing) + 1) for n, inc in enumerate(closing)
-    }
+    close_at = {inc: t0 + (t_end - t0) * (n + 1) / (len(closing) + 1) for n, inc in enumerate(closing)}
     midpoint = t0 + (t_end - t0) / 2
     times = []
     t = t0
@@ -83,7 +81,9 @@ def build(shared: Path) -> list[tuple[datetime, list[dict[str, Any]]]]:
 
 def main() -> None:
     repo = Path(__file__).resolve().parents[1]
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--shared", type=Path, default=repo.parent / "shared" / "data")
     parser.add_argument("--out", type=Path, default=repo / "src" / "dallas_calls" / "demo" / "raw")
     args = parser.parse_args()

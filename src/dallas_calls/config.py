@@ -24,28 +24,42 @@ class Settings(BaseSettings):
     feed_max_attempts: int = Field(4, ge=1, description="Attempts per page before a poll fails.")
     poll_interval_s: float = Field(60.0, gt=0, description="Seconds between polls in `serve`.")
     archive_uri: str | None = Field(
-        None, description="Where raw snapshots and changes go: a folder or s3://bucket/prefix (default DATA_DIR/archive)."
+        None,
+        description="Where raw snapshots and changes go: a folder or s3://bucket/prefix (default DATA_DIR/archive).",
     )
     s3_endpoint_url: str | None = Field(None, description="Custom S3 endpoint (an emulator, MinIO).")
-    guard_min_open: int = Field(20, ge=0, description="Open calls needed before a large drop counts as suspicious.")
-    guard_max_drop: float = Field(0.5, gt=0, le=1, description="Fraction of open calls a single poll may close.")
+    guard_min_open: int = Field(
+        20, ge=0, description="Open calls needed before a large drop counts as suspicious."
+    )
+    guard_max_drop: float = Field(
+        0.5, gt=0, le=1, description="Fraction of open calls a single poll may close."
+    )
     host: str = Field("127.0.0.1", description="Address `serve`/`api` listen on.")
     port: int = Field(8000, ge=0, le=65535, description="Port `serve`/`api` listen on.")
     bus: str = Field("local", description="Event bus: `local` or redis://host:port/db for several replicas.")
-    ingest_token: str | None = Field(None, description="Bearer token for POST /events/ (disabled when unset).")
+    ingest_token: str | None = Field(
+        None, description="Bearer token for POST /events/ (disabled when unset)."
+    )
     ingest_max_bytes: int = Field(1_000_000, ge=1, description="Largest accepted POST /events/ body.")
     sse_heartbeat_s: float = Field(15.0, gt=0, description="Seconds between SSE heartbeat comments.")
-    sse_queue_size: int = Field(1000, ge=1, description="Events buffered per SSE client before it is dropped.")
-    event_retention_days: float = Field(7.0, gt=0, description="How long the event log keeps events for resume.")
+    sse_queue_size: int = Field(
+        1000, ge=1, description="Events buffered per SSE client before it is dropped."
+    )
+    event_retention_days: float = Field(
+        7.0, gt=0, description="How long the event log keeps events for resume."
+    )
     rate_limit_per_min: int = Field(600, ge=0, description="REST requests per client IP per minute (0: off).")
     cors_origins: str = Field("", description="Comma-separated allowed CORS origins (empty: none).")
     tile_url: str = Field(
-        "https://tile.openstreetmap.org/{z}/{x}/{y}.png", description="Map tile URL template for the dashboard."
+        "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+        description="Map tile URL template for the dashboard.",
     )
     tile_attribution: str = Field(
         "&copy; OpenStreetMap contributors", description="Attribution shown for the map tiles."
     )
-    geocode: bool = Field(True, description="Locate calls (local sources; online providers only if configured).")
+    geocode: bool = Field(
+        True, description="Locate calls (local sources; online providers only if configured)."
+    )
     log_level: str = Field("INFO", description="Logging level.")
 
     @property

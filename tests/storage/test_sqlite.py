@@ -29,7 +29,9 @@ def test_apply_persists_calls_and_events_with_increasing_ids(
     tmp_path: Path, first_snapshot: list[dict[str, Any]]
 ) -> None:
     store = SqliteStore(tmp_path / "s.db")
-    events = store.apply(_changes(first_snapshot, store, "2019-06-18T05:17:00Z"), _poll("2019-06-18T05:17:00Z"))
+    events = store.apply(
+        _changes(first_snapshot, store, "2019-06-18T05:17:00Z"), _poll("2019-06-18T05:17:00Z")
+    )
     assert [e.id for e in events] == list(range(1, 39))
     assert {e.type for e in events} == {"call.opened"}
     assert len(store.open_calls()) == 38
@@ -97,7 +99,9 @@ def test_schema_is_versioned_and_a_newer_schema_is_refused(tmp_path: Path) -> No
         SqliteStore(path)
 
 
-def test_migrations_run_in_order_from_an_older_version(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_migrations_run_in_order_from_an_older_version(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "s.db"
     SqliteStore(path).close()
     extra = "ALTER TABLE polls ADD COLUMN note TEXT;"

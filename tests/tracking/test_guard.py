@@ -10,14 +10,27 @@ from dallas_calls.tracking.guard import guard_changes, suspicious_reason
 
 def _call(n: int) -> Call:
     return Call(
-        incident_number=f"19-{n:07d}", division="Central", nature_of_call="X", priority=2, received_at=None,
-        block=None, location="Elm St / Main St", beat="134", reporting_area=None, status="At Scene",
-        units=(Unit("A1", "At Scene"),), location_key="k", first_seen="t", last_seen="t",
+        incident_number=f"19-{n:07d}",
+        division="Central",
+        nature_of_call="X",
+        priority=2,
+        received_at=None,
+        block=None,
+        location="Elm St / Main St",
+        beat="134",
+        reporting_area=None,
+        status="At Scene",
+        units=(Unit("A1", "At Scene"),),
+        location_key="k",
+        first_seen="t",
+        last_seen="t",
     )
 
 
 def _closing(n: int, opened: int = 0) -> ChangeSet:
-    return ChangeSet(opened=tuple(_call(1000 + i) for i in range(opened)), closed=tuple(_call(i) for i in range(n)))
+    return ChangeSet(
+        opened=tuple(_call(1000 + i) for i in range(opened)), closed=tuple(_call(i) for i in range(n))
+    )
 
 
 def test_empty_snapshot_holds_every_close() -> None:

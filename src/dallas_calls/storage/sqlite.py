@@ -174,7 +174,9 @@ class SqliteStore:
 
     # -- applying changes ----------------------------------------------------------------------
 
-    def _insert_poll(self, conn: sqlite3.Connection, poll: PollRecord, quarantined: Sequence[QuarantinedRow]) -> int:
+    def _insert_poll(
+        self, conn: sqlite3.Connection, poll: PollRecord, quarantined: Sequence[QuarantinedRow]
+    ) -> int:
         cur = conn.execute(
             "INSERT INTO polls (started_at, outcome, rows, quarantined, duration_ms, reason, source, "
             "snapshot_key, counts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -204,7 +206,9 @@ class SqliteStore:
                 "INSERT INTO events (type, at, incident_number, location_key, data) VALUES (?, ?, ?, ?, ?)",
                 (ev.type, ev.at, ev.incident_number, ev.location_key, _dumps(ev.data)),
             )
-            stored.append(Event(int(cur.lastrowid or 0), ev.type, ev.at, ev.data, ev.incident_number, ev.location_key))
+            stored.append(
+                Event(int(cur.lastrowid or 0), ev.type, ev.at, ev.data, ev.incident_number, ev.location_key)
+            )
         return stored
 
     def apply(
@@ -301,7 +305,9 @@ class SqliteStore:
             counts=json.loads(row[8]),
         )
 
-    _POLL_COLUMNS = "started_at, outcome, rows, quarantined, duration_ms, reason, source, snapshot_key, counts"
+    _POLL_COLUMNS = (
+        "started_at, outcome, rows, quarantined, duration_ms, reason, source, snapshot_key, counts"
+    )
 
     def recent_polls(self, limit: int = 20) -> list[PollRecord]:
         with self._lock:

@@ -1,0 +1,267 @@
+// Wires the dashboard together: config, store, live connection, map, list, details, stats, badge,
+// filters and the URL hash.
+
+import { CallStore, byReceivedDesc, isFiltered, matches } from "./state.js";
+import { LiveConnection } from "./stream.js";
+import { MapView } from "./mapview.js";
+import { ListView } from "./listview.js";
+import { DetailsPanel } from "./details.js";
+import { StatsView } from "./stats.js";
+import { LiveBadge } from "./badge.js";
+import { readHash, writeHash } from "./url.js";
+import { PRIORITIES, hasPoint, priorityKey, splitNature } from "./format.js";
+
+const $ = (id) => document.getElementById(id);
+
+async function loadConfig() {
+  const defaults = {
+    tile_url: "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+    tile_attribution: '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors',
+    poll_interval_s: 60,
+  };
+  try {
+    const res = await fetch("/config.json", { cache: "no-store" });
+    if (res.ok) return { ...defaults, ...(await res.json()) };
+  } catch { /* defaults */ }
+  return defaults;
+}
+
+async function main() {
+  const config = await loadConfig();
+  const initial = readHash();
+  const ui = { filters: initial.filters, call: initial.call, cluster: initial.cluster, view: initial.view || "map" };
+
+  const store = new CallStore();
+  const badge = new LiveBadge($("live-badge"), {
+    pollIntervalS: config.poll_interval_s,
+    onRetry: () => conn.retryNow(),
+  });
+  const map = new MapView($("map"), { config, onSelect: (id) => selectCall(id), cluster: ui.cluster });
+  const list = new ListView($("call-list"), { onSelect: (id) => selectCall(id) });
+  const details = new DetailsPanel($("details"), $("details-body"), $("details-title"), {
+    onClose: () => selectCall(null),
+  });
+  const stats = new StatsView({ store, onFilter: (f, v) => toggleFilter(f, v), onSelect: (id) => selectCall(id) });
+
+  // ------------------------------------------------------------ filters UI
+  const fq = $("f-q");
+  const selects = { division: $("f-division"), nature: $("f-nature"), status: $("f-status"), loc: $("f-loc") };
+  const chipBox = $("f-priority");
+  chipBox.insertAdjacentHTML("beforeend", PRIORITIES.map((k) => `
+    <label class="chip chip-p${k === "unknown" ? "u" : k}">
+      <input type="checkbox" value="${k}"><span>${k === "unknown" ? "P?" : `P${k}`}</span>
+    </label>`).join(""));
+
+  function syncFilterInputs() {
+    const f = ui.filters;
+    if (fq.value !== f.q) fq.value = f.q;
+    for (const box of chipBox.querySelectorAll("input")) box.checked = f.priority.includes(box.value);
+    for (const [k, sel] of Object.entries(selects)) {
+      if (f[k] && ![...sel.options].some((o) => o.value === f[k])) sel.add(new Option(f[k], f[k]));
+      sel.value = f[k] || "";
+    }
+    $("f-clear").hidden = !isFiltered(f);
+    document.body.classList.toggle("filtered", isFiltered(f));
+  }
+
+  function fillOptions() {
+    const calls = store.all();
+    const opts = {
+      division: new Set(calls.map((c) => c.division).filter(Boolean)),
+      nature: new Set(calls.map((c) => c.nature_of_call).filter(Boolean)),
+      status: new Set(calls.map((c) => c.status).filter(Boolean)),
+    };
+    const labels = { division: "All divisions", nature: "All call types", status: "All statuses" };
+    for (const [k, set] of Object.entries(opts)) {
+      const sel = selects[k];
+      if (ui.filters[k]) set.add(ui.filters[k]);
+      const values = [...set].sort((a, b) => (k === "nature" ? splitNature(a).text.localeCompare(splitNature(b).text) : a.localeCompare(b)));
+      const sig = values.join("\u0000");
+      if (sel._sig === sig) continue;
+      sel._sig = sig;
+      sel.innerHTML = "";
+      sel.add(new Option(labels[k], ""));
+      for (const v of values) sel.add(new Option(k === "nature" ? `${splitNature(v).text}${splitNature(v).code ? ` (${splitNature(v).code})` : ""}` : v, v));
+      sel.value = ui.filters[k] || "";
+    }
+  }
+
+  function setFilters(f) {
+    ui.filters = f;
+    writeHash(ui);
+    syncFilterInputs();
+    render();
+  }
+
+  function toggleFilter(field, value) {
+    const f = { ...ui.filters, priority: [...ui.filters.priority] };
+    if (field === "priority") {
+      f.priority = f.priority.length === 1 && f.priority[0] === value ? [] : [value];
+    } else {
+      f[field] = f[field] === value ? "" : value;
+    }
+    setFilters(f);
+    if (matchMedia("(max-width: 760px)").matches) setView("list");
+  }
+
+  let qTimer = null;
+  fq.addEventListener("input", () => {
+    clearTimeout(qTimer);
+    qTimer = setTimeout(() => setFilters({ ...ui.filters, q: fq.value.trim() }), 150);
+  });
+  chipBox.addEventListener("change", () => {
+    const p = [...chipBox.querySelectorAll("input:checked")].map((b) => b.value);
+    setFilters({ ...ui.filters, priority: p });
+  });
+  for (const [k, sel] of Object.entries(selects)) {
+    sel.addEventListener("change", () => setFilters({ ...ui.filters, [k]: sel.value }));
+  }
+  $("f-clear").addEventListener("click", () => setFilters({ q: "", priority: [], division: "", nature: "", status: "", loc: "" }));
+
+  // ------------------------------------------------------------ rendering
+  let renderQueued = false;
+  function render() {
+    renderQueued = false;
+    const all = store.all();
+    const shown = all.filter((c) => matches(c, ui.filters)).sort(byReceivedDesc);
+    map.sync(shown);
+    list.render(shown);
+    const unlocated = all.filter((c) => !hasPoint(c)).length;
+    const shownUnlocated = shown.filter((c) => !hasPoint(c)).length;
+    const filtered = isFiltered(ui.filters);
+    $("list-count").textContent = filtered
+      ? `${shown.length} of ${all.length} calls${shownUnlocated ? ` · ${shownUnlocated} not on map` : ""}`
+      : `${all.length} calls${unlocated ? ` · ${unlocated} not on map` : ""}`;
+    $("list-empty").hidden = shown.length > 0;
+    $("toggle-count").textContent = String(shown.length);
+    const p1 = all.filter((c) => priorityKey(c) === "1").length;
+    $("summary").textContent = `${all.length} open call${all.length === 1 ? "" : "s"}${p1 ? ` · ${p1} priority 1` : ""}${unlocated ? ` · ${unlocated} without location` : ""}`;
+    document.body.dataset.openCalls = String(all.length);
+    document.body.dataset.shownCalls = String(shown.length);
+  }
+  function queueRender() {
+    if (renderQueued) return;
+    renderQueued = true;
+    requestAnimationFrame(render);
+    setTimeout(() => renderQueued && render(), 250); // rAF is paused in background tabs
+  }
+
+  let loaded = false;
+  store.subscribe((change) => {
+    badge.updated();
+    if (change.kind === "load") {
+      map.prune(store);
+      fillOptions();
+      render();
+      if (!loaded) {
+        loaded = true;
+        if (ui.call) selectCall(ui.call, { push: false, fromHash: true });
+      }
+      if (details.isOpen) details.changed(details.id);
+      stats.soon();
+      return;
+    }
+    if (change.kind === "opened" && change.fresh) {
+      map.markNew(change.call);
+      list.markNew(change.call);
+    }
+    if (change.kind === "closed") {
+      map.close(change.call);
+      list.close(change.call);
+    }
+    if (change.kind === "updated" && change.changes && change.changes.geo) {
+      // just located: draw attention to it once
+      map.markNew(change.call);
+    }
+    details.changed(change.call.incident_number);
+    fillOptions();
+    queueRender();
+    stats.soon();
+  });
+
+  // ------------------------------------------------------------ selection
+  function selectCall(id, { push = true, fromHash = false } = {}) {
+    if (id === ui.call && details.isOpen === !!id && !fromHash) {
+      if (id) map.select(id, store.get(id));
+      return;
+    }
+    const opener = document.activeElement;
+    ui.call = id || null;
+    if (!fromHash) writeHash(ui, { push });
+    list.select(ui.call);
+    map.select(ui.call, ui.call ? store.get(ui.call) : null);
+    if (ui.call) {
+      if (!details.isOpen) details.opener = opener;
+      details.open(ui.call, store.get(ui.call));
+    } else {
+      const back = details.opener;
+      details.close();
+      if (back && document.contains(back) && back !== document.body) back.focus();
+      else list.focusSelected();
+    }
+  }
+
+  window.addEventListener("hashchange", () => {
+    const h = readHash();
+    ui.filters = h.filters;
+    syncFilterInputs();
+    render();
+    if (h.cluster !== ui.cluster) { ui.cluster = h.cluster; map.setClustering(ui.cluster); render(); }
+    if (h.call !== ui.call) selectCall(h.call, { fromHash: true });
+  });
+  window.addEventListener("popstate", () => window.dispatchEvent(new HashChangeEvent("hashchange")));
+
+  // ------------------------------------------------------------ views (phone)
+  function setView(view) {
+    ui.view = view;
+    $("layout").dataset.view = view;
+    for (const b of document.querySelectorAll(".view-toggle button")) b.setAttribute("aria-pressed", String(b.dataset.view === view));
+    writeHash(ui);
+    if (view === "map") setTimeout(() => map.invalidate(), 50);
+  }
+  for (const b of document.querySelectorAll(".view-toggle button")) b.addEventListener("click", () => setView(b.dataset.view));
+  setView(ui.view);
+
+  // cluster toggle lives in the legend
+  const legend = $("legend");
+  legend.insertAdjacentHTML("beforeend", `<label class="legend-row"><input type="checkbox" id="cluster-toggle" ${ui.cluster ? "checked" : ""}> group nearby calls</label>`);
+  $("cluster-toggle").addEventListener("change", (e) => {
+    ui.cluster = e.target.checked;
+    map.setClustering(ui.cluster);
+    writeHash(ui);
+    render();
+  });
+
+  // ------------------------------------------------------------ keyboard
+  document.addEventListener("keydown", (e) => {
+    const typing = /^(INPUT|SELECT|TEXTAREA)$/.test(document.activeElement && document.activeElement.tagName);
+    if (e.key === "Escape") {
+      if (details.isOpen) { e.preventDefault(); selectCall(null); }
+      else if (typing && document.activeElement === fq && fq.value) { fq.value = ""; setFilters({ ...ui.filters, q: "" }); }
+      return;
+    }
+    if (typing || e.ctrlKey || e.metaKey || e.altKey) return;
+    if (e.key === "/") { e.preventDefault(); if (ui.view === "map" && matchMedia("(max-width: 760px)").matches) setView("list"); fq.focus(); fq.select(); }
+  });
+
+  // ------------------------------------------------------------ go live
+  syncFilterInputs();
+  const conn = new LiveConnection(store, (state) => {
+    badge.setConnection(state);
+    document.body.dataset.connection = state.status;
+  });
+  window.addEventListener("online", () => conn.retryNow());
+  document.addEventListener("visibilitychange", () => { if (!document.hidden) conn.retryNow(); });
+  await conn.start();
+  stats.refresh();
+  badge.checkReady();
+
+  // a handle for debugging and end-to-end tests
+  window.dallasCalls = { store, map, list, details, conn, ui, render };
+}
+
+main().catch((err) => {
+  console.error(err);
+  const s = document.getElementById("summary");
+  if (s) s.textContent = `The dashboard failed to start: ${err.message || err}`;
+});

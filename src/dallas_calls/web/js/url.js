@@ -1,0 +1,40 @@
+// Filter state and the open call live in the URL hash: #call=25-0281995&p=1,2&div=Central&q=elm
+// so a view can be bookmarked or shared, and /#call=<incident_number> deep-links to a call.
+
+import { EMPTY_FILTERS } from "./state.js";
+
+const KEYS = { q: "q", division: "div", nature: "type", status: "status", loc: "loc" };
+
+export function readHash(hash = location.hash) {
+  const params = new URLSearchParams(hash.replace(/^#/, ""));
+  const filters = { ...EMPTY_FILTERS, priority: [] };
+  for (const [field, key] of Object.entries(KEYS)) filters[field] = params.get(key) || "";
+  const p = params.get("p");
+  filters.priority = p ? p.split(",").filter((x) => ["1", "2", "3", "4", "unknown"].includes(x)) : [];
+  return {
+    filters,
+    call: params.get("call") || null,
+    cluster: params.get("cluster") !== "0",
+    view: params.get("view") || null,
+  };
+}
+
+export function buildHash({ filters, call, cluster, view }) {
+  const params = new URLSearchParams();
+  if (call) params.set("call", call);
+  for (const [field, key] of Object.entries(KEYS)) if (filters[field]) params.set(key, filters[field]);
+  if (filters.priority.length) params.set("p", filters.priority.join(","));
+  if (cluster === false) params.set("cluster", "0");
+  if (view && view !== "map") params.set("view", view);
+  const s = params.toString().replace(/%2C/g, ",");
+  return s ? `#${s}` : "";
+}
+
+/** Write the hash. `push` adds a history entry (opening a call), otherwise it is replaced. */
+export function writeHash(state, { push = false } = {}) {
+  const hash = buildHash(state);
+  if (hash === location.hash || (hash === "" && location.hash === "")) return;
+  const url = `${location.pathname}${location.search}${hash}`;
+  if (push) history.pushState(null, "", url);
+  else history.replaceState(null, "", url);
+}
