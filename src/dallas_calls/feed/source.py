@@ -92,14 +92,15 @@ def list_snapshots(folder: Path) -> list[tuple[datetime, Path]]:
 
 def rebase_rows(rows: list[Any], shift: timedelta) -> list[Any]:
     """Move each row's date/time by ``shift`` (demo only: recorded calls look current)."""
-    from dallas_calls.feed.schema import received_at as parse_received  # local: schema is optional here
+    from dallas_calls.feed.schema import CHICAGO
+    from dallas_calls.feed.schema import received_at as parse_received
 
     moved = []
     for row in rows:
         if isinstance(row, dict) and row.get("date") and row.get("time"):
             stamp = parse_received(row["date"], row["time"])
             if stamp is not None:
-                new = datetime.fromisoformat(stamp) + shift
+                new = (datetime.fromisoformat(stamp) + shift).astimezone(CHICAGO)
                 row = {**row, "date": new.strftime("%Y-%m-%dT00:00:00.000"), "time": new.strftime("%H:%M:%S")}
         moved.append(row)
     return moved
