@@ -143,3 +143,9 @@ def live_server(tmp_path: Path, feed_sequence: Path) -> Any:
     server.start()
     yield server
     server.close()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Browser tests run last: Playwright's sync API keeps an event loop running in the main thread
+    while its session-scoped browser lives, and asyncio tests cannot start their own loop then."""
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
