@@ -1,0 +1,393 @@
+"""The in-memory read model behind ``/current-calls/``, ``/stats`` and SSE resume.
+
+Built once from the store (open calls + last event id), then kept current by the events the bus
+delivers: ``call.opened`` / ``call.updated`` / ``call.closed`` and ``location.resolved``. No request
+scans a table. The encoded body, its gzip form and its strong ETag are computed once per change.
+
+The view also keeps a bounded ring of recent events with their SSE framing (encoded once, shared by
+every client). Resume reads the ring when it covers the client's id, the store otherwise. On an
+API-only replica fed by Redis or ``POST /events/`` (ids from elsewhere, not in the local store), the
+ring is the only resume source: an id older than the ring gets a ``reset``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import contextlib
+import gzip
+import hashlib
+import json
+import logging
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from dallas_calls.events.bus import EventBus, Overflow, Subscription
+from dallas_calls.events.sse import StreamFilter, frame
+from dallas_calls.model import Call, Event
+
+log = logging.getLogger(__name__)
+
+DEFAULT_RING_SIZE = 10_000
+VIEW_QUEUE_SIZE = 100_000
+STATS_HOURS = 24
+
+
+class EventStore(Protocol):
+    """The parts of the state store the view reads."""
+
+    def open_calls(self) -> dict[str, Call]: ...
+
+    def last_event_id(self) -> int: ...
+
+    def first_event_id(self) -> int | None: ...
+
+    def events_after(self, after_id: int, limit: int = 1000) -> list[Event]: ...
+
+    def calls_between(self, start: str, end: str, limit: int = 1000) -> list[Call]: ...
+
+
+def iso_utc(at: datetime) -> str:
+    return at.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def parse_time(text: object) -> datetime | None:
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """One version of the ``/current-calls/`` body."""
+
+    body: bytes
+    gzipped: bytes
+    etag: str
+    last_event_id: int
+
+
+class CurrentCallsView:
+    def __init__(self, store: EventStore, ring_size: int = DEFAULT_RING_SIZE) -> None:
+        self.store = store
+        self.ring_size = ring_size
+        self.calls: dict[str, dict[str, Any]] = {}
+        self.last_event_id = 0
+        self.as_of: str = iso_utc(datetime.now(UTC))
+        self.version = 0
+        # closed calls of the last day: incident -> received time (for opened-per-hour)
+        self.recent_closed: dict[str, datetime] = {}
+        self._ids: list[int] = []
+        self._events: list[Event] = []
+        self._frames: dict[int, bytes] = {}
+        self._ring_start = 0  # index of the oldest live entry in _ids/_events
+        self.ring_floor = 0  # every event with id > ring_floor (up to the newest) is in the ring
+        self._rendered: Rendered | None = None
+        self._stats_cache: tuple[int, dict[str, Any]] | None = None
+        self._sub: Subscription | None = None
+        self._bus: EventBus | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._newer: asyncio.Event | None = None
+        self._joined: tuple[int, int, bytes] | None = None  # (after, upto, frames) shared by clients
+        self.rebuilds = 0
+        self.clients = 0
+
+    # -- building ------------------------------------------------------------------------------
+
+    def load(self) -> None:
+        """(Re)build from the store: its open calls, as of its last event id."""
+        self.calls = {n: c.to_dict() for n, c in self.store.open_calls().items()}
+        self.last_event_id = self.store.last_event_id()
+        self.ring_floor = self.last_event_id
+        self._ids, self._events, self._frames, self._ring_start = [], [], {}, 0
+        self._joined = None
+        self._load_recent_closed()
+        self._changed()
+        self._notify()
+
+    def _load_recent_closed(self) -> None:
+        anchor = datetime.now(UTC)
+        newest = max((parse_time(c.get("last_seen")) for c in self.calls.values()), default=None, key=_key)
+        if newest is not None:
+            anchor = newest
+        start, end = anchor - timedelta(hours=STATS_HOURS + 1), anchor + timedelta(hours=1)
+        try:
+            recent = self.store.calls_between(iso_utc(start), iso_utc(end), limit=50_000)
+        except Exception as exc:  # stats history is a nicety; never fail startup for it
+            log.warning("could not load recently closed calls: %s", exc)
+            return
+        for call in recent:
+            if call.closed_at is not None:
+                at = parse_time(call.received_at) or parse_time(call.first_seen)
+                if at is not None:
+                    self.recent_closed[call.incident_number] = at
+
+    def attach(self, bus: EventBus) -> None:
+        """Subscribe to the bus and start applying its events (call from the running loop)."""
+        self._bus = bus
+        self._sub = bus.subscribe(VIEW_QUEUE_SIZE)
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="current-calls-view")
+
+    async def detach(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if self._sub is not None:
+            self._sub.close()
+            self._sub = None
+
+    async def _run(self) -> None:
+        while True:
+            sub = self._sub
+            assert sub is not None
+            try:
+                event = await sub.get()
+            except Overflow:
+                self._recover()
+                self._notify()
+                continue
+            self.apply(event)
+            await self.sync()  # the rest of a batch, then one wake-up for the clients
+            self._notify()
+
+    def _recover(self) -> None:
+        """The view's own queue overflowed (a flood): resubscribe, then catch up from the log."""
+        log.warning("current-calls view fell behind the bus; catching up from the event log")
+        assert self._bus is not None
+        if self._sub is not None:
+            self._sub.close()
+        self._sub = self._bus.subscribe(VIEW_QUEUE_SIZE)
+        while True:
+            page = self.backlog(self.last_event_id, 1000)
+            if page is None:  # the log cannot fill the gap: rebuild from the store
+                self.rebuilds += 1
+                self.load()
+                return
+            if not page:
+                return
+            for event in page:
+                self.apply(event)
+
+    async def sync(self) -> None:
+        """Apply every event already delivered to the view's queue. ``get()`` on a queue that is not
+        empty returns without suspending, so this runs as one step of the event loop."""
+        sub = self._sub
+        applied = False
+        while sub is not None and sub.pending():
+            try:
+                event = await sub.get()
+            except Overflow:
+                self._recover()
+                applied = True
+                break
+            self.apply(event)
+            applied = True
+        if applied:
+            self._notify()
+
+    def _notify(self) -> None:
+        """Wake the client streams waiting for newer events (once per batch, not per event)."""
+        if self._newer is not None:
+            self._newer.set()
+            self._newer = None
+
+    # -- applying events -----------------------------------------------------------------------
+
+    def apply(self, event: Event) -> None:
+        if event.id <= self.last_event_id:
+            return
+        data = event.data if isinstance(event.data, dict) else {}
+        call = data.get("call")
+        if event.type in ("call.opened", "call.updated") and isinstance(call, dict):
+            self.calls[str(call.get("incident_number"))] = call
+        elif event.type == "call.closed" and isinstance(call, dict):
+            number = str(call.get("incident_number"))
+            self.calls.pop(number, None)
+            at = parse_time(call.get("received_at")) or parse_time(call.get("first_seen"))
+            if at is not None:
+                self.recent_closed[number] = at
+        elif event.type == "location.resolved":
+            self._apply_location(data)
+        self.last_event_id = event.id
+        self.as_of = event.at
+        self._remember(event)
+        self._changed()
+
+    def _apply_location(self, data: dict[str, Any]) -> None:
+        key, geo = data.get("location_key"), data.get("geo")
+        if not isinstance(geo, dict):
+            return
+        incidents = {str(n) for n in data.get("incident_numbers") or ()}
+        for number, call in self.calls.items():
+            if number in incidents or (key is not None and call.get("location_key") == key):
+                self.calls[number] = {**call, "geo": geo}
+
+    def _remember(self, event: Event) -> None:
+        self._ids.append(event.id)
+        self._events.append(event)
+        self._frames[event.id] = frame(event)
+        live = len(self._ids) - self._ring_start
+        if live > self.ring_size:
+            drop = live - self.ring_size
+            for index in range(self._ring_start, self._ring_start + drop):
+                self._frames.pop(self._ids[index], None)
+            self.ring_floor = self._ids[self._ring_start + drop - 1]
+            self._ring_start += drop
+            if self._ring_start > self.ring_size:  # compact now and then: amortized O(1)
+                del self._ids[: self._ring_start]
+                del self._events[: self._ring_start]
+                self._ring_start = 0
+
+    def _changed(self) -> None:
+        self.version += 1
+        self._rendered = None
+
+    # -- the EventLog of SSE streams -----------------------------------------------------------
+
+    def latest_id(self) -> int:
+        return max(self.last_event_id, self.store.last_event_id())
+
+    def ring_last_id(self) -> int:
+        return self._ids[-1] if len(self._ids) > self._ring_start else self.ring_floor
+
+    def live_after(self, after_id: int) -> list[Event] | None:
+        if after_id < self.ring_floor:
+            return None
+        start = bisect.bisect_right(self._ids, after_id, lo=self._ring_start)
+        return self._events[start:]
+
+    async def wait_newer(self, after_id: int) -> None:
+        while self.ring_last_id() <= after_id:
+            if self._newer is None:
+                self._newer = asyncio.Event()
+            await self._newer.wait()
+
+    def frames_after(self, after_id: int, events: list[Event]) -> bytes:
+        if not events:
+            return b""
+        upto = events[-1].id
+        cached = self._joined
+        if cached is not None and cached[0] == after_id and cached[1] == upto:
+            return cached[2]
+        joined = b"".join(self.frame_of(e) for e in events)
+        self._joined = (after_id, upto, joined)
+        return joined
+
+    def client_joined(self) -> None:
+        self.clients += 1
+
+    def client_left(self) -> None:
+        self.clients -= 1
+
+    def ring_events(self) -> list[Event]:
+        return self._events[self._ring_start :]
+
+    def backlog(self, after_id: int, limit: int) -> list[Event] | None:
+        if after_id >= self.ring_floor:
+            start = bisect.bisect_right(self._ids, after_id, lo=self._ring_start)
+            return self._events[start : start + limit]
+        first = self.store.first_event_id()
+        if first is not None and after_id < first - 1:
+            return None  # pruned
+        page = self.store.events_after(after_id, limit)
+        if not page:
+            # Nothing after after_id in the store, yet the ring starts later: the gap is lost.
+            return None if after_id < self.ring_floor else []
+        return page
+
+    def frame_of(self, event: Event) -> bytes:
+        cached = self._frames.get(event.id)
+        return cached if cached is not None else frame(event)
+
+    def call_matches(self, incident_number: str, flt: StreamFilter) -> bool | None:
+        call = self.calls.get(incident_number)
+        if call is None:
+            return None
+        return flt.matches_call(call.get("division"), call.get("priority"))
+
+    # -- /current-calls/ -----------------------------------------------------------------------
+
+    def rendered(self) -> Rendered:
+        if self._rendered is None:
+            calls = [self.calls[n] for n in sorted(self.calls)]
+            body = json.dumps(
+                {"current_active_calls": calls, "last_event_id": self.last_event_id, "as_of": self.as_of},
+                separators=(",", ":"),
+            ).encode()
+            digest = hashlib.blake2b(body, digest_size=12).hexdigest()
+            self._rendered = Rendered(
+                body=body,
+                gzipped=gzip.compress(body, compresslevel=6, mtime=0),
+                etag=f'"{self.last_event_id}-{digest}"',
+                last_event_id=self.last_event_id,
+            )
+        return self._rendered
+
+    # -- /stats --------------------------------------------------------------------------------
+
+    def stats(self) -> dict[str, Any]:
+        """Counts over the open calls, the oldest open call and calls opened per hour for the 24
+        hours up to ``as_of`` (the time of the newest event: a replay of old recordings gets a
+        meaningful chart)."""
+        if self._stats_cache is not None and self._stats_cache[0] == self.version:
+            return self._stats_cache[1]
+        anchor = parse_time(self.as_of) or datetime.now(UTC)
+        calls = list(self.calls.values())
+        by_priority: dict[str, int] = {"1": 0, "2": 0, "3": 0, "4": 0, "unknown": 0}
+        for call in calls:
+            p = call.get("priority")
+            label = str(p) if isinstance(p, int) else "unknown"
+            by_priority[label] = by_priority.get(label, 0) + 1
+
+        def count(field: str) -> dict[str, int]:
+            found = Counter(str(c.get(field) or "unknown") for c in calls)
+            return dict(sorted(found.items()))
+
+        oldest = None
+        received = [(parse_time(c.get("received_at")) or parse_time(c.get("first_seen")), c) for c in calls]
+        dated = [(at, c) for at, c in received if at is not None]
+        if dated:
+            at, call = min(dated, key=lambda pair: pair[0])
+            oldest = {
+                "incident_number": call.get("incident_number"),
+                "received_at": call.get("received_at"),
+                "age_s": round(max((anchor - at).total_seconds(), 0.0), 1),
+            }
+        top = anchor.replace(minute=0, second=0, microsecond=0)
+        hours = [top - timedelta(hours=h) for h in range(STATS_HOURS - 1, -1, -1)]
+        start = hours[0]
+        for number, at in list(self.recent_closed.items()):
+            if at < start - timedelta(hours=1):
+                del self.recent_closed[number]
+        buckets = dict.fromkeys(hours, 0)
+        for at in [at for at, _ in dated] + list(self.recent_closed.values()):
+            hour = at.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+            if hour in buckets:
+                buckets[hour] += 1
+        located = sum(1 for c in calls if isinstance(c.get("geo"), dict) and c["geo"].get("lat") is not None)
+        result = {
+            "as_of": self.as_of,
+            "open_calls": len(calls),
+            "by_division": count("division"),
+            "by_priority": by_priority,
+            "by_nature": count("nature_of_call"),
+            "by_status": count("status"),
+            "oldest_open": oldest,
+            "opened_per_hour": [{"hour": iso_utc(h), "count": buckets[h]} for h in hours],
+            "located": located,
+            "unlocated": len(calls) - located,
+        }
+        self._stats_cache = (self.version, result)
+        return result
+
+
+def _key(value: datetime | None) -> datetime:
+    return value or datetime.min.replace(tzinfo=UTC)

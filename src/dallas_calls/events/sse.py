@@ -1,0 +1,225 @@
+"""Server-Sent Events: framing, filters and the per-client stream with resume.
+
+A client stream never misses or repeats an event. It sends the backlog after the client's last id
+(from the in-memory ring, or the store's event log when the ring does not reach back that far),
+then the live events from the ring, each time everything after the last id it sent. An id the log no longer holds gets an ``event: reset`` (reload
+``/current-calls/``). A client whose queue overflows gets a final ``event: overflow`` and the stream
+ends; it resumes with its last id.
+
+The framing of each event is computed once (by the log that holds it) and shared by every client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
+from typing import Protocol
+
+from dallas_calls import metrics
+from dallas_calls.events.encode import event_json
+from dallas_calls.model import Event
+
+RETRY_MS = 3000
+BACKLOG_PAGE = 500
+FUTURE_ID_GRACE_S = 1.0  # how long an id ahead of this replica may wait for the bus to catch up
+
+
+def frame(event: Event) -> bytes:
+    """One event in SSE framing: ``id``, ``event`` (its type) and ``data`` (its JSON)."""
+    return f"id: {event.id}\nevent: {event.type}\ndata: {event_json(event)}\n\n".encode()
+
+
+def control_frame(kind: str, data: dict[str, object], event_id: int | None = None) -> bytes:
+    """A stream-control event (``reset``, ``overflow``); ``id`` only when it moves the resume point."""
+    head = f"id: {event_id}\n" if event_id is not None else ""
+    body = json.dumps(data, separators=(",", ":"), sort_keys=True)
+    return f"{head}event: {kind}\ndata: {body}\n\n".encode()
+
+
+def retry_frame(retry_ms: int = RETRY_MS) -> bytes:
+    return f"retry: {retry_ms}\n\n".encode()
+
+
+class EventLog(Protocol):
+    """What a client stream reads: the event log (the in-memory ring of recent events kept by the
+    current-calls view, the store behind it) and the shared framing. Clients do not each hold a bus
+    subscription: the view is the one subscriber, and each client keeps a cursor into the ring, so
+    the cost of an event is paid once, not once per client."""
+
+    async def sync(self) -> None:
+        """Apply every event the bus has delivered so far (so the ring holds them)."""
+
+    def latest_id(self) -> int:
+        """The newest event id this process knows of (ring or store)."""
+
+    def ring_last_id(self) -> int:
+        """The newest event id in the ring."""
+
+    def backlog(self, after_id: int, limit: int) -> list[Event] | None:
+        """Events with id > after_id, oldest first (at most ``limit``); [] when there are none;
+        None when the log no longer holds events right after ``after_id`` (a gap)."""
+
+    def live_after(self, after_id: int) -> list[Event] | None:
+        """Every ring event with id > after_id; None when the ring no longer reaches back to it."""
+
+    async def wait_newer(self, after_id: int) -> None:
+        """Return once the ring holds an event with id > after_id."""
+
+    def frame_of(self, event: Event) -> bytes: ...
+
+    def frames_after(self, after_id: int, events: list[Event]) -> bytes:
+        """The joined frames of ``events`` (the ring's events after ``after_id``), shared between
+        the clients at the same cursor."""
+
+    def call_matches(self, incident_number: str, flt: StreamFilter) -> bool | None:
+        """Whether a call known to the view passes the filter (None: not known)."""
+
+    def client_joined(self) -> None: ...
+
+    def client_left(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class StreamFilter:
+    """Server-side filters of ``/get-events/``: divisions (upper-cased) and priorities (None for
+    "unknown")."""
+
+    divisions: frozenset[str] | None = None
+    priorities: frozenset[int | None] | None = None
+
+    @property
+    def empty(self) -> bool:
+        return self.divisions is None and self.priorities is None
+
+    @classmethod
+    def parse(cls, division: str | None, priority: str | None) -> StreamFilter:
+        """From the query parameters; raises ValueError with a message on a bad priority."""
+        divisions = None
+        if division:
+            divisions = frozenset(d.strip().upper() for d in division.split(",") if d.strip()) or None
+        priorities: frozenset[int | None] | None = None
+        if priority:
+            found: set[int | None] = set()
+            for part in (p.strip().lower() for p in priority.split(",")):
+                if not part:
+                    continue
+                if part in ("unknown", "none", "null"):
+                    found.add(None)
+                elif part.isdigit() and 1 <= int(part) <= 9:
+                    found.add(int(part))
+                else:
+                    raise ValueError(f"priority must be a number 1-9 or 'unknown', got {part!r}")
+            priorities = frozenset(found) or None
+        return cls(divisions, priorities)
+
+    def matches_call(self, division: object, priority: object) -> bool:
+        if self.divisions is not None and (
+            not isinstance(division, str) or division.strip().upper() not in self.divisions
+        ):
+            return False
+        if self.priorities is not None:
+            value = priority if isinstance(priority, int) else None
+            if value not in self.priorities:
+                return False
+        return True
+
+    def matches(self, event: Event, log: EventLog) -> bool:
+        if self.empty:
+            return True
+        data = event.data
+        call = data.get("call") if isinstance(data, dict) else None
+        if isinstance(call, dict):
+            return self.matches_call(call.get("division"), call.get("priority"))
+        incidents = data.get("incident_numbers") if isinstance(data, dict) else None
+        if isinstance(incidents, list):
+            known = [log.call_matches(str(n), self) for n in incidents]
+            decided = [k for k in known if k is not None]
+            # A location for calls this replica does not know passes: the client decides.
+            return any(decided) if decided else True
+        return True
+
+
+def _frames(events: Iterable[Event], log: EventLog, flt: StreamFilter) -> bytes:
+    return b"".join(log.frame_of(e) for e in events if flt.matches(e, log))
+
+
+async def _wait_for_id(log: EventLog, event_id: int, grace_s: float) -> bool:
+    """An id ahead of this process: wait briefly for the bus (another replica may be ahead)."""
+    deadline = time.monotonic() + grace_s
+    while True:
+        await log.sync()
+        if log.latest_id() >= event_id:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        await asyncio.sleep(0.05)
+
+
+def _overflow() -> bytes:
+    metrics.SSE_DROPPED.inc()
+    return control_frame("overflow", {"reason": "client too slow: reconnect with your last event id"})
+
+
+async def client_stream(
+    log: EventLog,
+    after_id: int | None,
+    flt: StreamFilter = StreamFilter(),
+    queue_size: int = 1000,
+    retry_ms: int = RETRY_MS,
+    future_grace_s: float = FUTURE_ID_GRACE_S,
+) -> AsyncIterator[bytes]:
+    """The bytes of one client's event stream (see the module docstring for the guarantees).
+
+    The client's queue is its distance behind the ring's newest event: more than ``queue_size``
+    events behind (or behind the ring's start) and it gets ``event: overflow`` and the stream ends.
+    """
+    log.client_joined()
+    metrics.SSE_CLIENTS.inc()
+    try:
+        await log.sync()  # the ring holds every event the bus delivered so far
+        first = retry_frame(retry_ms)
+        if after_id is None:
+            last = log.ring_last_id()
+        elif after_id > log.latest_id() and not await _wait_for_id(log, after_id, future_grace_s):
+            last = log.latest_id()
+            first += control_frame(
+                "reset",
+                {"reason": "unknown event id (newer than this server's log)", "last_event_id": last},
+            )
+        else:
+            last = after_id
+        yield first
+
+        while True:  # the backlog, page by page (ring when it reaches back far enough, else store)
+            page = log.backlog(last, BACKLOG_PAGE)
+            if page is None:
+                last = log.latest_id()
+                yield control_frame(
+                    "reset", {"reason": "event id older than the log keeps", "last_event_id": last}
+                )
+                break
+            if not page:
+                break
+            chunk = _frames(page, log, flt)
+            last = page[-1].id
+            if chunk:
+                yield chunk
+
+        while True:  # live: everything the ring holds after the cursor, in one write
+            await log.wait_newer(last)
+            fresh = log.live_after(last)
+            if fresh is None or len(fresh) > queue_size:
+                yield _overflow()
+                return
+            if not fresh:
+                continue
+            chunk = log.frames_after(last, fresh) if flt.empty else _frames(fresh, log, flt)
+            last = fresh[-1].id
+            if chunk:
+                yield chunk
+    finally:
+        log.client_left()
+        metrics.SSE_CLIENTS.dec()
