@@ -1,0 +1,165 @@
+"""Readers for the real Dallas files this package learns from (``shared/data/`` layout).
+
+Each reader returns plain :class:`LabelledPoint` rows. ``truth`` marks coordinates the city itself
+produced (its State Plane X/Y or its portal geocode); geocoder outputs from third parties are kept
+apart (``truth=False``): their beats are the city's, their points are not.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+# The Dallas Morning News files put ungeocodable rows on this city-centre point.
+CITY_CENTRE_FALLBACK = (32.79464, -96.76634)
+# A homicide row whose city X/Y and portal geocode disagree by more than this is not used as truth:
+# one of the two is a placeholder and the row does not say which.
+MAX_TRUTH_DISAGREEMENT_M = 500.0
+
+
+@dataclass(frozen=True, slots=True)
+class LabelledPoint:
+    address: str
+    lat: float
+    lon: float
+    beat: str | None
+    division: str | None
+    source: str
+    truth: bool
+
+
+def normalize_beat(beat: str | None) -> str | None:
+    """Beats as the feed writes them: "134" (no padding, no decimals)."""
+    if beat is None:
+        return None
+    text = beat.strip()
+    if not text:
+        return None
+    try:
+        return str(int(float(text)))
+    except ValueError:
+        return text.upper()
+
+
+def normalize_division(division: str | None) -> str | None:
+    """ "NorthEast", "NORTHEAST", "North East" -> "NORTHEAST"; "South Central" -> "SOUTH CENTRAL"."""
+    if division is None or not division.strip():
+        return None
+    text = " ".join(division.upper().split())
+    return {
+        "NORTH EAST": "NORTHEAST",
+        "NORTH WEST": "NORTHWEST",
+        "SOUTH EAST": "SOUTHEAST",
+        "SOUTH WEST": "SOUTHWEST",
+    }.get(text, text)
+
+
+def _float(text: str | None) -> float | None:
+    try:
+        value = float(text) if text not in (None, "") else None
+    except ValueError:
+        return None
+    return value if value is not None and math.isfinite(value) else None
+
+
+def _rows(path: Path) -> Iterator[dict[str, str]]:
+    with path.open(newline="", encoding="utf-8") as f:
+        yield from csv.DictReader(f)
+
+
+def _point(
+    address: str,
+    lat: float | None,
+    lon: float | None,
+    *,
+    beat: str | None,
+    division: str | None,
+    source: str,
+    truth: bool,
+) -> LabelledPoint | None:
+    if lat is None or lon is None or not (32.0 < lat < 33.5 and -97.5 < lon < -96.0):
+        return None
+    return LabelledPoint(address.strip(), lat, lon, beat, division, source, truth)
+
+
+def city_truth_points(incidents_dir: Path) -> list[LabelledPoint]:
+    """Addresses with the city's own coordinates: shuyizhang3 (2016-17), DMN homicides, apwheele 2025."""
+    out: list[LabelledPoint] = []
+    path = incidents_dir / "shuyizhang3_police_incidents_2016-2017_sample_trimmed.csv"
+    if path.exists():
+        for row in _rows(path):
+            p = _point(
+                row["incident_address"],
+                _float(row.get("lat_derived_epsg2276")),
+                _float(row.get("lon_derived_epsg2276")),
+                beat=normalize_beat(row.get("beat")),
+                division=normalize_division(row.get("division")),
+                source="shuyizhang3",
+                truth=True,
+            )
+            if p:
+                out.append(p)
+    path = incidents_dir / "dmn_homicides_2014_2025_locations.csv"
+    if path.exists():
+        for row in _rows(path):
+            disagreement = _float(row.get("dist_m_geocoded_vs_xy"))
+            lat, lon = _float(row.get("lat_from_xy")), _float(row.get("lon_from_xy"))
+            if lat is None or lon is None:
+                lat, lon = _float(row.get("geocoded_lat")), _float(row.get("geocoded_lon"))
+            elif disagreement is not None and disagreement > MAX_TRUTH_DISAGREEMENT_M:
+                continue
+            p = _point(
+                row["incident_address"],
+                lat,
+                lon,
+                beat=normalize_beat(row.get("beat")),
+                division=normalize_division(row.get("division")),
+                source="dmn_homicides",
+                truth=True,
+            )
+            if p:
+                out.append(p)
+    path = incidents_dir / "apwheele_DallasSample_2025_addr_latlon.csv"
+    if path.exists():
+        for row in _rows(path):
+            p = _point(
+                row["address"],
+                _float(row.get("lat")),
+                _float(row.get("lon")),
+                beat=None,
+                division=None,
+                source="apwheele",
+                truth=True,
+            )
+            if p:
+                out.append(p)
+    return out
+
+
+def geocoded_beat_points(incidents_dir: Path) -> list[LabelledPoint]:
+    """DMN use-of-force rows: the city's beat, a third-party geocode (city-centre fallbacks dropped)."""
+    out: list[LabelledPoint] = []
+    for path in sorted(incidents_dir.glob("dmn_dpd_response_to_resistance_*.csv")):
+        for row in _rows(path):
+            if row.get("dmn_geocode_quality", "").strip().lower() == "citycentroid":
+                continue
+            lat, lon = _float(row.get("dmn_geocode_lat")), _float(row.get("dmn_geocode_lon"))
+            if lat is not None and lon is not None:
+                fallback = CITY_CENTRE_FALLBACK
+                if abs(lat - fallback[0]) < 2e-4 and abs(lon - fallback[1]) < 2e-4:
+                    continue
+            p = _point(
+                row["ARC_Street"],
+                lat,
+                lon,
+                beat=normalize_beat(row.get("BEAT")),
+                division=normalize_division(row.get("DIVISION")),
+                source=path.stem,
+                truth=False,
+            )
+            if p:
+                out.append(p)
+    return out

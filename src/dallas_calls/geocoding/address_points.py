@@ -1,0 +1,258 @@
+"""The city's own address points as a geocoder.
+
+Dallas Police Incidents carry addresses the city geocoded itself. Indexed by canonical street name,
+they place a block address at the median of the known points on that street within the block, or, when
+the block has none, interpolated between the nearest known numbers on the same street. Two streets'
+points that come within a short distance of each other give their intersection.
+
+The index is in memory (a dict of sorted lists per street): built from CSV rows in well under a
+second for the shipped seed table, and in a few seconds for the full Police Incidents export.
+"""
+
+from __future__ import annotations
+
+import bisect
+import csv
+import statistics
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from dallas_calls.geo.distance import distance_m
+from dallas_calls.geocoding.candidate import Candidate
+from dallas_calls.geocoding.normalize import NormalizedLocation, Street, normalize_address
+
+SOURCE = "address_points"
+SEED_TABLE = "data/address_points_seed.csv"
+# Interpolate only between known numbers this close (in address numbers) and this near on the ground.
+MAX_NUMBER_GAP = 1500
+MAX_GROUND_GAP_M = 3000.0
+# One known number on one side only: use it as a street-precision point when this close.
+MAX_ONE_SIDED_GAP = 300
+# Two streets' points this close make an intersection.
+MAX_INTERSECTION_GAP_M = 200.0
+
+
+@dataclass(frozen=True, slots=True)
+class AddressPoint:
+    number: int
+    street: str  # canonical street name (``Street.name``)
+    lat: float
+    lon: float
+    beat: str | None = None
+
+
+class AddressPointIndex:
+    """Known address points by canonical street name, each list sorted by number."""
+
+    def __init__(self, points: Iterable[AddressPoint]) -> None:
+        by_street: dict[str, list[AddressPoint]] = {}
+        for p in points:
+            by_street.setdefault(p.street, []).append(p)
+        self._points = {k: sorted(v, key=lambda p: p.number) for k, v in by_street.items()}
+        self._numbers = {k: [p.number for p in v] for k, v in self._points.items()}
+        self._by_core: dict[str, list[str]] = {}
+        self._street_of_name: dict[str, Street] = {}
+        for name, pts in self._points.items():
+            street = normalize_address(f"{pts[0].number} {name}").street
+            if street is None:
+                continue
+            self._street_of_name[name] = street
+            self._by_core.setdefault(street.core, []).append(name)
+
+    def __len__(self) -> int:
+        return sum(len(v) for v in self._points.values())
+
+    @property
+    def street_count(self) -> int:
+        return len(self._points)
+
+    # -- building -----------------------------------------------------------------------------
+
+    @classmethod
+    def from_rows(cls, rows: Iterable[tuple[str, float, float, str | None]]) -> AddressPointIndex:
+        """Rows of (one-line address, lat, lon, beat); addresses that do not normalize are skipped."""
+        points = []
+        for address, lat, lon, beat in rows:
+            loc = normalize_address(address)
+            if loc.kind == "address" and loc.number is not None and loc.street is not None:
+                points.append(AddressPoint(loc.number, loc.street.name, lat, lon, beat))
+        return cls(points)
+
+    @classmethod
+    def from_csv(cls, path: Path | str) -> AddressPointIndex:
+        """A CSV with columns ``address, lat, lon`` and optionally ``beat``."""
+        with Path(path).open(newline="", encoding="utf-8") as f:
+            return cls.from_rows(
+                (row["address"], float(row["lat"]), float(row["lon"]), row.get("beat") or None)
+                for row in csv.DictReader(f)
+            )
+
+    @classmethod
+    def seed(cls) -> AddressPointIndex:
+        """The small table shipped with the package (the city's points from the sample incidents)."""
+        text = resources.files("dallas_calls.geocoding").joinpath(SEED_TABLE).read_text("utf-8")
+        return cls.from_rows(
+            (row["address"], float(row["lat"]), float(row["lon"]), row.get("beat") or None)
+            for row in csv.DictReader(text.splitlines())
+        )
+
+    # -- lookup -------------------------------------------------------------------------------
+
+    def street_names(self, street: Street) -> list[tuple[str, bool]]:
+        """Indexed names that can mean ``street``: (name, exact). The exact name when indexed;
+        otherwise the names with the same core and compatible directional and suffix."""
+        if street.name in self._points:
+            return [(street.name, True)]
+        out = []
+        for name in self._by_core.get(street.core, []):
+            known = self._street_of_name[name]
+            if street.predir and known.predir and known.predir != street.predir:
+                continue
+            if street.suffix and known.suffix and known.suffix != street.suffix:
+                continue
+            out.append((name, False))
+        return out
+
+    def locate(
+        self,
+        loc: NormalizedLocation,
+        near: tuple[float, float] | None = None,
+        *,
+        exclude_number: bool = False,
+    ) -> list[Candidate]:
+        """Candidates for a normalized location; ``near`` (e.g. the beat centroid) picks among a street's
+        points when there is no number. ``exclude_number`` ignores points at exactly ``loc.number``
+        (for leave-one-address-out evaluation)."""
+        if loc.kind == "address" and loc.number is not None and loc.street is not None:
+            found = self.locate_address(loc.number, loc.street, exclude_number=exclude_number)
+            return found or self.locate_street(loc.street, near)
+        if loc.kind == "intersection" and len(loc.streets) == 2:
+            return self.locate_intersection(loc.streets[0], loc.streets[1])
+        if loc.kind == "street" and loc.street is not None:
+            return self.locate_street(loc.street, near)
+        return []
+
+    def locate_address(self, number: int, street: Street, *, exclude_number: bool = False) -> list[Candidate]:
+        out = []
+        for name, exact in self.street_names(street):
+            cand = self._locate_on(name, number, exclude_number)
+            if cand is not None:
+                penalty = 0.0 if exact else 0.15
+                out.append(
+                    Candidate(cand.lat, cand.lon, cand.precision, SOURCE, cand.score - penalty, cand.detail)
+                )
+        return out
+
+    def _locate_on(self, name: str, number: int, exclude_number: bool) -> Candidate | None:
+        points = self._points[name]
+        numbers = self._numbers[name]
+        block = number // 100 * 100
+        lo_i = bisect.bisect_left(numbers, block)
+        hi_i = bisect.bisect_left(numbers, block + 100)
+        in_block = [p for p in points[lo_i:hi_i] if not (exclude_number and p.number == number)]
+        if in_block:
+            lat = statistics.median(p.lat for p in in_block)
+            lon = statistics.median(p.lon for p in in_block)
+            return Candidate(
+                lat,
+                lon,
+                "address",
+                SOURCE,
+                1.0,
+                f"median of {len(in_block)} point(s) in the {block} block of {name}",
+            )
+        # Nothing in the block: interpolate between the nearest known numbers either side.
+        target = number + 50 if number % 100 == 0 else number
+        below = [p for p in points[:lo_i] if not (exclude_number and p.number == number)]
+        above = [p for p in points[hi_i:] if not (exclude_number and p.number == number)]
+        lo = below[-1] if below else None
+        hi = above[0] if above else None
+        if lo is not None and hi is not None:
+            gap = hi.number - lo.number
+            ground = distance_m(lo.lat, lo.lon, hi.lat, hi.lon)
+            if gap <= MAX_NUMBER_GAP and ground <= MAX_GROUND_GAP_M:
+                t = (target - lo.number) / gap if gap else 0.5
+                return Candidate(
+                    lo.lat + t * (hi.lat - lo.lat),
+                    lo.lon + t * (hi.lon - lo.lon),
+                    "address",
+                    SOURCE,
+                    0.85 - 0.2 * gap / MAX_NUMBER_GAP,
+                    f"interpolated between {lo.number} and {hi.number} {name}",
+                )
+        nearest = min(
+            (p for p in (lo, hi) if p is not None), key=lambda p: abs(p.number - target), default=None
+        )
+        if nearest is not None and abs(nearest.number - target) <= MAX_ONE_SIDED_GAP:
+            return Candidate(
+                nearest.lat,
+                nearest.lon,
+                "street",
+                SOURCE,
+                0.6,
+                f"nearest known number {nearest.number} {name}",
+            )
+        return None
+
+    def locate_street(self, street: Street, near: tuple[float, float] | None = None) -> list[Candidate]:
+        """A point on the street: the known point nearest ``near``, or the street's median point."""
+        out = []
+        for name, exact in self.street_names(street):
+            points = self._points[name]
+            if near is not None:
+                p = min(points, key=lambda p: distance_m(p.lat, p.lon, near[0], near[1]))
+                lat, lon, detail = p.lat, p.lon, f"point of {name} nearest the beat"
+            else:
+                lat = statistics.median(p.lat for p in points)
+                lon = statistics.median(p.lon for p in points)
+                detail = f"median of {len(points)} point(s) of {name}"
+            out.append(Candidate(lat, lon, "street", SOURCE, 0.5 if exact else 0.4, detail))
+        return out
+
+    def locate_intersection(self, a: Street, b: Street) -> list[Candidate]:
+        """Where known points of the two streets come within ``MAX_INTERSECTION_GAP_M``: the midpoint
+        of the closest pair."""
+        out = []
+        for name_a, exact_a in self.street_names(a):
+            for name_b, exact_b in self.street_names(b):
+                pair = _closest_pair(self._points[name_a], self._points[name_b])
+                if pair is None:
+                    continue
+                gap, pa, pb = pair
+                if gap > MAX_INTERSECTION_GAP_M:
+                    continue
+                score = 0.9 - 0.4 * gap / MAX_INTERSECTION_GAP_M - (0 if exact_a and exact_b else 0.1)
+                out.append(
+                    Candidate(
+                        (pa.lat + pb.lat) / 2,
+                        (pa.lon + pb.lon) / 2,
+                        "intersection",
+                        SOURCE,
+                        score,
+                        f"{pa.number} {name_a} and {pb.number} {name_b} are {gap:.0f} m apart",
+                    )
+                )
+        return out
+
+
+def _closest_pair(
+    a: Sequence[AddressPoint], b: Sequence[AddressPoint]
+) -> tuple[float, AddressPoint, AddressPoint] | None:
+    if not a or not b:
+        return None
+    cell = 0.003  # degrees, ~300 m: a grid over b so each point of a looks at its neighbours only
+    grid: dict[tuple[int, int], list[AddressPoint]] = {}
+    for p in b:
+        grid.setdefault((int(p.lat // cell), int(p.lon // cell)), []).append(p)
+    best: tuple[float, AddressPoint, AddressPoint] | None = None
+    for p in a:
+        i, j = int(p.lat // cell), int(p.lon // cell)
+        for di in (-1, 0, 1):
+            for dj in (-1, 0, 1):
+                for q in grid.get((i + di, j + dj), ()):
+                    d = distance_m(p.lat, p.lon, q.lat, q.lon)
+                    if best is None or d < best[0]:
+                        best = (d, p, q)
+    return best

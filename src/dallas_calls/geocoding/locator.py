@@ -1,0 +1,117 @@
+"""The locator: normalize a call's location, ask the providers in order, choose.
+
+Local providers come first and need no network. A provider is anything with a ``name`` and a
+``candidates(location, near)`` method; one that raises is logged and skipped, never fatal. The chain
+stops early once a candidate is an address or intersection match inside the call's own beat.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from dallas_calls.geo.beats import BeatAreas, default_areas
+from dallas_calls.geocoding.address_points import SOURCE as ADDRESS_POINTS_SOURCE
+from dallas_calls.geocoding.address_points import AddressPointIndex
+from dallas_calls.geocoding.candidate import Candidate
+from dallas_calls.geocoding.choose import Choice, choose, judge
+from dallas_calls.geocoding.normalize import NormalizedLocation, normalize_location
+from dallas_calls.model import Geo
+
+log = logging.getLogger(__name__)
+
+GOOD_ENOUGH = ("address", "intersection")
+
+
+class Provider(Protocol):
+    """A source of candidate points for a normalized location."""
+
+    name: str
+
+    def candidates(
+        self, location: NormalizedLocation, near: tuple[float, float] | None
+    ) -> list[Candidate]: ...
+
+
+class AddressPointProvider:
+    """The city's own address points (see ``address_points``)."""
+
+    name = ADDRESS_POINTS_SOURCE
+
+    def __init__(self, index: AddressPointIndex) -> None:
+        self.index = index
+
+    def candidates(self, location: NormalizedLocation, near: tuple[float, float] | None) -> list[Candidate]:
+        return self.index.locate(location, near)
+
+
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    location: NormalizedLocation
+    choice: Choice
+    providers_asked: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "key": self.location.key,
+            "kind": self.location.kind,
+            "number": self.location.number,
+            "streets": [s.label for s in self.location.streets],
+            "notes": list(self.location.notes),
+            "providers_asked": list(self.providers_asked),
+            **self.choice.to_dict(),
+        }
+
+
+class Locator:
+    """``locate(block, location, beat, division) -> Geo``: the pipeline's ``CallLocator``."""
+
+    def __init__(self, providers: Sequence[Provider], areas: BeatAreas | None = None) -> None:
+        self.providers = list(providers)
+        self.areas = areas or default_areas()
+
+    def locate(self, block: str | None, location: str, beat: str | None, division: str | None) -> Geo:
+        return self.explain(block, location, beat, division).choice.geo
+
+    def explain(
+        self, block: str | None, location: str, beat: str | None, division: str | None
+    ) -> Explanation:
+        """The chosen point with every candidate, its checks and verdict (for the CLI and debugging)."""
+        loc = normalize_location(block, location)
+        near = self.areas.beat_centroid(beat)
+        candidates: list[Candidate] = []
+        asked: list[str] = []
+        if loc.valid:
+            for provider in self.providers:
+                asked.append(provider.name)
+                try:
+                    candidates.extend(provider.candidates(loc, near))
+                except Exception as exc:  # one broken provider must not stop the chain
+                    log.warning("provider %s failed on %r: %s", provider.name, loc.key, exc)
+                    continue
+                if self._good_enough(candidates, beat, division):
+                    break
+        return Explanation(loc, choose(candidates, beat, division, self.areas), tuple(asked))
+
+    def _good_enough(self, candidates: list[Candidate], beat: str | None, division: str | None) -> bool:
+        if not candidates:
+            return False
+        return any(
+            j.accepted and j.in_beat and j.candidate.precision in GOOD_ENOUGH
+            for j in judge(candidates, beat, division, self.areas)
+        )
+
+
+def default_locator(settings: Any = None) -> Locator:
+    """Local sources only: the shipped address-point seed (plus a fuller address-point CSV and real beat
+    polygons when ``settings`` names them: ``address_points_path``, ``beat_polygons_path``)."""
+    points_path = getattr(settings, "address_points_path", None)
+    beats_path = getattr(settings, "beat_polygons_path", None)
+    index = AddressPointIndex.seed()
+    if points_path and Path(points_path).exists():
+        index = AddressPointIndex.from_csv(points_path)
+    areas = BeatAreas.load(Path(beats_path)) if beats_path else default_areas()
+    return Locator([AddressPointProvider(index)], areas)

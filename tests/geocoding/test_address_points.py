@@ -1,0 +1,124 @@
+from __future__ import annotations
+
+import statistics
+from pathlib import Path
+
+import pytest
+
+from dallas_calls.geo.distance import distance_m
+from dallas_calls.geo.sources import city_truth_points
+from dallas_calls.geocoding.address_points import AddressPoint, AddressPointIndex
+from dallas_calls.geocoding.normalize import (
+    NormalizedLocation,
+    normalize_address,
+    normalize_location,
+    normalize_street,
+)
+
+
+@pytest.fixture(scope="module")
+def truth(shared_data: Path) -> list[tuple[str, float, float, str | None]]:
+    return [(p.address, p.lat, p.lon, p.beat) for p in city_truth_points(shared_data / "incidents")]
+
+
+@pytest.fixture(scope="module")
+def index(truth: list[tuple[str, float, float, str | None]]) -> AddressPointIndex:
+    return AddressPointIndex.from_rows(truth)
+
+
+def _truth_by_address(
+    truth: list[tuple[str, float, float, str | None]],
+) -> dict[str, tuple[NormalizedLocation, float, float]]:
+    groups: dict[str, tuple[NormalizedLocation, list[tuple[float, float]]]] = {}
+    for address, lat, lon, _ in truth:
+        loc = normalize_address(address)
+        if loc.kind == "address":
+            groups.setdefault(loc.key, (loc, []))[1].append((lat, lon))
+    return {
+        k: (loc, statistics.median(c[0] for c in cs), statistics.median(c[1] for c in cs))
+        for k, (loc, cs) in groups.items()
+    }
+
+
+def test_leave_one_address_out_places_most_city_addresses_within_250_m(
+    truth: list[tuple[str, float, float, str | None]], index: AddressPointIndex
+) -> None:
+    errors = []
+    for loc, lat, lon in _truth_by_address(truth).values():
+        assert loc.number is not None and loc.street is not None
+        found = [
+            c
+            for c in index.locate_address(loc.number, loc.street, exclude_number=True)
+            if c.precision == "address"
+        ]
+        if found:
+            best = max(found, key=lambda c: c.score)
+            errors.append(distance_m(lat, lon, best.lat, best.lon))
+    assert len(errors) >= 200, "the real sample has a few hundred addresses with neighbours on their street"
+    errors.sort()
+    assert errors[len(errors) // 2] < 150
+    assert sum(e <= 250 for e in errors) / len(errors) >= 0.85
+
+
+def test_a_known_block_is_the_median_of_its_points(index: AddressPointIndex) -> None:
+    pts = [
+        AddressPoint(6110, "N CENTRAL EXPY", 32.85, -96.77),
+        AddressPoint(6150, "N CENTRAL EXPY", 32.86, -96.77),
+        AddressPoint(6190, "N CENTRAL EXPY", 32.87, -96.78),
+        AddressPoint(6400, "N CENTRAL EXPY", 32.90, -96.79),
+    ]
+    small = AddressPointIndex(pts)
+    loc = normalize_address("6100 N Central Serv Nb")
+    (cand,) = small.locate(loc)
+    assert (cand.lat, cand.lon, cand.precision) == (32.86, -96.77, "address")
+
+
+def test_an_empty_block_is_interpolated_between_its_neighbours_on_the_street() -> None:
+    small = AddressPointIndex(
+        [AddressPoint(100, "ELM ST", 32.0, -96.0), AddressPoint(500, "ELM ST", 32.004, -96.0)]
+    )
+    street = normalize_street("Elm St")
+    assert street is not None
+    (cand,) = small.locate_address(300, street)
+    assert cand.precision == "address"
+    assert cand.lat == pytest.approx(32.0 + 0.004 * (350 - 100) / 400)
+    assert "interpolated" in cand.detail
+
+
+def test_a_street_missing_its_suffix_still_matches_by_core(index: AddressPointIndex) -> None:
+    # "205 S Lamar" (free text, no suffix) against the city's "S LAMAR ST" points.
+    loc = normalize_address("205 S Lamar")
+    found = index.locate(loc)
+    assert found and all(c.score < 1.0 for c in found)
+
+
+def test_a_real_feed_intersection_lies_in_the_calls_beat_between_points_of_both_streets(
+    index: AddressPointIndex,
+) -> None:
+    from dallas_calls.geo.beats import default_areas
+
+    # A real feed row: "W Camp Wisdom Rd / Independence Dr", beat 452.
+    loc = normalize_location(None, "W Camp Wisdom Rd / Independence Dr")
+    found = index.locate(loc)
+    assert found and all(c.precision == "intersection" for c in found)
+    best = max(found, key=lambda c: c.score)
+    assert default_areas().point_in_beat(best.lat, best.lon, "452")
+
+
+def test_streets_that_never_meet_have_no_intersection(index: AddressPointIndex) -> None:
+    # Frankford Rd (far north) and S Lancaster Rd (far south) are both in the index and never meet.
+    a, b = normalize_street("FRANKFORD RD"), normalize_street("S LANCASTER RD")
+    assert a is not None and b is not None
+    assert index.street_names(a) and index.street_names(b)
+    assert index.locate_intersection(a, b) == []
+
+
+def test_the_shipped_seed_table_loads_and_answers(shared_data: Path) -> None:
+    seed = AddressPointIndex.seed()
+    assert len(seed) > 1000
+    loc = normalize_address("4302 INDEPENDENCE DR")
+    assert seed.locate(loc)
+
+
+def test_unknown_street_gives_no_candidates(index: AddressPointIndex) -> None:
+    assert index.locate(normalize_address("100 NO SUCH STREET XYZ")) == []
