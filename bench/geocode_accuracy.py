@@ -28,7 +28,7 @@ from typing import Any
 
 from dallas_calls.geo.beats import BeatAreas
 from dallas_calls.geo.distance import distance_m
-from dallas_calls.geo.sources import city_truth_points, normalize_beat
+from dallas_calls.geo.samples import city_truth_points, normalize_beat
 from dallas_calls.geocoding.address_points import AddressPointIndex
 from dallas_calls.geocoding.candidate import Candidate
 from dallas_calls.geocoding.choose import judge

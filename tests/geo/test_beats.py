@@ -6,7 +6,7 @@ from pathlib import Path
 from dallas_calls.geo import beats
 from dallas_calls.geo.beats import BeatAreas
 from dallas_calls.geo.build_tables import build_beat_areas, city_feature_collection, read_city_outline
-from dallas_calls.geo.sources import city_truth_points, geocoded_beat_points
+from dallas_calls.geo.samples import city_truth_points, geocoded_beat_points
 
 GEO_DATA = Path(beats.__file__).resolve().parent / "data"
 

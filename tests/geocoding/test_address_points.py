@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from dallas_calls.geo.distance import distance_m
-from dallas_calls.geo.sources import city_truth_points
+from dallas_calls.geo.samples import city_truth_points
 from dallas_calls.geocoding.address_points import AddressPoint, AddressPointIndex
 from dallas_calls.geocoding.normalize import (
     NormalizedLocation,

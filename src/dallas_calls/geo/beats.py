@@ -26,7 +26,7 @@ from shapely.geometry.base import BaseGeometry
 from shapely.ops import unary_union
 
 from dallas_calls.geo.distance import metres_to_degrees
-from dallas_calls.geo.sources import normalize_beat, normalize_division
+from dallas_calls.geo.samples import normalize_beat, normalize_division
 
 BeatCheck = Literal["polygon", "approx"]
 # An approximate beat is a guess at its edges: a point this close to it counts as inside.

@@ -34,7 +34,7 @@ from shapely.geometry.base import BaseGeometry
 from shapely.ops import nearest_points, unary_union
 
 from dallas_calls.geo.distance import distance_m
-from dallas_calls.geo.sources import LabelledPoint, city_truth_points, geocoded_beat_points
+from dallas_calls.geo.samples import LabelledPoint, city_truth_points, geocoded_beat_points
 
 PACKAGE = Path(__file__).resolve().parents[1]
 GEO_DATA = PACKAGE / "geo" / "data"

@@ -14,7 +14,7 @@ from typing import Any
 
 from dallas_calls.geo.beats import BeatAreas
 from dallas_calls.geo.distance import distance_m
-from dallas_calls.geo.sources import normalize_division
+from dallas_calls.geo.samples import normalize_division
 from dallas_calls.geocoding.candidate import Candidate
 from dallas_calls.model import Geo
 
