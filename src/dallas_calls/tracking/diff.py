@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from dallas_calls.model import TRACKED_FIELDS, Call, CallUpdate, ChangeSet, FieldDelta
 from dallas_calls.tracking.snapshot import SnapshotCall
+
+# What a snapshot says about a call: the tracked fields plus the location key derived from them.
+SNAPSHOT_FIELDS: tuple[str, ...] = (*TRACKED_FIELDS, "location_key")
 
 
 def _snapshot_value(snap: SnapshotCall, name: str) -> object:
@@ -14,23 +18,12 @@ def _snapshot_value(snap: SnapshotCall, name: str) -> object:
     return getattr(snap, name)
 
 
+def _snapshot_fields(snap: SnapshotCall) -> dict[str, Any]:
+    return {name: getattr(snap, name) for name in SNAPSHOT_FIELDS}
+
+
 def _new_call(snap: SnapshotCall, now: str) -> Call:
-    return Call(
-        incident_number=snap.incident_number,
-        division=snap.division,
-        nature_of_call=snap.nature_of_call,
-        priority=snap.priority,
-        received_at=snap.received_at,
-        block=snap.block,
-        location=snap.location,
-        beat=snap.beat,
-        reporting_area=snap.reporting_area,
-        status=snap.status,
-        units=snap.units,
-        location_key=snap.location_key,
-        first_seen=now,
-        last_seen=now,
-    )
+    return Call(incident_number=snap.incident_number, **_snapshot_fields(snap), first_seen=now, last_seen=now)
 
 
 def field_changes(previous: Call, snap: SnapshotCall) -> dict[str, FieldDelta]:
@@ -62,21 +55,7 @@ def diff_snapshot(previous: Mapping[str, Call], snapshot: Mapping[str, SnapshotC
         if not changes:
             continue
         geo = prev.geo if snap.location_key == prev.location_key else None
-        call = prev.with_changes(
-            division=snap.division,
-            nature_of_call=snap.nature_of_call,
-            priority=snap.priority,
-            received_at=snap.received_at,
-            block=snap.block,
-            location=snap.location,
-            beat=snap.beat,
-            reporting_area=snap.reporting_area,
-            status=snap.status,
-            units=snap.units,
-            location_key=snap.location_key,
-            last_seen=now,
-            geo=geo,
-        )
+        call = prev.with_changes(**_snapshot_fields(snap), last_seen=now, geo=geo)
         updated.append(CallUpdate(call=call, changes=changes))
     closed = [
         previous[incident].with_changes(closed_at=now)
