@@ -60,6 +60,40 @@ class Settings(BaseSettings):
     geocode: bool = Field(
         True, description="Locate calls (local sources; online providers only if configured)."
     )
+    geocoders: str = Field(
+        "",
+        description="Online geocoders to ask after the local sources, in order: arcgis,census,nominatim,radar (empty: none).",
+    )
+    geocode_timeout_s: float = Field(5.0, gt=0, description="Per-request timeout of each online geocoder.")
+    arcgis_api_key: str | None = Field(
+        None, description="ArcGIS API key (authenticated requests, whose results may be stored)."
+    )
+    arcgis_url: str = Field("https://geocode.arcgis.com", description="ArcGIS geocoding service base URL.")
+    census_url: str = Field("https://geocoding.geo.census.gov", description="US Census Geocoder base URL.")
+    nominatim_url: str = Field(
+        "https://nominatim.openstreetmap.org", description="Nominatim base URL (run your own for heavy use)."
+    )
+    nominatim_user_agent: str | None = Field(
+        None, description="User-Agent for Nominatim naming your deployment and a contact."
+    )
+    radar_api_key: str | None = Field(
+        None, description="Radar publishable key (Radar is skipped without it)."
+    )
+    radar_url: str = Field("https://api.radar.io", description="Radar API base URL.")
+    geocode_breaker_failures: int = Field(
+        5, ge=1, description="Consecutive failures that open a geocoder's circuit breaker."
+    )
+    geocode_breaker_cooldown_s: float = Field(
+        60.0, gt=0, description="Seconds an open circuit waits before one trial request."
+    )
+    address_points_path: Path | None = Field(
+        None,
+        description="CSV of known address points (address, lat, lon, beat) to use instead of the shipped seed.",
+    )
+    beat_polygons_path: Path | None = Field(
+        None,
+        description="GeoJSON of real police beat polygons (default: DATA_DIR/geodata/beats.geojson if present).",
+    )
     log_level: str = Field("INFO", description="Logging level.")
 
     @property

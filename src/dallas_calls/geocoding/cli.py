@@ -24,7 +24,12 @@ def register(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> Non
 
 
 def run(args: argparse.Namespace) -> int:
-    explanation = default_locator().explain(args.block, args.location, args.beat, args.division)
+    from dallas_calls.config import Settings
+
+    settings = Settings(**({"data_dir": args.data_dir} if getattr(args, "data_dir", None) else {}))
+    explanation = default_locator(settings, blocking=True).explain(
+        args.block, args.location, args.beat, args.division
+    )
     data = explanation.to_dict()
     if args.json:
         print(json.dumps(data, indent=1))

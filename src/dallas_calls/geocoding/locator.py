@@ -105,13 +105,29 @@ class Locator:
         )
 
 
-def default_locator(settings: Any = None) -> Locator:
-    """Local sources only: the shipped address-point seed (plus a fuller address-point CSV and real beat
-    polygons when ``settings`` names them: ``address_points_path``, ``beat_polygons_path``)."""
+def geodata_dir(settings: Any) -> Path | None:
+    """Where `dallas-calls geodata fetch/build` put downloaded and built geography, if anywhere."""
+    data_dir = getattr(settings, "data_dir", None)
+    return Path(data_dir) / "geodata" if data_dir else None
+
+
+def default_locator(settings: Any = None, *, blocking: bool = False) -> Locator:
+    """The configured chain: local sources first (the address-point seed or a fuller CSV named by
+    ``address_points_path``), then the online geocoders named in ``geocoders``. Beat checks use real
+    beat polygons (``beat_polygons_path``, else ``DATA_DIR/geodata/beats.geojson`` once fetched)
+    and fall back to the shipped approximate beat areas. ``blocking``: wait for a geocoder's rate
+    limit (the CLI) instead of skipping it (the pipeline and Lambda)."""
+    from dallas_calls.geocoding.online import online_providers
+
     points_path = getattr(settings, "address_points_path", None)
     beats_path = getattr(settings, "beat_polygons_path", None)
+    geodata = geodata_dir(settings)
+    if beats_path is None and geodata is not None and (geodata / "beats.geojson").exists():
+        beats_path = geodata / "beats.geojson"
     index = AddressPointIndex.seed()
     if points_path and Path(points_path).exists():
         index = AddressPointIndex.from_csv(points_path)
     areas = BeatAreas.load(Path(beats_path)) if beats_path else default_areas()
-    return Locator([AddressPointProvider(index)], areas)
+    providers: list[Provider] = [AddressPointProvider(index)]
+    providers.extend(online_providers(settings, blocking=blocking))
+    return Locator(providers, areas)
