@@ -19,6 +19,7 @@ from dallas_calls.geocoding.address_points import AddressPointIndex
 from dallas_calls.geocoding.candidate import Candidate
 from dallas_calls.geocoding.choose import Choice, choose, judge
 from dallas_calls.geocoding.normalize import NormalizedLocation, normalize_location
+from dallas_calls.geocoding.street_index import StreetIndex
 from dallas_calls.model import Geo
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,29 @@ class AddressPointProvider:
 
     def candidates(self, location: NormalizedLocation, near: tuple[float, float] | None) -> list[Candidate]:
         return self.index.locate(location, near)
+
+
+class StreetIndexProvider:
+    """Street centerlines with address ranges (TIGER/Line, built by `dallas-calls geodata build`):
+    a block interpolated on its segment, the shared node(s) of two cross streets, or the piece of a
+    street nearest the beat."""
+
+    name = "tiger"
+
+    def __init__(self, index: StreetIndex) -> None:
+        self.index = index
+
+    def candidates(self, location: NormalizedLocation, near: tuple[float, float] | None) -> list[Candidate]:
+        streets = location.streets
+        if location.kind == "address" and location.number is not None and streets:
+            found = self.index.address(location.number, streets[0].name)
+        elif location.kind == "intersection" and len(streets) >= 2:
+            found = self.index.intersection(streets[0].name, streets[1].name)
+        elif location.kind == "street" and streets:
+            found = self.index.street(streets[0].name, near)
+        else:
+            found = []
+        return [c.as_candidate() for c in found]
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,8 +136,8 @@ def geodata_dir(settings: Any) -> Path | None:
 
 
 def default_locator(settings: Any = None, *, blocking: bool = False) -> Locator:
-    """The configured chain: local sources first (the address-point seed or a fuller CSV named by
-    ``address_points_path``), then the online geocoders named in ``geocoders``. Beat checks use real
+    """The configured chain: local sources first (the street index once `geodata build` has made it,
+    then the address-point seed or a fuller CSV named by ``address_points_path``), then the online geocoders named in ``geocoders``. Beat checks use real
     beat polygons (``beat_polygons_path``, else ``DATA_DIR/geodata/beats.geojson`` once fetched)
     and fall back to the shipped approximate beat areas. ``blocking``: wait for a geocoder's rate
     limit (the CLI) instead of skipping it (the pipeline and Lambda)."""
@@ -128,6 +152,10 @@ def default_locator(settings: Any = None, *, blocking: bool = False) -> Locator:
     if points_path and Path(points_path).exists():
         index = AddressPointIndex.from_csv(points_path)
     areas = BeatAreas.load(Path(beats_path)) if beats_path else default_areas()
-    providers: list[Provider] = [AddressPointProvider(index)]
+    providers: list[Provider] = []
+    streets = StreetIndex.open(geodata / "streets.sqlite3") if geodata is not None else None
+    if streets is not None:
+        providers.append(StreetIndexProvider(streets))
+    providers.append(AddressPointProvider(index))
     providers.extend(online_providers(settings, blocking=blocking))
     return Locator(providers, areas)

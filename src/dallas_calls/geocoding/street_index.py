@@ -1,0 +1,782 @@
+"""The local street index: block addresses, intersections and streets from US Census TIGER/Line.
+
+Why: the prototype sent every location to a paid API and kept its first answer, which put
+intersections like "Frankford Rd / Midway Rd" (far north Dallas) downtown. TIGER gives every street
+edge of the five Dallas counties with its geometry, the ids of the nodes at both ends (topology: two
+streets that meet share a node) and its address ranges per side, so the three kinds of feed location
+can be answered offline and in microseconds:
+
+- ``address(6100, "N CENTRAL EXPY")``: the middle of the 6100-6199 block, interpolated along the
+  edge(s) whose ranges cover it (a full house number, e.g. 6123, is placed on its side of the street);
+- ``intersection("FRANKFORD RD", "MIDWAY RD")``: the node(s) the two streets share. There can be
+  several: a freeway meets a cross street at two service-road nodes, and one street name can exist
+  in several towns of the five counties. All are returned; the caller keeps the one in the call's beat.
+- ``street("MIDWAY RD")``: one point per connected piece of the street (or the point of each piece
+  nearest ``near``, e.g. the beat's centroid).
+
+The index is one SQLite file (``DATA_DIR/geodata/streets.sqlite3``) written by
+:mod:`dallas_calls.geo.tiger` (``dallas-calls geodata build``) through :class:`StreetIndexWriter`.
+
+Street names. The index stores every name of an edge (TIGER primary and alternate names) in the
+canonical form of :func:`canonical_street`: uppercase, USPS Publication 28 abbreviations, single
+spaces ("N CENTRAL EXPY", "BELT LINE RD", "L B J FWY", "I-635", "US-75", "SH-183", "SPUR 408"), the
+same form the location normalizer (:mod:`dallas_calls.geocoding.normalize`) produces. Callers should
+pass the normalizer's ``Street.name``; the queries canonicalize again (cheap and idempotent) and then
+fall back from the exact name to the name without its leading directional ("HARWOOD ST" finds both
+N and S HARWOOD ST) and, when no suffix was given, to the bare core ("MIDWAY" finds MIDWAY RD).
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import math
+import os
+import re
+import sqlite3
+import struct
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from dallas_calls.geo.distance import distance_m
+
+log = logging.getLogger(__name__)
+
+if TYPE_CHECKING:
+    from dallas_calls.geocoding.candidate import Candidate
+
+SCHEMA_VERSION = "1"
+SOURCE = "tiger"
+# Intersection nodes closer than this are one place (the corners of a divided road's crossing); a
+# freeway's two service roads are farther apart than this, so they stay two candidates.
+NODE_CLUSTER_M = 50.0
+# A house number is placed this far off the centreline, on its side of the street.
+SIDE_OFFSET_M = 8.0
+# Candidates closer than this are duplicates (an edge listed under two names, or both sides).
+DUPLICATE_M = 25.0
+
+# -- canonical street names ------------------------------------------------------------------------
+
+DIRECTIONALS = {
+    "N": "N",
+    "S": "S",
+    "E": "E",
+    "W": "W",
+    "NE": "NE",
+    "NW": "NW",
+    "SE": "SE",
+    "SW": "SW",
+    "NORTH": "N",
+    "SOUTH": "S",
+    "EAST": "E",
+    "WEST": "W",
+    "NORTHEAST": "NE",
+    "NORTHWEST": "NW",
+    "SOUTHEAST": "SE",
+    "SOUTHWEST": "SW",
+}
+# Street types (USPS Pub 28, the ones seen in and around Dallas), long or variant form -> standard.
+SUFFIXES = {
+    "ALLEY": "ALY",
+    "ALY": "ALY",
+    "AV": "AVE",
+    "AVE": "AVE",
+    "AVENUE": "AVE",
+    "BLVD": "BLVD",
+    "BOULEVARD": "BLVD",
+    "BND": "BND",
+    "BEND": "BND",
+    "CIR": "CIR",
+    "CIRCLE": "CIR",
+    "COURT": "CT",
+    "CT": "CT",
+    "COVE": "CV",
+    "CV": "CV",
+    "CROSSING": "XING",
+    "XING": "XING",
+    "DR": "DR",
+    "DRIVE": "DR",
+    "EXPRESSWAY": "EXPY",
+    "EXPWY": "EXPY",
+    "EXPY": "EXPY",
+    "FREEWAY": "FWY",
+    "FWY": "FWY",
+    "HIGHWAY": "HWY",
+    "HWY": "HWY",
+    "LANE": "LN",
+    "LN": "LN",
+    "LOOP": "LOOP",
+    "PARKWAY": "PKWY",
+    "PKWY": "PKWY",
+    "PKY": "PKWY",
+    "PATH": "PATH",
+    "PLACE": "PL",
+    "PL": "PL",
+    "PLAZA": "PLZ",
+    "PLZ": "PLZ",
+    "PT": "PT",
+    "POINT": "PT",
+    "RD": "RD",
+    "ROAD": "RD",
+    "ROW": "ROW",
+    "RUN": "RUN",
+    "SQ": "SQ",
+    "SQUARE": "SQ",
+    "ST": "ST",
+    "STREET": "ST",
+    "TER": "TER",
+    "TERRACE": "TER",
+    "TRAIL": "TRL",
+    "TRL": "TRL",
+    "TPKE": "TPKE",
+    "TURNPIKE": "TPKE",
+    "TOLLWAY": "TOLLWAY",
+    "TLWY": "TOLLWAY",
+    "WAY": "WAY",
+    "WALK": "WALK",
+}
+ORDINALS = {
+    "FIRST": "1ST",
+    "SECOND": "2ND",
+    "THIRD": "3RD",
+    "FOURTH": "4TH",
+    "FIFTH": "5TH",
+    "SIXTH": "6TH",
+    "SEVENTH": "7TH",
+    "EIGHTH": "8TH",
+    "NINTH": "9TH",
+    "TENTH": "10TH",
+}
+# Dallas freeway names as TIGER spells them -> as the city (and the normalizer) spell them.
+NAME_ALIASES: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
+    (("LYNDON", "B", "JOHNSON"), ("L", "B", "J")),
+    (("LBJ",), ("L", "B", "J")),
+    (("RL",), ("R", "L")),
+    (("CF",), ("C", "F")),
+    (("DALLAS", "N", "TOLLWAY"), ("DALLAS", "NORTH", "TOLLWAY")),
+    (("DALLAS", "NORTH", "TLWY"), ("DALLAS", "NORTH", "TOLLWAY")),
+)
+_ROUTES = (
+    (re.compile(r"^(?:I|IH|INTERSTATE|INTERSTATE HWY)\s*-?\s*(\d{1,3}[EW]?)\b"), "I-{}"),
+    (re.compile(r"^(?:US|U S)\s*(?:HWY|HIGHWAY)?\s*-?\s*(\d{1,3})\b"), "US-{}"),
+    (re.compile(r"^(?:SH|STHWY|STATE HWY|STATE HIGHWAY|TX|TEXAS|TX HWY)\s*-?\s*(\d{1,3})\b"), "SH-{}"),
+    (re.compile(r"^(?:STATE\s+)?SPUR\s*-?\s*(\d{1,3})\b"), "SPUR {}"),
+    (re.compile(r"^(?:STATE\s+)?LOOP\s*-?\s*(\d{1,3})\b"), "LOOP {}"),
+)
+_PUNCT = re.compile(r"[^A-Z0-9 -]")
+_SPACES = re.compile(r"\s+")
+
+
+def canonical_street(name: str) -> str:
+    """``"N Central Expy"`` -> ``"N CENTRAL EXPY"``; ``"Lyndon B Johnson Fwy"`` -> ``"L B J FWY"``;
+    ``"I- 635"`` -> ``"I-635"``; ``"North Harwood Street"`` -> ``"N HARWOOD ST"``. Idempotent."""
+    text = _SPACES.sub(" ", _PUNCT.sub(" ", name.upper().replace(".", ""))).strip()
+    for pattern, template in _ROUTES:
+        m = pattern.match(text)
+        if m:
+            rest = text[m.end() :].strip()
+            return f"{template.format(m.group(1))} {rest}".strip()
+    tokens = [t for t in text.replace("-", " ").split(" ") if t]
+    if not tokens:
+        return ""
+    tokens = [ORDINALS.get(t, t) for t in tokens]
+    for old, new in NAME_ALIASES:
+        tokens = _replace_run(tokens, old, new)
+    # A directional is a prefix only when a name remains after it: "NORTHWEST HWY" is a name.
+    if tokens[0] in DIRECTIONALS and len(tokens) > 1 and not (len(tokens) == 2 and tokens[1] in SUFFIXES):
+        tokens[0] = DIRECTIONALS[tokens[0]]
+    last = len(tokens) - 1
+    if last >= 2 and tokens[last] in DIRECTIONALS:
+        tokens[last] = DIRECTIONALS[tokens[last]]
+        last -= 1
+    first_core = 1 if _leading_directional(tokens) else 0
+    if last > first_core and tokens[last] in SUFFIXES:
+        tokens[last] = SUFFIXES[tokens[last]]
+    return " ".join(tokens)
+
+
+_ABBREVIATED_DIRECTIONALS = frozenset(DIRECTIONALS.values())
+_STANDARD_SUFFIXES = frozenset(SUFFIXES.values())
+
+
+def _leading_directional(tokens: list[str]) -> bool:
+    """Is the first token a directional prefix (not the name itself, as in "SOUTH BLVD")?"""
+    return (
+        len(tokens) > 1
+        and tokens[0] in _ABBREVIATED_DIRECTIONALS
+        and not (len(tokens) == 2 and tokens[1] in _STANDARD_SUFFIXES)
+    )
+
+
+def _replace_run(tokens: list[str], old: tuple[str, ...], new: tuple[str, ...]) -> list[str]:
+    n = len(old)
+    out: list[str] = []
+    i = 0
+    while i < len(tokens):
+        if tuple(tokens[i : i + n]) == old:
+            out.extend(new)
+            i += n
+        else:
+            out.append(tokens[i])
+            i += 1
+    return out
+
+
+def name_base(canonical: str) -> str:
+    """The name without a leading directional: ``"N HARWOOD ST"`` -> ``"HARWOOD ST"``."""
+    tokens = canonical.split(" ")
+    return " ".join(tokens[1:]) if _leading_directional(tokens) else canonical
+
+
+def name_core(canonical: str) -> str:
+    """The name without directionals or street type: ``"N HARWOOD ST"`` -> ``"HARWOOD"``."""
+    tokens = name_base(canonical).split(" ")
+    if len(tokens) > 2 and tokens[-1] in _ABBREVIATED_DIRECTIONALS:
+        tokens = tokens[:-1]
+    if len(tokens) > 1 and tokens[-1] in _STANDARD_SUFFIXES:
+        tokens = tokens[:-1]
+    return " ".join(tokens)
+
+
+def _has_suffix(canonical: str) -> bool:
+    tokens = name_base(canonical).split(" ")
+    if len(tokens) > 2 and tokens[-1] in _ABBREVIATED_DIRECTIONALS:
+        tokens = tokens[:-1]
+    return len(tokens) > 1 and tokens[-1] in _STANDARD_SUFFIXES
+
+
+# -- geometry helpers ------------------------------------------------------------------------------
+
+Coords = list[tuple[float, float]]  # (lon, lat), as TIGER stores them
+
+
+def pack_coords(coords: Sequence[tuple[float, float]]) -> bytes:
+    """Microdegrees as little-endian int32 pairs: 8 bytes a vertex, ~0.1 m resolution."""
+    flat = [round(v * 1e6) for point in coords for v in point]
+    return struct.pack(f"<{len(flat)}i", *flat)
+
+
+def unpack_coords(blob: bytes) -> Coords:
+    flat = struct.unpack(f"<{len(blob) // 4}i", blob)
+    return [(flat[i] / 1e6, flat[i + 1] / 1e6) for i in range(0, len(flat), 2)]
+
+
+def line_length_m(coords: Sequence[tuple[float, float]]) -> float:
+    return sum(distance_m(a[1], a[0], b[1], b[0]) for a, b in itertools.pairwise(coords))
+
+
+def point_along(coords: Sequence[tuple[float, float]], fraction: float) -> tuple[float, float, float, float]:
+    """The point at ``fraction`` (0..1) of the line's length: (lon, lat, dx, dy) where (dx, dy) is the
+    local direction of travel in metres (east, north), for placing a point to one side."""
+    fraction = min(1.0, max(0.0, fraction))
+    lengths = [distance_m(a[1], a[0], b[1], b[0]) for a, b in itertools.pairwise(coords)]
+    total = sum(lengths)
+    if total == 0 or len(coords) < 2:
+        lon, lat = coords[0]
+        return lon, lat, 0.0, 0.0
+    target = fraction * total
+    pairs = list(itertools.pairwise(coords))
+    for i, ((a, b), length) in enumerate(zip(pairs, lengths, strict=True)):
+        if target <= length or i == len(pairs) - 1:
+            t = 0.0 if length == 0 else min(1.0, target / length)
+            lon = a[0] + (b[0] - a[0]) * t
+            lat = a[1] + (b[1] - a[1]) * t
+            dx = (b[0] - a[0]) * 111_320.0 * math.cos(math.radians(lat))
+            dy = (b[1] - a[1]) * 110_574.0
+            return lon, lat, dx, dy
+        target -= length
+    lon, lat = coords[-1]
+    return lon, lat, 0.0, 0.0
+
+
+def offset_point(
+    lon: float, lat: float, dx: float, dy: float, metres: float, left: bool
+) -> tuple[float, float]:
+    """Move (lon, lat) ``metres`` to the left (or right) of the direction (dx, dy)."""
+    norm = math.hypot(dx, dy)
+    if norm == 0:
+        return lon, lat
+    nx, ny = (-dy / norm, dx / norm) if left else (dy / norm, -dx / norm)
+    return (
+        lon + nx * metres / (111_320.0 * math.cos(math.radians(lat))),
+        lat + ny * metres / 110_574.0,
+    )
+
+
+# -- the index: writing ---------------------------------------------------------------------------
+
+_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+-- One street edge (TIGER TLID). name: its primary name, canonical. geom: packed (lon, lat) vertices
+-- from the TNIDF end to the TNIDT end. l_from..r_to: the most inclusive range per side (EDGES).
+CREATE TABLE segments (
+    tlid INTEGER PRIMARY KEY, name TEXT NOT NULL, mtfcc TEXT, tnidf INTEGER NOT NULL,
+    tnidt INTEGER NOT NULL, l_from INTEGER, l_to INTEGER, r_from INTEGER, r_to INTEGER,
+    geom BLOB NOT NULL, length_m REAL NOT NULL,
+    min_lat REAL NOT NULL, min_lon REAL NOT NULL, max_lat REAL NOT NULL, max_lon REAL NOT NULL
+);
+-- Every name of an edge (primary and alternates), with the fallback keys.
+CREATE TABLE segment_names (
+    tlid INTEGER NOT NULL, name TEXT NOT NULL, base TEXT NOT NULL, core TEXT NOT NULL,
+    PRIMARY KEY (tlid, name)
+) WITHOUT ROWID;
+-- Address ranges per edge, side and street name (ADDRFEAT; EDGES' ranges where ADDRFEAT has none).
+CREATE TABLE ranges (
+    tlid INTEGER NOT NULL, name TEXT NOT NULL, side TEXT NOT NULL, from_hn INTEGER NOT NULL,
+    to_hn INTEGER NOT NULL, lo_hn INTEGER NOT NULL, hi_hn INTEGER NOT NULL, zip TEXT
+);
+CREATE TABLE nodes (node_id INTEGER PRIMARY KEY, lat REAL NOT NULL, lon REAL NOT NULL);
+CREATE TABLE node_streets (node_id INTEGER NOT NULL, name TEXT NOT NULL, PRIMARY KEY (name, node_id))
+    WITHOUT ROWID;
+"""
+_INDEXES = """
+CREATE INDEX segment_names_name ON segment_names (name);
+CREATE INDEX segment_names_base ON segment_names (base);
+CREATE INDEX segment_names_core ON segment_names (core);
+CREATE INDEX ranges_name ON ranges (name, lo_hn);
+"""
+
+
+class StreetIndexWriter:
+    """Builds the index into ``<path>.tmp`` and renames it into place on :meth:`finish`, so a reader
+    never sees a half-built file and a failed build leaves the previous index intact."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.tmp = path.with_name(path.name + ".tmp")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp.unlink(missing_ok=True)
+        self.db = sqlite3.connect(self.tmp)
+        self.db.executescript("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;" + _SCHEMA)
+        # Duplicate rows (an edge on a county line is in both counties' files) are ignored.
+        self.db.execute("CREATE UNIQUE INDEX ranges_unique ON ranges (tlid, name, side, from_hn, to_hn)")
+
+    def add_segment(
+        self,
+        tlid: int,
+        name: str,
+        mtfcc: str,
+        tnidf: int,
+        tnidt: int,
+        coords: Sequence[tuple[float, float]],
+        ranges: tuple[int | None, int | None, int | None, int | None] = (None, None, None, None),
+    ) -> bool:
+        if len(coords) < 2:
+            return False
+        lons = [c[0] for c in coords]
+        lats = [c[1] for c in coords]
+        cur = self.db.execute(
+            "INSERT OR IGNORE INTO segments VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                tlid,
+                canonical_street(name) if name else "",
+                mtfcc,
+                tnidf,
+                tnidt,
+                *ranges,
+                pack_coords(coords),
+                line_length_m(coords),
+                min(lats),
+                min(lons),
+                max(lats),
+                max(lons),
+            ),
+        )
+        if cur.rowcount == 0:
+            return False
+        self.db.executemany(
+            "INSERT OR IGNORE INTO nodes VALUES (?,?,?)",
+            [(tnidf, coords[0][1], coords[0][0]), (tnidt, coords[-1][1], coords[-1][0])],
+        )
+        return True
+
+    def add_names(self, rows: Iterable[tuple[int, str]]) -> None:
+        """(tlid, name as TIGER writes it): every name an edge goes by."""
+        self.db.executemany(
+            "INSERT OR IGNORE INTO segment_names VALUES (?,?,?,?)",
+            ((tlid, c, name_base(c), name_core(c)) for tlid, c in _canonical_rows(rows)),
+        )
+
+    def add_ranges(self, rows: Iterable[tuple[int, str, str, int, int, str | None]]) -> None:
+        """(tlid, street name, side "L"/"R", from number, to number, ZIP)."""
+        self.db.executemany(
+            "INSERT OR IGNORE INTO ranges VALUES (?,?,?,?,?,?,?,?)",
+            (
+                (tlid, canonical_street(name), side, f, t, min(f, t), max(f, t), zip_code)
+                for tlid, name, side, f, t, zip_code in rows
+                if name
+            ),
+        )
+
+    def finish(self, meta: dict[str, str]) -> dict[str, int]:
+        """Drop what cannot be looked up, derive the intersection table, index, and move into place."""
+        db = self.db
+        db.execute("DELETE FROM segment_names WHERE tlid NOT IN (SELECT tlid FROM segments)")
+        # An edge known only by its EDGES name still gets that name.
+        db.execute(
+            "INSERT OR IGNORE INTO segment_names SELECT tlid, name, '', '' FROM segments WHERE name != ''"
+        )
+        for tlid, name in db.execute("SELECT tlid, name FROM segment_names WHERE base = ''").fetchall():
+            db.execute(
+                "UPDATE segment_names SET base = ?, core = ? WHERE tlid = ? AND name = ?",
+                (name_base(name), name_core(name), tlid, name),
+            )
+        db.execute("DELETE FROM segments WHERE tlid NOT IN (SELECT tlid FROM segment_names)")
+        db.execute(
+            "UPDATE segments SET name = (SELECT min(name) FROM segment_names n WHERE n.tlid = segments.tlid)"
+            " WHERE name = ''"
+        )
+        db.execute("DELETE FROM ranges WHERE tlid NOT IN (SELECT tlid FROM segments)")
+        db.execute(
+            "DELETE FROM nodes WHERE node_id NOT IN (SELECT tnidf FROM segments UNION SELECT tnidt FROM segments)"
+        )
+        db.execute(
+            "INSERT OR IGNORE INTO node_streets SELECT s.tnidf, n.name FROM segments s JOIN segment_names n"
+            " USING (tlid) UNION SELECT s.tnidt, n.name FROM segments s JOIN segment_names n USING (tlid)"
+        )
+        db.execute("DROP INDEX ranges_unique")  # only needed while loading; ~15% of the file
+        db.executescript(_INDEXES)
+        counts = {
+            table: int(db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+            for table in ("segments", "segment_names", "ranges", "nodes", "node_streets")
+        }
+        rows = {**meta, "schema_version": SCHEMA_VERSION, **{f"count_{k}": str(v) for k, v in counts.items()}}
+        db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", sorted(rows.items()))
+        db.commit()
+        db.execute("VACUUM")
+        db.close()
+        os.replace(self.tmp, self.path)
+        return counts
+
+    def abort(self) -> None:
+        self.db.close()
+        self.tmp.unlink(missing_ok=True)
+
+
+def _canonical_rows(rows: Iterable[tuple[int, str]]) -> Iterable[tuple[int, str]]:
+    for tlid, name in rows:
+        c = canonical_street(name) if name else ""
+        if c:
+            yield tlid, c
+
+
+# -- the index: reading ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StreetCandidate:
+    """One point the street index proposes. ``match``: "address" | "intersection" | "street"."""
+
+    lat: float
+    lon: float
+    match: str
+    source: str = SOURCE
+    score: float = 1.0
+    detail: str = ""
+
+    def as_candidate(self) -> Candidate:
+        """The geocoding chain's own candidate type (``precision`` is our ``match``)."""
+        from dallas_calls.geocoding.candidate import Candidate
+
+        return Candidate(self.lat, self.lon, self.match, self.source, self.score, self.detail)
+
+
+@dataclass(frozen=True, slots=True)
+class _Names:
+    names: tuple[str, ...]
+    how: str  # "exact" | "base" | "core"
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
+class _Range:
+    tlid: int
+    name: str
+    side: str
+    from_hn: int
+    to_hn: int
+
+    @property
+    def lo(self) -> int:
+        return min(self.from_hn, self.to_hn)
+
+    @property
+    def hi(self) -> int:
+        return max(self.from_hn, self.to_hn)
+
+    def fraction(self, number: float) -> float:
+        if self.to_hn == self.from_hn:
+            return 0.5
+        return (number - self.from_hn) / (self.to_hn - self.from_hn)
+
+    def holds_parity(self, number: int) -> bool:
+        """A side whose two ends have one parity holds only numbers of that parity."""
+        return self.from_hn % 2 != self.to_hn % 2 or self.from_hn % 2 == number % 2
+
+
+class StreetIndex:
+    """Read-only queries on ``streets.sqlite3``. Open once and reuse; each query is a few indexed
+    lookups (well under a millisecond on the full five-county index)."""
+
+    def __init__(self, db: sqlite3.Connection, path: Path) -> None:
+        self.db = db
+        self.path = path
+
+    @classmethod
+    def open(cls, path: Path) -> StreetIndex | None:
+        """The index at ``path``, or None when it has not been built (the caller then does without)."""
+        if not Path(path).is_file():
+            return None
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+        row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        if row is None or row[0] != SCHEMA_VERSION:
+            db.close()
+            log.warning(
+                "street index %s has another schema; rebuild it with `dallas-calls geodata build`", path
+            )
+            return None
+        return cls(db, Path(path))
+
+    def close(self) -> None:
+        self.db.close()
+
+    def meta(self) -> dict[str, str]:
+        return {str(k): str(v) for k, v in self.db.execute("SELECT key, value FROM meta")}
+
+    # -- name resolution --
+
+    def resolve(self, street: str) -> _Names:
+        """The stored names ``street`` means: the exact canonical name, else by its base (no leading
+        directional), else (when it has no street type) by its core."""
+        c = canonical_street(street)
+        if not c:
+            return _Names((), "none", 0.0)
+        if self.db.execute("SELECT 1 FROM segment_names WHERE name = ? LIMIT 1", (c,)).fetchone():
+            return _Names((c,), "exact", 1.0)
+        base = name_base(c)
+        names = self._distinct("SELECT DISTINCT name FROM segment_names WHERE base = ?", base)
+        if names:
+            return _Names(names, "base", 0.85)
+        if not _has_suffix(c):
+            names = self._distinct("SELECT DISTINCT name FROM segment_names WHERE core = ?", name_core(c))
+            if names:
+                return _Names(names, "core", 0.7)
+        return _Names((), "none", 0.0)
+
+    def _distinct(self, sql: str, *params: Any) -> tuple[str, ...]:
+        return tuple(sorted(str(r[0]) for r in self.db.execute(sql, params)))
+
+    # -- queries --
+
+    def address(self, number: int, street: str) -> list[StreetCandidate]:
+        """``number`` on ``street``. A block number (a multiple of 100, as the feed gives) is placed at
+        the middle of that block's address span on the street; any other number is interpolated at
+        itself, on its side of the street (by the parity of each side's range)."""
+        names = self.resolve(street)
+        if not names.names or number < 0:
+            return []
+        block_lo = number // 100 * 100
+        block_hi = block_lo + 99
+        ranges = self._ranges(names.names, block_lo, block_hi)
+        if not ranges:
+            return []
+        segments = self._segments({r.tlid for r in ranges})
+        block = number % 100 == 0
+        out: list[StreetCandidate] = []
+        # One candidate per street name and connected piece: N and S HARWOOD ST both have a 100
+        # block, and one name can exist in several towns.
+        groups: list[list[_Range]] = []
+        for name in sorted({r.name for r in ranges}):
+            named = [r for r in ranges if r.name == name]
+            pieces = _connected([segments[t] for t in sorted({r.tlid for r in named}) if t in segments])
+            groups.extend([r for r in named if r.tlid in {s.tlid for s in piece}] for piece in pieces)
+        for rs in groups:
+            if block:
+                covered_lo = min(max(r.lo, block_lo) for r in rs)
+                covered_hi = max(min(r.hi, block_hi) for r in rs)
+                target = (covered_lo + covered_hi) / 2
+                holding = [r for r in rs if r.lo <= target <= r.hi]
+            else:
+                target = number
+                holding = [r for r in rs if r.lo <= number <= r.hi and r.holds_parity(number)]
+            exact = bool(holding)
+            if not holding:  # a gap in the ranges: use the nearest range's nearer end
+                nearest = min(rs, key=lambda r: min(abs(r.lo - target), abs(r.hi - target)))
+                holding = [nearest]
+            tlid = holding[0].tlid
+            same = [r for r in holding if r.tlid == tlid]
+            fraction = sum(r.fraction(target) for r in same) / len(same)
+            seg = segments[tlid]
+            lon, lat, dx, dy = point_along(seg.coords, fraction)
+            sides = {r.side for r in same}
+            if not block and len(sides) == 1:
+                lon, lat = offset_point(lon, lat, dx, dy, SIDE_OFFSET_M, left=sides == {"L"})
+            spans = ", ".join(f"{r.side} {r.from_hn}-{r.to_hn}" for r in same)
+            what = f"middle of the {block_lo} block ({target:.0f})" if block else f"{number}"
+            score = names.score * (1.0 if exact else 0.75)
+            out.append(
+                StreetCandidate(
+                    round(lat, 6),
+                    round(lon, 6),
+                    "address",
+                    score=score,
+                    detail=f"{what} on {seg.name} (TLID {tlid}, {spans}; name match {names.how})"
+                    + ("" if exact else "; outside the known ranges, nearest used"),
+                )
+            )
+        return _dedupe(out)
+
+    def intersection(self, street_a: str, street_b: str) -> list[StreetCandidate]:
+        """The node(s) where the two streets meet; nodes within ``NODE_CLUSTER_M`` are one place."""
+        a = self.resolve(street_a)
+        b = self.resolve(street_b)
+        if not a.names or not b.names or set(a.names) & set(b.names):
+            return []
+        qa = ",".join("?" * len(a.names))
+        qb = ",".join("?" * len(b.names))
+        rows = self.db.execute(
+            f"SELECT DISTINCT n.node_id, n.lat, n.lon FROM node_streets x JOIN node_streets y"
+            f" ON x.node_id = y.node_id JOIN nodes n ON n.node_id = x.node_id"
+            f" WHERE x.name IN ({qa}) AND y.name IN ({qb}) ORDER BY n.node_id",
+            (*a.names, *b.names),
+        ).fetchall()
+        score = a.score * b.score
+        out = []
+        for cluster in _cluster_points([(int(r[0]), float(r[1]), float(r[2])) for r in rows], NODE_CLUSTER_M):
+            lat = sum(p[1] for p in cluster) / len(cluster)
+            lon = sum(p[2] for p in cluster) / len(cluster)
+            ids = ", ".join(str(p[0]) for p in cluster)
+            out.append(
+                StreetCandidate(
+                    round(lat, 6),
+                    round(lon, 6),
+                    "intersection",
+                    score=score,
+                    detail=f"{' / '.join(a.names)} meets {' / '.join(b.names)} at node {ids}",
+                )
+            )
+        return out
+
+    def street(self, street: str, near: tuple[float, float] | None = None) -> list[StreetCandidate]:
+        """One point per connected piece of the street: the segment midpoint nearest the piece's
+        length-weighted centre, or, given ``near`` (lat, lon, e.g. the beat's centroid), the segment
+        midpoint nearest that point. The caller keeps the piece nearest its beat."""
+        names = self.resolve(street)
+        if not names.names:
+            return []
+        q = ",".join("?" * len(names.names))
+        tlids = {
+            int(r[0])
+            for r in self.db.execute(
+                f"SELECT DISTINCT tlid FROM segment_names WHERE name IN ({q})", names.names
+            )
+        }
+        segments = self._segments(tlids)
+        out = []
+        for piece in _connected(list(segments.values())):
+            mids = [(s, point_along(s.coords, 0.5)) for s in piece]
+            if near is None:
+                total = sum(s.length_m for s in piece) or 1.0
+                c_lat = sum(m[1] * s.length_m for s, m in mids) / total
+                c_lon = sum(m[0] * s.length_m for s, m in mids) / total
+            else:
+                c_lat, c_lon = near
+            seg, mid = min(mids, key=lambda sm: distance_m(c_lat, c_lon, sm[1][1], sm[1][0]))
+            length = sum(s.length_m for s in piece)
+            out.append(
+                StreetCandidate(
+                    round(mid[1], 6),
+                    round(mid[0], 6),
+                    "street",
+                    score=names.score * 0.5,
+                    detail=f"{seg.name}: piece of {len(piece)} segment(s), {length:.0f} m"
+                    + (", segment nearest the given point" if near else ", segment nearest its centre"),
+                )
+            )
+        return out
+
+    # -- internals --
+
+    def _ranges(self, names: tuple[str, ...], lo: int, hi: int) -> list[_Range]:
+        q = ",".join("?" * len(names))
+        sql = (
+            "SELECT r.tlid, r.name, r.side, r.from_hn, r.to_hn FROM ranges r WHERE r.name IN ({q})"
+            " AND r.lo_hn <= ? AND r.hi_hn >= ? ORDER BY r.tlid, r.side"
+        )
+        rows = self.db.execute(sql.format(q=q), (*names, hi, lo)).fetchall()
+        if not rows:  # ranges recorded under another name of the same edges
+            rows = self.db.execute(
+                "SELECT r.tlid, r.name, r.side, r.from_hn, r.to_hn FROM ranges r JOIN segment_names n"
+                f" ON n.tlid = r.tlid WHERE n.name IN ({q}) AND r.lo_hn <= ? AND r.hi_hn >= ?"
+                " ORDER BY r.tlid, r.side",
+                (*names, hi, lo),
+            ).fetchall()
+        return [_Range(int(r[0]), str(r[1]), str(r[2]), int(r[3]), int(r[4])) for r in rows]
+
+    def _segments(self, tlids: set[int]) -> dict[int, _Segment]:
+        out: dict[int, _Segment] = {}
+        ids = sorted(tlids)
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            q = ",".join("?" * len(chunk))
+            for row in self.db.execute(
+                f"SELECT tlid, name, tnidf, tnidt, geom, length_m FROM segments WHERE tlid IN ({q})", chunk
+            ):
+                seg = _Segment(
+                    int(row[0]), str(row[1]), int(row[2]), int(row[3]), unpack_coords(row[4]), float(row[5])
+                )
+                out[seg.tlid] = seg
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class _Segment:
+    tlid: int
+    name: str
+    tnidf: int
+    tnidt: int
+    coords: Coords
+    length_m: float
+
+
+def _connected(segments: list[_Segment]) -> list[list[_Segment]]:
+    """Groups of segments joined through shared nodes (union-find), in a stable order."""
+    parent: dict[int, int] = {}
+
+    def find(x: int) -> int:
+        while parent.setdefault(x, x) != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for s in segments:
+        parent[find(s.tnidf)] = find(s.tnidt)
+    groups: dict[int, list[_Segment]] = {}
+    for s in sorted(segments, key=lambda s: s.tlid):
+        groups.setdefault(find(s.tnidf), []).append(s)
+    return list(groups.values())
+
+
+def _cluster_points(
+    points: list[tuple[int, float, float]], within_m: float
+) -> list[list[tuple[int, float, float]]]:
+    """Single-link clusters of (id, lat, lon) points closer than ``within_m``."""
+    clusters: list[list[tuple[int, float, float]]] = []
+    for p in points:
+        joined = [c for c in clusters if any(distance_m(p[1], p[2], q[1], q[2]) <= within_m for q in c)]
+        merged = [p]
+        for c in joined:
+            merged.extend(c)
+            clusters.remove(c)
+        clusters.append(merged)
+    return [sorted(c) for c in clusters]
+
+
+def _dedupe(candidates: list[StreetCandidate]) -> list[StreetCandidate]:
+    out: list[StreetCandidate] = []
+    for c in sorted(candidates, key=lambda c: -c.score):
+        if all(distance_m(c.lat, c.lon, o.lat, o.lon) > DUPLICATE_M for o in out):
+            out.append(c)
+    return out
