@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -21,10 +21,15 @@ from dallas_calls.events.bus import EventBus
 from dallas_calls.events.encode import event_from_dict, location_event
 from dallas_calls.feed.schema import parse_rows
 from dallas_calls.feed.source import ReplayExhausted, SnapshotSource
-from dallas_calls.model import Call, CallUpdate, ChangeSet, Event, Geo, PollRecord
+from dallas_calls.model import Call, CallUpdate, ChangeSet, Event, Geo, NewEvent, PollRecord, QuarantinedRow
 from dallas_calls.storage.sqlite import SqliteStore
 from dallas_calls.tracking.diff import diff_snapshot
-from dallas_calls.tracking.guard import DEFAULT_MAX_DROP_FRACTION, DEFAULT_MIN_OPEN, guard_changes
+from dallas_calls.tracking.guard import (
+    DEFAULT_MAX_DROP_FRACTION,
+    DEFAULT_MIN_OPEN,
+    GuardDecision,
+    guard_changes,
+)
 from dallas_calls.tracking.snapshot import group_rows
 
 log = logging.getLogger(__name__)
@@ -72,6 +77,154 @@ def _iso(at: datetime) -> str:
     return at.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
+def archive_raw(archive: ObjectStore, rows: list[Any], fetched_at: datetime) -> tuple[datetime, str]:
+    """Write the raw snapshot under its time key, before anything else. Keys have one-second
+    resolution: the same snapshot again (a replay) reuses its key, a different one fetched in
+    the same second moves to the next free second, so no snapshot ever overwrites another."""
+    body = encode_snapshot(rows)
+    for _ in range(60):
+        key = raw_key(fetched_at)
+        if not archive.exists(key):
+            archive.put(key, body)
+            return fetched_at, key
+        if archive.get(key) == body:
+            return fetched_at, key
+        fetched_at += timedelta(seconds=1)
+    raise RuntimeError(f"no free archive key near {raw_key(fetched_at)}")
+
+
+def write_change_record(archive: ObjectStore, events: Sequence[Event], at: datetime) -> str:
+    """Merge ``events`` into the change record of ``at`` (by id: two batches in the same second,
+    or the same batch written twice, give one record in id order). Returns the key."""
+    key = changes_key(at)
+    earlier: list[Event] = []
+    if key in set(archive.list(key)):
+        earlier = [event_from_dict(d) for d in decode_changes(archive.get(key))]
+    merged = {e.id: e for e in [*earlier, *events]}
+    archive.put(key, encode_changes([merged[i] for i in sorted(merged)]))
+    return key
+
+
+class Placeable(Protocol):
+    """What locating needs of a call (a stored Call or a snapshot's SnapshotCall)."""
+
+    @property
+    def incident_number(self) -> str: ...
+    @property
+    def block(self) -> str | None: ...
+    @property
+    def location(self) -> str: ...
+    @property
+    def beat(self) -> str | None: ...
+    @property
+    def division(self) -> str | None: ...
+
+
+GeoLookup = Callable[[str], Geo | None]
+
+
+def with_cached_geo(changes: ChangeSet, lookup: GeoLookup) -> ChangeSet:
+    """Give new calls (and calls whose location changed) a geo already in the cache, so their first
+    event already places them. ``lookup(location_key)`` is asked once per key; only a located geo
+    (lat set) is attached."""
+    cache: dict[str, Geo | None] = {}
+
+    def attach(call: Call) -> Call:
+        if call.geo is not None:
+            return call
+        if call.location_key not in cache:
+            cache[call.location_key] = lookup(call.location_key)
+        geo = cache[call.location_key]
+        return call.with_changes(geo=geo) if geo is not None and geo.lat is not None else call
+
+    return ChangeSet(
+        opened=tuple(attach(c) for c in changes.opened),
+        updated=tuple(CallUpdate(attach(u.call), u.changes) for u in changes.updated),
+        closed=changes.closed,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class PollPlan:
+    """What one snapshot does to the stored state, decided before anything is written."""
+
+    decision: GuardDecision  # ok / held, with the reason
+    changes: ChangeSet  # what to apply: guarded (closes held back), cached geo attached
+    seen: tuple[str, ...]  # incident numbers present in the snapshot (their last_seen moves)
+    rows: int  # raw rows in the snapshot
+    quarantined: list[QuarantinedRow]
+    open_before: int
+
+    @property
+    def open_after(self) -> int:
+        return self.open_before + len(self.changes.opened) - len(self.changes.closed)
+
+
+def plan_poll(
+    previous: Mapping[str, Call],
+    raw_rows: Sequence[Any],
+    now: str,
+    previous_held: bool,
+    geo_lookup: GeoLookup,
+    min_open: int = DEFAULT_MIN_OPEN,
+    max_drop_fraction: float = DEFAULT_MAX_DROP_FRACTION,
+) -> PollPlan:
+    """Parse → group → diff → guard → attach cached geo: the tracker stage, pure but for
+    ``geo_lookup``. Both runtimes (``Pipeline.process`` and the AWS tracker) call this."""
+    rows, quarantined = parse_rows(list(raw_rows))
+    snapshot = group_rows(rows)
+    changes = diff_snapshot(previous, snapshot, now)
+    decision = guard_changes(
+        changes,
+        open_before=len(previous),
+        snapshot_size=len(snapshot),
+        previous_held=previous_held,
+        min_open=min_open,
+        max_drop_fraction=max_drop_fraction,
+    )
+    return PollPlan(
+        decision=decision,
+        changes=with_cached_geo(decision.changes, geo_lookup),
+        seen=tuple(snapshot),
+        rows=len(raw_rows),
+        quarantined=quarantined,
+        open_before=len(previous),
+    )
+
+
+def location_ttl(geo: Geo) -> timedelta:
+    """How long a geocode stays cached: misses briefly, beat centroids a day, real points a month."""
+    if geo.lat is None:
+        return NEGATIVE_TTL
+    return BEAT_TTL if geo.precision == "beat" else POSITIVE_TTL
+
+
+@dataclass(frozen=True, slots=True)
+class Resolution:
+    """The answer for one location key: what to cache, until when, and the event (if located)."""
+
+    location_key: str
+    geo: Geo
+    expires_at: str
+    event: NewEvent | None
+
+
+def resolve_location(
+    locator: CallLocator, location_key: str, calls: Sequence[Placeable], now_dt: datetime
+) -> Resolution:
+    """Locate one key from its calls (the lowest incident number's text is asked). Raises whatever
+    the locator raises: the caller decides whether one failed key stops the others."""
+    sample = min(calls, key=lambda c: c.incident_number)
+    now = _iso(now_dt)
+    t0 = time.perf_counter()
+    geo = locator.locate(sample.block, sample.location, sample.beat, sample.division)
+    metrics.GEOCODE_LATENCY.observe(time.perf_counter() - t0)
+    located = geo.lat is not None
+    metrics.GEOCODE_LOOKUPS.labels("hit" if located else "miss").inc()
+    event = location_event(location_key, geo, [c.incident_number for c in calls], now) if located else None
+    return Resolution(location_key, geo, _iso(now_dt + location_ttl(geo)), event)
+
+
 class Pipeline:
     def __init__(
         self,
@@ -90,25 +243,6 @@ class Pipeline:
         self.min_open = min_open
         self.max_drop_fraction = max_drop_fraction
         self.clock = clock
-
-    def _with_cached_geo(self, changes: ChangeSet, now: str) -> ChangeSet:
-        """Give new calls (and calls whose location changed) a geo already in the cache, so their
-        first event already places them."""
-        cache: dict[str, Geo | None] = {}
-
-        def lookup(call: Call) -> Call:
-            if call.geo is not None:
-                return call
-            if call.location_key not in cache:
-                cache[call.location_key] = self.store.get_location(call.location_key, now)
-            geo = cache[call.location_key]
-            return call.with_changes(geo=geo) if geo is not None and geo.lat is not None else call
-
-        return ChangeSet(
-            opened=tuple(lookup(c) for c in changes.opened),
-            updated=tuple(CallUpdate(lookup(u.call), u.changes) for u in changes.updated),
-            closed=changes.closed,
-        )
 
     def _fail(
         self, started: datetime, t0: float, reason: str, source: str, key: str | None = None
@@ -148,19 +282,7 @@ class Pipeline:
         return result
 
     def _archive_raw(self, rows: list[Any], fetched_at: datetime) -> tuple[datetime, str]:
-        """Write the raw snapshot under its time key, before anything else. Keys have one-second
-        resolution: the same snapshot again (a replay) reuses its key, a different one fetched in
-        the same second moves to the next free second, so no snapshot ever overwrites another."""
-        body = encode_snapshot(rows)
-        for _ in range(60):
-            key = raw_key(fetched_at)
-            if not self.archive.exists(key):
-                self.archive.put(key, body)
-                return fetched_at, key
-            if self.archive.get(key) == body:
-                return fetched_at, key
-            fetched_at += timedelta(seconds=1)
-        raise RuntimeError(f"no free archive key near {raw_key(fetched_at)}")
+        return archive_raw(self.archive, rows, fetched_at)
 
     def process(
         self,
@@ -173,19 +295,16 @@ class Pipeline:
         """Parse, diff, guard and apply one archived snapshot; archive its changes."""
         t0 = time.perf_counter() if t0 is None else t0
         now = _iso(fetched_at)
-        rows, quarantined = parse_rows(list(raw_rows))
-        snapshot = group_rows(rows)
-        previous = self.store.open_calls()
-        changes = diff_snapshot(previous, snapshot, now)
-        decision = guard_changes(
-            changes,
-            open_before=len(previous),
-            snapshot_size=len(snapshot),
+        plan = plan_poll(
+            self.store.open_calls(),
+            raw_rows,
+            now,
             previous_held=self.store.last_snapshot_poll_held(),
+            geo_lookup=lambda key: self.store.get_location(key, now),
             min_open=self.min_open,
             max_drop_fraction=self.max_drop_fraction,
         )
-        applied = self._with_cached_geo(decision.changes, now)
+        decision, applied, quarantined = plan.decision, plan.changes, plan.quarantined
         poll = PollRecord(
             started_at=now,
             outcome=decision.outcome,
@@ -197,7 +316,7 @@ class Pipeline:
             snapshot_key=key,
             counts=applied.counts(),
         )
-        events = self.store.apply(applied, poll, seen=snapshot.keys(), quarantined=quarantined)
+        events = self.store.apply(applied, poll, seen=plan.seen, quarantined=quarantined)
         if decision.outcome == "held":
             log.warning("poll held: %s", decision.reason)
         self._archive_events(events, fetched_at)
@@ -205,7 +324,7 @@ class Pipeline:
         metrics.POLL_DURATION.observe(time.perf_counter() - t0)
         metrics.FEED_ROWS.inc(len(raw_rows))
         metrics.QUARANTINED_ROWS.inc(len(quarantined))
-        metrics.OPEN_CALLS.set(len(previous) + len(applied.opened) - len(applied.closed))
+        metrics.OPEN_CALLS.set(plan.open_after)
         for event in events:
             metrics.EVENTS.labels(event.type).inc()
         counts = applied.counts()
@@ -227,17 +346,11 @@ class Pipeline:
         counted, not fatal: the raw archive can always rebuild them."""
         if not events:
             return
-        key = changes_key(at)
         try:
-            # Two batches in the same second (a poll, then its locations) share a key: merge them.
-            earlier: list[Event] = []
-            if key in set(self.archive.list(key)):
-                earlier = [event_from_dict(d) for d in decode_changes(self.archive.get(key))]
-            merged = {e.id: e for e in [*earlier, *events]}
-            self.archive.put(key, encode_changes([merged[i] for i in sorted(merged)]))
+            write_change_record(self.archive, events, at)
         except Exception as exc:
             metrics.ARCHIVE_ERRORS.labels("changes").inc()
-            log.error("could not archive %d events to %s: %s", len(events), key, exc)
+            log.error("could not archive %d events to %s: %s", len(events), changes_key(at), exc)
 
     async def locate_pending(self, limit: int = 200) -> list[Event]:
         """Geocode open calls' location keys that have no fresh cached result, cache the answers and
@@ -258,21 +371,15 @@ class Pipeline:
             calls = by_key.get(key)
             if not calls:
                 continue
-            sample = min(calls, key=lambda c: c.incident_number)
-            t0 = time.perf_counter()
             try:
-                geo = self.locator.locate(sample.block, sample.location, sample.beat, sample.division)
+                found = resolve_location(self.locator, key, calls, now_dt)
             except Exception as exc:  # a broken provider must not stop the others' keys
                 log.warning("locating %r failed: %s", key, exc)
                 metrics.GEOCODE_LOOKUPS.labels("error").inc()
                 continue
-            metrics.GEOCODE_LATENCY.observe(time.perf_counter() - t0)
-            located = geo.lat is not None
-            metrics.GEOCODE_LOOKUPS.labels("hit" if located else "miss").inc()
-            ttl = NEGATIVE_TTL if not located else BEAT_TTL if geo.precision == "beat" else POSITIVE_TTL
-            self.store.put_location(key, geo, _iso(now_dt + ttl), resolved_at=now)
-            if located:
-                new_events.append(location_event(key, geo, [c.incident_number for c in calls], now))
+            self.store.put_location(key, found.geo, found.expires_at, resolved_at=now)
+            if found.event is not None:
+                new_events.append(found.event)
         events = self.store.append_events(new_events)
         self._archive_events(events, now_dt)
         for event in events:

@@ -1,0 +1,554 @@
+"""Lambda entry points of the AWS runtime: thin wiring of the same stages as ``dallas-calls serve``.
+
+================  ==========================================  =========================================
+handler           trigger                                     does
+================  ==========================================  =========================================
+``downloader``    EventBridge schedule                        Socrata → ``s3://BUCKET/raw/...json.gz``
+                                                              (:func:`~dallas_calls.pipeline.archive_raw`)
+``tracker``       SQS (SNS-wrapped S3 ObjectCreated)          raw snapshot → :func:`plan_poll` →
+                                                              one DynamoDB transaction (events + state)
+``locator``       second SQS queue on the same topic          new location keys → geocoding chain →
+                                                              ``locations`` + ``location.resolved``
+``publisher``     DynamoDB Stream of the ``events`` table     ``s3://BUCKET/changes/...`` and
+                                                              ``POST {API_URL}/events/``
+================  ==========================================  =========================================
+
+Configuration: environment variables, see :mod:`dallas_calls.aws.config`.
+
+Failure handling. The SQS handlers return ``batchItemFailures`` (the event source mapping needs
+``ReportBatchItemFailures``): a message that fails is retried by SQS and, after the queue's
+``maxReceiveCount``, lands in its DLQ. The tracker processes a batch in fetch-time order and, after a
+failure, defers the rest of the batch (reported failed, untouched) so it never applies a newer
+snapshot over an older one that is still due. A snapshot not newer than the tracker's high-water mark
+is skipped and reported (``duplicate`` for the same key, ``stale`` for an older one): redelivery and
+out-of-order delivery cannot apply twice or roll state back. The publisher stops at the first failing
+stream record and reports its sequence number, so order is kept; the event source mapping's retry
+limit and on-failure destination (an SQS DLQ) catch what never succeeds. Nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import unquote_plus
+
+import httpx
+
+from dallas_calls.archive.keys import RAW_PREFIX, key_time
+from dallas_calls.archive.store import S3ObjectStore, decode_snapshot
+from dallas_calls.aws.config import AwsConfig, setup_json_logging
+from dallas_calls.config import Settings
+from dallas_calls.events.encode import event_json
+from dallas_calls.feed.schema import parse_rows
+from dallas_calls.model import Event, NewEvent, PollRecord
+from dallas_calls.pipeline import (
+    CallLocator,
+    archive_raw,
+    plan_poll,
+    resolve_location,
+    write_change_record,
+)
+from dallas_calls.storage.dynamodb import (
+    Conflict,
+    DynamoStore,
+    StaleSnapshot,
+    batch_archive_at,
+    decode_batch,
+    dynamodb_client,
+    iso,
+)
+from dallas_calls.tracking.snapshot import SnapshotCall, group_rows
+
+log = logging.getLogger("dallas_calls.aws")
+
+TRACKER_ATTEMPTS = 8
+MAX_POST_BYTES = 512_000  # well under the API's default ingest limit (1 MB)
+
+LambdaEvent = dict[str, Any]
+
+
+# -- wiring ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Runtime:
+    """The adapters a handler needs, built once per Lambda container (or by a test)."""
+
+    config: AwsConfig
+    settings: Settings
+    store: DynamoStore
+    archive: S3ObjectStore
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    locator: CallLocator | None = None
+    locator_loaded: bool = False
+    http: httpx.Client | None = None
+    token: str | None = None
+    sleep: Callable[[float], None] = time.sleep
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, settings: Settings | None = None, config: AwsConfig | None = None) -> Runtime:
+        import boto3
+
+        config = config or AwsConfig.from_env()
+        config.require_bucket()
+        settings = settings or Settings(**{})
+        endpoint = config.endpoint_url
+        store = DynamoStore(
+            config.tables,
+            client=dynamodb_client(endpoint),
+            closed_ttl=timedelta(days=config.closed_ttl_days),
+            event_ttl=timedelta(days=settings.event_retention_days),
+            seen_refresh_s=config.seen_refresh_s,
+        )
+        archive = S3ObjectStore(
+            config.bucket, config.archive_prefix, client=boto3.client("s3", endpoint_url=endpoint)
+        )
+        return cls(config=config, settings=settings, store=store, archive=archive)
+
+    def get_locator(self) -> CallLocator | None:
+        """The geocoding chain (``runtime.build_locator``), or None if geocoding is off/absent."""
+        if not self.locator_loaded:
+            from dallas_calls.runtime import build_locator
+
+            try:
+                self.locator = build_locator(self.settings_with_secrets())
+            except Exception:  # a missing data file must not kill the handler: no geocoding
+                log.exception("could not build the locator; locating is off")
+                self.locator = None
+            self.locator_loaded = True
+        return self.locator
+
+    def settings_with_secrets(self) -> Settings:
+        """Settings with each online geocoder's API key read from its secret (``<name>_api_key``)."""
+        update = {}
+        for name, arn in self.config.geocoder_secret_arns.items():
+            setting = f"{name}_api_key"
+            if setting not in Settings.model_fields:
+                log.warning("no setting for geocoder secret", extra={"geocoder": name})
+                continue
+            update[setting] = self.secret(arn) or None
+        return self.settings.model_copy(update=update) if update else self.settings
+
+    def secret(self, arn: str) -> str:
+        import boto3
+
+        client = boto3.client("secretsmanager", endpoint_url=self.config.endpoint_url)
+        value: str = client.get_secret_value(SecretId=arn)["SecretString"]
+        return value.strip()
+
+    def ingest_token(self) -> str | None:
+        if self.token is None:
+            if self.config.ingest_token:
+                self.token = self.config.ingest_token
+            elif self.config.ingest_token_secret_arn:
+                self.token = self.secret(self.config.ingest_token_secret_arn)
+        return self.token
+
+    def http_client(self) -> httpx.Client:
+        if self.http is None:
+            self.http = httpx.Client(timeout=self.config.publish_timeout_s)
+        return self.http
+
+    def strip_prefix(self, key: str) -> str | None:
+        """An object key from a notification, as an archive key (None if outside the archive)."""
+        prefix = self.archive.prefix
+        return key[len(prefix) :] if key.startswith(prefix) else None
+
+
+_RUNTIME: Runtime | None = None
+
+
+def runtime() -> Runtime:
+    global _RUNTIME
+    if _RUNTIME is None:
+        setup_json_logging()
+        _RUNTIME = Runtime.from_env()
+    return _RUNTIME
+
+
+def _request_id(context: Any) -> str | None:
+    return getattr(context, "aws_request_id", None)
+
+
+# -- S3 notifications through SNS and SQS -------------------------------------------------------
+
+
+class BadMessage(ValueError):
+    """An SQS message that is not an S3 notification (it goes to the DLQ after retries)."""
+
+
+def s3_keys(record: LambdaEvent) -> list[str]:
+    """The object keys (URL-decoded) of the ObjectCreated events in one SQS record: the body is an
+    SNS envelope (or, with raw delivery, the S3 event itself). A ``s3:TestEvent`` has no keys."""
+    try:
+        body = json.loads(record["body"])
+        if isinstance(body, dict) and body.get("Type") == "Notification" and "Message" in body:
+            body = json.loads(body["Message"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise BadMessage(f"message body is not JSON: {exc}") from exc
+    if not isinstance(body, dict):
+        raise BadMessage("message body is not an object")
+    if body.get("Event") == "s3:TestEvent":
+        return []
+    if "Records" not in body:
+        raise BadMessage("message is not an S3 event notification")
+    keys = []
+    for item in body["Records"]:
+        if not str(item.get("eventName", "")).startswith("ObjectCreated"):
+            continue
+        try:
+            keys.append(unquote_plus(item["s3"]["object"]["key"]))
+        except (KeyError, TypeError) as exc:
+            raise BadMessage(f"S3 record without an object key: {exc}") from exc
+    return keys
+
+
+def _snapshot_keys(rt: Runtime, record: LambdaEvent) -> list[str]:
+    found = []
+    for key in s3_keys(record):
+        archive_key = rt.strip_prefix(key)
+        if archive_key is None or not archive_key.startswith(RAW_PREFIX) or key_time(archive_key) is None:
+            log.info("ignoring an object outside the raw archive", extra={"key": key})
+            continue
+        found.append(archive_key)
+    return found
+
+
+def _read_rows(rt: Runtime, key: str) -> list[Any]:
+    rows = decode_snapshot(rt.archive.get(key))
+    if not isinstance(rows, list):
+        raise ValueError(f"{key} does not hold a JSON array")
+    return rows
+
+
+# -- downloader ----------------------------------------------------------------------------------
+
+
+def handle_download(rt: Runtime) -> dict[str, Any]:
+    """Fetch the whole feed and archive it raw. A feed error is recorded as a failed poll (the API's
+    readiness shows it) and raised, so the invocation counts as an error in CloudWatch."""
+    from dallas_calls.feed.client import FeedConfig, SocrataFeed
+
+    settings = rt.settings
+    app_token = settings.app_token
+    if not app_token and rt.config.app_token_secret_arn:
+        app_token = rt.secret(rt.config.app_token_secret_arn)
+    config = FeedConfig(
+        url=settings.feed_url,
+        app_token=app_token,
+        page_size=settings.feed_page_size,
+        timeout_s=settings.feed_timeout_s,
+        max_attempts=settings.feed_max_attempts,
+    )
+    started = rt.clock()
+    t0 = time.perf_counter()
+
+    async def fetch() -> list[Any]:
+        async with SocrataFeed(config) as feed:
+            return await feed.fetch()
+
+    try:
+        rows = asyncio.run(fetch())
+    except Exception as exc:
+        reason = f"fetch: {exc}"
+        log.error("poll failed", extra={"outcome": "failed", "reason": reason})
+        rt.store.record_poll(
+            PollRecord(
+                started_at=iso(started),
+                outcome="failed",
+                duration_ms=(time.perf_counter() - t0) * 1000,
+                reason=reason,
+                source=config.url,
+            )
+        )
+        raise
+    fetched_at, key = archive_raw(rt.archive, rows, rt.clock())
+    result = {
+        "snapshot_key": key,
+        "rows": len(rows),
+        "fetched_at": iso(fetched_at),
+        "duration_ms": round((time.perf_counter() - t0) * 1000, 1),
+    }
+    log.info("snapshot archived", extra=result)
+    return result
+
+
+def downloader(event: LambdaEvent, context: Any = None) -> dict[str, Any]:
+    """EventBridge scheduled event → one poll of the feed into the raw archive."""
+    return handle_download(runtime())
+
+
+# -- tracker ------------------------------------------------------------------------------------
+
+
+def track_snapshot(rt: Runtime, key: str) -> dict[str, Any]:
+    """Apply one archived snapshot, exactly once and in order. Returns what happened."""
+    fetched_at = key_time(key)
+    if fetched_at is None:
+        return {"snapshot_key": key, "outcome": "ignored", "reason": "not a snapshot key"}
+    now = iso(fetched_at)
+    rows: list[Any] | None = None
+    store = rt.store
+    settings = rt.settings
+    for attempt in range(1, TRACKER_ATTEMPTS + 1):
+        t0 = time.perf_counter()
+        state = store.load_tracker()
+        store.repair(state)
+        if state.fetched_at is not None and now <= state.fetched_at:
+            same = key == state.snapshot_key
+            return {
+                "snapshot_key": key,
+                "outcome": "duplicate" if same else "stale",
+                "reason": f"already applied up to {state.snapshot_key} ({state.fetched_at})",
+            }
+        if rows is None:
+            rows = _read_rows(rt, key)
+        counter = store.last_event_id()  # read before the cache: a locator commit in between is caught
+        plan = plan_poll(
+            state.calls,
+            rows,
+            now,
+            previous_held=state.held,
+            geo_lookup=lambda location_key: store.get_location(location_key, now),
+            min_open=settings.guard_min_open,
+            max_drop_fraction=settings.guard_max_drop,
+        )
+        poll = PollRecord(
+            started_at=now,
+            outcome=plan.decision.outcome,
+            rows=plan.rows,
+            quarantined=len(plan.quarantined),
+            duration_ms=(time.perf_counter() - t0) * 1000,
+            reason=plan.decision.reason,
+            source="aws:tracker",
+            snapshot_key=key,
+            counts=plan.changes.counts(),
+        )
+        try:
+            events = store.apply_poll(
+                state, counter, plan.changes, poll, plan.seen, plan.quarantined, archive_at=fetched_at
+            )
+        except StaleSnapshot as exc:
+            return {"snapshot_key": key, "outcome": "stale", "reason": str(exc)}
+        except Conflict:
+            log.info("tracker lost a race; retrying", extra={"snapshot_key": key, "attempt": attempt})
+            rt.sleep(random.uniform(0, 0.05 * attempt))
+            continue
+        return {
+            "snapshot_key": key,
+            "outcome": plan.decision.outcome,
+            "reason": plan.decision.reason,
+            "rows": plan.rows,
+            "quarantined": len(plan.quarantined),
+            **plan.changes.counts(),
+            "first_event_id": events[0].id if events else None,
+            "last_event_id": events[-1].id if events else None,
+            "attempts": attempt,
+        }
+    raise Conflict(f"{key}: gave up after {TRACKER_ATTEMPTS} attempts (constant write contention)")
+
+
+def _sqs_batch(
+    rt: Runtime, event: LambdaEvent, work: Callable[[Runtime, str], dict[str, Any]], ordered: bool
+) -> dict[str, Any]:
+    """Run ``work`` per snapshot key of an SQS batch, in fetch-time order; report failures."""
+    failures: list[str] = []
+    jobs: list[tuple[datetime, str, str]] = []  # (fetch time, key, message id)
+    for record in event.get("Records", []):
+        message_id = str(record.get("messageId"))
+        try:
+            keys = _snapshot_keys(rt, record)
+        except BadMessage as exc:
+            log.error("unreadable message", extra={"message_id": message_id, "reason": str(exc)})
+            failures.append(message_id)
+            continue
+        if not keys:
+            log.info(
+                "message without snapshots (test event or other object)", extra={"message_id": message_id}
+            )
+        for key in keys:
+            at = key_time(key)
+            assert at is not None
+            jobs.append((at, key, message_id))
+    jobs.sort()
+    failed_at: datetime | None = None
+    for at, key, message_id in jobs:
+        if message_id in failures:
+            continue
+        if ordered and failed_at is not None and at >= failed_at:
+            log.warning(
+                "deferred after an earlier failure", extra={"snapshot_key": key, "message_id": message_id}
+            )
+            failures.append(message_id)
+            continue
+        try:
+            result = work(rt, key)
+        except Exception:
+            log.exception("snapshot failed", extra={"snapshot_key": key, "message_id": message_id})
+            failures.append(message_id)
+            failed_at = at if failed_at is None else failed_at
+            continue
+        log.info("snapshot processed", extra={**result, "message_id": message_id})
+    return {"batchItemFailures": [{"itemIdentifier": m} for m in dict.fromkeys(failures)]}
+
+
+def handle_tracker(rt: Runtime, event: LambdaEvent) -> dict[str, Any]:
+    return _sqs_batch(rt, event, track_snapshot, ordered=True)
+
+
+def tracker(event: LambdaEvent, context: Any = None) -> dict[str, Any]:
+    """SQS batch of SNS-wrapped S3 ObjectCreated notifications → the tracker stage."""
+    return handle_tracker(runtime(), event)
+
+
+# -- locator ------------------------------------------------------------------------------------
+
+
+def locate_snapshot(rt: Runtime, key: str) -> dict[str, Any]:
+    """Geocode the location keys of a snapshot that have no fresh cached answer (at most
+    ``locate_limit``; the rest are picked up with the next snapshot), cache every answer, and append
+    the ``location.resolved`` events of the located ones as one batch."""
+    locator = rt.get_locator()
+    if locator is None:
+        return {"snapshot_key": key, "outcome": "skipped", "reason": "geocoding is off"}
+    rows, _ = parse_rows(_read_rows(rt, key))
+    by_key: dict[str, list[SnapshotCall]] = {}
+    for call in group_rows(rows).values():
+        by_key.setdefault(call.location_key, []).append(call)
+    now_dt = rt.clock()
+    now = iso(now_dt)
+    fresh = rt.store.fresh_locations(by_key, now)
+    pending = sorted(k for k in by_key if k not in fresh)
+    keys = pending[: rt.config.locate_limit]
+    new_events: list[NewEvent] = []
+    errors = 0
+    for location_key in keys:
+        try:
+            found = resolve_location(locator, location_key, by_key[location_key], now_dt)
+        except Exception as exc:  # a broken provider must not stop the others' keys
+            errors += 1
+            log.warning("locating failed", extra={"location_key": location_key, "reason": str(exc)})
+            continue
+        rt.store.put_location(location_key, found.geo, found.expires_at, resolved_at=now)
+        if found.event is not None:
+            new_events.append(found.event)
+    events = rt.store.append_events(new_events, archive_at=now_dt)
+    return {
+        "snapshot_key": key,
+        "outcome": "ok",
+        "keys": len(by_key),
+        "asked": len(keys),
+        "deferred": len(pending) - len(keys),
+        "located": len(events),
+        "errors": errors,
+    }
+
+
+def handle_locator(rt: Runtime, event: LambdaEvent) -> dict[str, Any]:
+    return _sqs_batch(rt, event, locate_snapshot, ordered=False)
+
+
+def locator(event: LambdaEvent, context: Any = None) -> dict[str, Any]:
+    """SQS batch (second queue on the same topic) → the locating stage."""
+    return handle_locator(runtime(), event)
+
+
+# -- publisher ----------------------------------------------------------------------------------
+
+
+class PublishError(Exception):
+    """The API did not take the events (after retries, or refused them outright)."""
+
+
+def _chunks(events: Sequence[Event]) -> Iterable[list[Event]]:
+    chunk: list[Event] = []
+    size = 0
+    for event in events:
+        length = len(event_json(event)) + 1
+        if chunk and size + length > MAX_POST_BYTES:
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(event)
+        size += length
+    if chunk:
+        yield chunk
+
+
+def post_events(rt: Runtime, events: Sequence[Event]) -> int:
+    """POST events to ``{API_URL}/events/`` in id order, with retries and jittered exponential
+    backoff on connection errors, timeouts, 429 and 5xx. Any other status fails at once (retrying a
+    401 or 422 cannot help). Returns how many the API accepted."""
+    url = rt.config.api_url + "/events/"
+    token = rt.ingest_token()
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    accepted = 0
+    for chunk in _chunks(events):
+        body = ('{"events":[' + ",".join(event_json(e) for e in chunk) + "]}").encode()
+        attempts = rt.config.publish_attempts
+        for attempt in range(1, attempts + 1):
+            reason: str
+            try:
+                response = rt.http_client().post(url, content=body, headers=headers)
+            except httpx.HTTPError as exc:
+                reason = f"{type(exc).__name__}: {exc}"
+            else:
+                if response.status_code < 300:
+                    accepted += int(response.json().get("accepted", 0))
+                    break
+                reason = f"HTTP {response.status_code}: {response.text[:300]}"
+                if response.status_code != 429 and response.status_code < 500:
+                    raise PublishError(f"POST {url} refused: {reason}")
+            if attempt == attempts:
+                raise PublishError(f"POST {url} failed after {attempts} attempts: {reason}")
+            delay = random.uniform(0, min(5.0, 0.2 * 2 ** (attempt - 1)))
+            log.warning(
+                "publish retry", extra={"attempt": attempt, "reason": reason, "delay_s": round(delay, 3)}
+            )
+            rt.sleep(delay)
+    return accepted
+
+
+def publish_batch(rt: Runtime, image: dict[str, Any]) -> dict[str, Any]:
+    events = decode_batch(image)
+    if not events:
+        return {"events": 0}
+    at = batch_archive_at(image) or datetime.fromisoformat(events[0].at.replace("Z", "+00:00"))
+    key = write_change_record(rt.archive, events, at)
+    accepted = post_events(rt, events) if rt.config.api_url else 0
+    return {
+        "first_event_id": events[0].id,
+        "last_event_id": events[-1].id,
+        "events": len(events),
+        "change_record": key,
+        "accepted": accepted,
+    }
+
+
+def handle_publisher(rt: Runtime, event: LambdaEvent) -> dict[str, Any]:
+    for record in event.get("Records", []):
+        data = record.get("dynamodb") or {}
+        sequence = str(data.get("SequenceNumber"))
+        if record.get("eventName") != "INSERT":  # TTL deletions of old batches; batches never change
+            continue
+        try:
+            result = publish_batch(rt, data.get("NewImage") or {})
+        except Exception:
+            log.exception("publish failed; stopping this batch to keep order", extra={"sequence": sequence})
+            return {"batchItemFailures": [{"itemIdentifier": sequence}]}
+        log.info("batch published", extra={**result, "sequence": sequence})
+    return {"batchItemFailures": []}
+
+
+def publisher(event: LambdaEvent, context: Any = None) -> dict[str, Any]:
+    """DynamoDB Stream of the events table → change archive + the API's ingest."""
+    return handle_publisher(runtime(), event)

@@ -1,0 +1,261 @@
+"""The AWS runtime against moto in server mode: real HTTP on a loopback port, boto3 with
+``endpoint_url``, no in-process patching. Builds the deployed wiring: bucket → S3 notification →
+SNS topic → two SQS queues; DynamoDB tables with the events stream; the handlers called with the
+event shapes AWS sends (moto cannot run Lambda code or fire EventBridge schedules)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+import os
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from dallas_calls.archive.store import S3ObjectStore, decode_snapshot
+from dallas_calls.aws.config import AwsConfig
+from dallas_calls.aws.handlers import Runtime
+from dallas_calls.config import Settings
+from dallas_calls.feed.source import list_snapshots
+from dallas_calls.model import Geo
+from dallas_calls.storage.dynamodb import DynamoStore, TableNames, create_tables, dynamodb_client
+
+REGION = "us-east-1"
+BUCKET = "dallas-calls-archive"
+TOKEN = "ingest-secret"
+FEED_SEQUENCE = Path(__file__).resolve().parents[1] / "fixtures" / "feed_sequence"
+
+
+@pytest.fixture(scope="session")
+def moto_url() -> Iterator[str]:
+    from moto.server import ThreadedMotoServer
+
+    for name, value in (
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_DEFAULT_REGION", REGION),
+    ):
+        os.environ.setdefault(name, value)
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per emulated request otherwise
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+class FakeLocator:
+    """A deterministic stand-in for the geocoding chain: most keys get a point, some are misses."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    def locate(self, block: str | None, location: str, beat: str | None, division: str | None) -> Geo:
+        self.asked.append(location)
+        digest = sum(location.encode()) + sum((block or "").encode())
+        if digest % 5 == 0:
+            return Geo(None, None, "none", "fake", None)
+        return Geo(32.7 + (digest % 100) / 1000, -96.8 - (digest % 77) / 1000, "address", "fake", True, 1)
+
+
+class Clock:
+    def __init__(self, at: datetime | None = None) -> None:
+        self.at = at or datetime(2019, 6, 18, 5, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.at
+
+
+@dataclass
+class AwsWorld:
+    """Everything the deployment creates, on the emulator."""
+
+    url: str
+    names: TableNames
+    s3: Any
+    sqs: Any
+    ddb: Any
+    streams: Any
+    tracker_queue: str
+    locator_queue: str
+    stream_arn: str
+    _iterator: str | None = None
+    seen_sequences: list[str] = field(default_factory=list)
+
+    def runtime(
+        self,
+        api_url: str = "",
+        feed_url: str = "http://127.0.0.1:9/feed",
+        clock: Callable[[], datetime] | None = None,
+        locator: Any = None,
+        **settings: Any,
+    ) -> Runtime:
+        config = AwsConfig(
+            bucket=BUCKET,
+            tables=self.names,
+            api_url=api_url,
+            ingest_token=TOKEN,
+            publish_attempts=2,
+            endpoint_url=self.url,
+        )
+        options: dict[str, Any] = {"feed_url": feed_url, "feed_max_attempts": 1, "geocode": False, **settings}
+        clock = clock or Clock()
+        return Runtime(
+            config=config,
+            settings=Settings(**options),
+            store=DynamoStore(self.names, client=self.ddb, clock=clock),
+            archive=S3ObjectStore(BUCKET, client=self.s3),
+            clock=clock,
+            locator=locator,
+            locator_loaded=True,
+            sleep=lambda _s: None,
+        )
+
+    def receive(self, queue_url: str) -> dict[str, Any]:
+        """Every message waiting on a queue, as the SQS event Lambda would get (and deleted, as the
+        event source mapping does when the handler reports no failure for them)."""
+        records = []
+        while True:
+            got = self.sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
+            messages = got.get("Messages", [])
+            if not messages:
+                break
+            for message in messages:
+                records.append(
+                    {
+                        "messageId": message["MessageId"],
+                        "receiptHandle": message["ReceiptHandle"],
+                        "body": message["Body"],
+                        "eventSource": "aws:sqs",
+                        "awsRegion": REGION,
+                    }
+                )
+                self.sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+        return {"Records": records}
+
+    def stream_event(self) -> dict[str, Any]:
+        """New records of the events table's stream, shaped as Lambda delivers them (JSON: binary
+        attributes base64, times as epoch numbers)."""
+        if self._iterator is None:
+            shard = self.streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]["Shards"][0]
+            self._iterator = self.streams.get_shard_iterator(
+                StreamArn=self.stream_arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+            )["ShardIterator"]
+        records = []
+        while True:
+            got = self.streams.get_records(ShardIterator=self._iterator, Limit=1000)
+            self._iterator = got["NextShardIterator"]
+            if not got["Records"]:
+                break
+            records.extend(got["Records"])
+        return {"Records": [_lambda_json(r, self.stream_arn) for r in records]}
+
+
+def _lambda_json(record: dict[str, Any], arn: str) -> dict[str, Any]:
+    def plain(value: Any) -> Any:
+        if isinstance(value, bytes | bytearray):
+            return base64.b64encode(value).decode()
+        if isinstance(value, datetime):
+            return value.timestamp()
+        if isinstance(value, dict):
+            return {k: plain(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [plain(v) for v in value]
+        return value
+
+    shaped: dict[str, Any] = json.loads(json.dumps(plain(record)))
+    shaped["eventSourceARN"] = arn
+    return shaped
+
+
+@pytest.fixture
+def aws(moto_url: str) -> AwsWorld:
+    import boto3
+
+    httpx.post(moto_url + "/moto-api/reset").raise_for_status()
+    kwargs = {"endpoint_url": moto_url, "region_name": REGION}
+    s3 = boto3.client("s3", **kwargs)
+    sns = boto3.client("sns", **kwargs)
+    sqs = boto3.client("sqs", **kwargs)
+    ddb = dynamodb_client(moto_url)
+    streams = boto3.client("dynamodbstreams", **kwargs)
+
+    names = TableNames(calls="t-calls", locations="t-locations", meta="t-meta", events="t-events")
+    create_tables(ddb, names)
+    stream_arn = ddb.describe_table(TableName=names.events)["Table"]["LatestStreamArn"]
+
+    s3.create_bucket(Bucket=BUCKET)
+    topic = sns.create_topic(Name="raw-snapshots")["TopicArn"]
+    queues = []
+    for name in ("tracker", "locator"):
+        url = sqs.create_queue(QueueName=name)["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
+        queues.append(url)
+    s3.put_bucket_notification_configuration(
+        Bucket=BUCKET,
+        NotificationConfiguration={
+            "TopicConfigurations": [
+                {
+                    "TopicArn": topic,
+                    "Events": ["s3:ObjectCreated:*"],
+                    "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": "raw/"}]}},
+                }
+            ]
+        },
+    )
+    return AwsWorld(moto_url, names, s3, sqs, ddb, streams, queues[0], queues[1], stream_arn)
+
+
+@pytest.fixture
+def recorded() -> list[tuple[datetime, list[Any]]]:
+    """The 14 recorded snapshots with their capture times."""
+    return [(at, decode_snapshot(path.read_bytes())) for at, path in list_snapshots(FEED_SEQUENCE)]
+
+
+class RunningApi:
+    """``create_app`` served by uvicorn on a loopback port, in a thread with its own loop."""
+
+    def __init__(self, settings: Settings, store: Any) -> None:
+        from dallas_calls.api.app import create_app
+        from dallas_calls.events.bus import LocalBus
+
+        self.app = create_app(settings, store, LocalBus())
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(128)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.server = uvicorn.Server(uvicorn.Config(self.app, log_level="warning", lifespan="on"))
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_until_complete(self.server.serve(sockets=[self.sock]))
+        pending = asyncio.all_tasks(self.loop)
+        for task in pending:
+            task.cancel()
+        self.loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        self.loop.close()
+
+    def __enter__(self) -> RunningApi:
+        self.thread.start()
+        for _ in range(400):
+            if self.server.started:
+                return self
+            threading.Event().wait(0.025)
+        raise RuntimeError("API did not start")
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=15)
