@@ -20,11 +20,14 @@ from dallas_calls.feed.source import ReplayExhausted, ReplaySource, SnapshotSour
 from dallas_calls.runtime import (
     Components,
     Scheduler,
+    build_bus,
     build_components,
     demo_settings,
     demo_snapshots,
     feed_source,
 )
+from dallas_calls.storage.port import ReadStore
+from dallas_calls.storage.sqlite import SqliteStore
 
 log = logging.getLogger("dallas_calls")
 
@@ -167,8 +170,18 @@ def _api(args: argparse.Namespace) -> int:
     from dallas_calls.api.app import create_app
 
     settings = _settings(args)
-    parts = build_components(settings)
-    app = create_app(settings, parts.store, parts.bus)
+    store: ReadStore
+    if settings.store == "dynamodb":
+        from dallas_calls.aws.config import AwsConfig
+        from dallas_calls.storage.dynamodb import DynamoStore
+
+        aws = AwsConfig.from_env()
+        store = DynamoStore(aws.tables, endpoint_url=aws.endpoint_url)
+    elif settings.store == "sqlite":
+        store = SqliteStore(settings.db_path)
+    else:
+        raise UsageError(f"unknown store {settings.store!r}: use sqlite or dynamodb")
+    app = create_app(settings, store, build_bus(settings))
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level.lower())
     return 0
 

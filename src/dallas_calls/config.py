@@ -36,6 +36,10 @@ class Settings(BaseSettings):
     )
     host: str = Field("127.0.0.1", description="Address `serve`/`api` listen on.")
     port: int = Field(8000, ge=0, le=65535, description="Port `serve`/`api` listen on.")
+    store: str = Field(
+        "sqlite",
+        description="State store the API reads: sqlite (DATA_DIR) or dynamodb (AWS tables; `api` replicas on ECS).",
+    )
     bus: str = Field("local", description="Event bus: `local` or redis://host:port/db for several replicas.")
     ingest_token: str | None = Field(
         None, description="Bearer token for POST /events/ (disabled when unset)."

@@ -46,7 +46,7 @@ from dallas_calls.config import Settings
 from dallas_calls.events.bus import EventBus
 from dallas_calls.events.sse import RETRY_MS, StreamFilter, client_stream
 from dallas_calls.model import EVENT_TYPES, Call, Event
-from dallas_calls.storage.sqlite import SqliteStore
+from dallas_calls.storage.port import ReadStore
 
 log = logging.getLogger(__name__)
 
@@ -262,7 +262,7 @@ class _PollFreshness:
 
 def create_app(
     settings: Settings,
-    store: SqliteStore,
+    store: ReadStore,
     bus: EventBus,
     background: Callable[[], Awaitable[None]] | None = None,
     readiness: Readiness | None = None,

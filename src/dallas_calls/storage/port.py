@@ -8,6 +8,27 @@ from typing import Protocol
 from dallas_calls.model import Call, ChangeSet, Event, Geo, NewEvent, PollRecord, QuarantinedRow
 
 
+class ReadStore(Protocol):
+    """What the API reads: enough for the current-calls view, resume, call history and readiness.
+    SQLite (one machine) and DynamoDB (API replicas on ECS) both provide it."""
+
+    def open_calls(self) -> dict[str, Call]: ...
+
+    def get_call(self, incident_number: str) -> Call | None: ...
+
+    def calls_between(self, start: str, end: str, limit: int = 1000) -> list[Call]: ...
+
+    def last_event_id(self) -> int: ...
+
+    def first_event_id(self) -> int | None: ...
+
+    def events_after(self, after_id: int, limit: int = 1000) -> list[Event]: ...
+
+    def call_events(self, incident_number: str) -> list[Event]: ...
+
+    def last_good_poll(self) -> PollRecord | None: ...
+
+
 class StateStore(Protocol):
     def open_calls(self) -> dict[str, Call]:
         """Every open call by incident number, with its cached geo attached."""
