@@ -8,7 +8,7 @@ PORT   ?= 8000
 STAMP  := $(VENV)/.installed
 WEB_STAMP := src/dallas_calls/web/vendor/.built
 
-.PHONY: run demo test lint typecheck unit install web lock package-lambda checkov clean
+.PHONY: run demo test lint typecheck unit install web lock package-lambda checkov tf-fmt infra-check clean
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -51,5 +51,24 @@ lock:
 package-lambda: install
 	$(BIN)/python scripts/package_lambda.py
 
+# Static checks of the Terraform. checkov lives in its own venv (it pins many packages of its own).
+CHECKOV_VENV := .venv-checkov
+CHECKOV_VERSION := 3.3.30
+
+$(CHECKOV_VENV)/.installed:
+	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet checkov==$(CHECKOV_VERSION)
+	@touch $@
+
+checkov: $(CHECKOV_VENV)/.installed
+	$(CHECKOV_VENV)/bin/checkov --config-file infra/terraform/.checkov.yaml -d infra/terraform
+
+# terraform fmt runs where terraform is installed (it is not on PyPI, npm or Debian).
+tf-fmt:
+	@if command -v terraform >/dev/null; then terraform fmt -check -recursive infra/terraform && echo "terraform fmt: clean"; \
+	else echo "terraform not installed: skipping terraform fmt -check"; fi
+
+infra-check: checkov tf-fmt
+
 clean:
-	rm -rf $(VENV) node_modules src/dallas_calls/web/vendor build .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(CHECKOV_VENV) node_modules src/dallas_calls/web/vendor build .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,158 @@
+variable "name_prefix" {
+  description = "Prefix of every resource name (for example \"dallas-calls\")."
+  type        = string
+}
+
+variable "stream_arns" {
+  description = "DynamoDB stream ARNs the publisher reads, by a short name: { events = <events table stream> }. Each record must be an event batch item (dallas_calls.storage.dynamodb)."
+  type        = map(string)
+}
+
+variable "bucket_name" {
+  description = "Archive bucket the change records are written to."
+  type        = string
+}
+
+variable "bucket_arn" {
+  description = "ARN of the archive bucket."
+  type        = string
+}
+
+variable "changes_prefix" {
+  description = "Key prefix of change records (the publisher may write only there)."
+  type        = string
+  default     = "changes/"
+}
+
+variable "api_url" {
+  description = "Base URL of the live API (for example https://calls.example.org); events are POSTed to API_URL/events/."
+  type        = string
+}
+
+variable "ingest_token_secret_arn" {
+  description = "ARN of the Secrets Manager secret holding the bearer token of POST /events/ (api module output)."
+  type        = string
+}
+
+variable "package_path" {
+  description = "Path of the Lambda deployment zip (build/lambda.zip from `make package-lambda`)."
+  type        = string
+}
+
+variable "package_s3_bucket" {
+  description = "Bucket holding a copy of the zip (deploys above the 50 MB direct-upload limit); null to upload package_path directly."
+  type        = string
+  default     = null
+}
+
+variable "package_s3_key" {
+  description = "Key of the zip in package_s3_bucket."
+  type        = string
+  default     = null
+}
+
+variable "handler" {
+  description = "Python handler of the publisher."
+  type        = string
+  default     = "dallas_calls.aws.handlers.publisher"
+}
+
+variable "architecture" {
+  description = "Lambda instruction set (\"x86_64\" or \"arm64\"); must match the wheels in the zip."
+  type        = string
+  default     = "x86_64"
+}
+
+variable "memory_size" {
+  description = "Publisher memory in MB."
+  type        = number
+  default     = 256
+}
+
+variable "timeout" {
+  description = "Publisher timeout in seconds (covers its own retries of POST /events/ with backoff)."
+  type        = number
+  default     = 60
+}
+
+variable "reserved_concurrent_executions" {
+  description = "Concurrency reserved for the publisher (one per active stream shard is used); null where the account's concurrency quota is 10."
+  type        = number
+  default     = 2
+}
+
+variable "batch_size" {
+  description = "Stream records per invocation."
+  type        = number
+  default     = 100
+}
+
+variable "maximum_batching_window_in_seconds" {
+  description = "Seconds the event source may wait to fill a batch (latency added to every event)."
+  type        = number
+  default     = 1
+}
+
+variable "starting_position" {
+  description = "Where a new mapping starts reading: TRIM_HORIZON (all records of the last 24 h) or LATEST."
+  type        = string
+  default     = "TRIM_HORIZON"
+
+  validation {
+    condition     = contains(["TRIM_HORIZON", "LATEST"], var.starting_position)
+    error_message = "starting_position must be TRIM_HORIZON or LATEST."
+  }
+}
+
+variable "maximum_retry_attempts" {
+  description = "Retries of a failing batch (halved each time by bisect-on-error) before its records go to the dead-letter queue."
+  type        = number
+  default     = 10
+}
+
+variable "maximum_record_age_in_seconds" {
+  description = "Records older than this go to the dead-letter queue instead of being retried (-1: until the stream drops them after 24 h)."
+  type        = number
+  default     = 21600
+}
+
+variable "iterator_age_alarm_seconds" {
+  description = "Alarm when the publisher lags the stream by more than this many seconds."
+  type        = number
+  default     = 300
+}
+
+variable "kms_key_arn" {
+  description = "Customer-managed KMS key (streams, archive, secret, queue, logs, environment)."
+  type        = string
+}
+
+variable "log_level" {
+  description = "DALLAS_CALLS_LOG_LEVEL of the function."
+  type        = string
+  default     = "INFO"
+}
+
+variable "extra_environment" {
+  description = "More DALLAS_CALLS_* environment variables for the publisher (no secrets)."
+  type        = map(string)
+  default     = {}
+}
+
+variable "log_retention_days" {
+  description = "Days CloudWatch keeps the publisher's logs."
+  type        = number
+  default     = 365
+}
+
+variable "alarm_actions" {
+  description = "ARNs (SNS topics) notified when records fail to publish or the publisher falls behind."
+  type        = list(string)
+  default     = []
+}
+
+variable "tags" {
+  description = "Tags added to every resource."
+  type        = map(string)
+  default     = {}
+}
