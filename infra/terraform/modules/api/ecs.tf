@@ -150,6 +150,7 @@ locals {
       DALLAS_CALLS_HOST         = "0.0.0.0"
       DALLAS_CALLS_PORT         = tostring(var.container_port)
       DALLAS_CALLS_DATA_DIR     = "/data"
+      DALLAS_CALLS_STORE        = "dynamodb"
       DALLAS_CALLS_ARCHIVE_URI  = "s3://${var.bucket_name}"
       DALLAS_CALLS_CORS_ORIGINS = var.cors_origins
       DALLAS_CALLS_LOG_LEVEL    = var.log_level
