@@ -155,7 +155,8 @@ class NormalizedLocation:
 
 
 @lru_cache(maxsize=1)
-def _suffixes() -> dict[str, str]:
+def usps_suffixes() -> dict[str, str]:
+    """Street types, every variant -> its USPS Pub 28 standard abbreviation (the shipped table)."""
     text = resources.files("dallas_calls.geocoding").joinpath("data/usps_suffixes.csv").read_text("utf-8")
     return {row["variant"]: row["standard"] for row in csv.DictReader(text.splitlines())}
 
@@ -185,7 +186,7 @@ def clean_text(text: str) -> str:
 
 def _split_grammar(tokens: list[str]) -> tuple[str | None, list[str], str | None, str | None]:
     """``[predir] name [suffix] [postdir]``; a name is never left empty."""
-    suffixes = _suffixes()
+    suffixes = usps_suffixes()
     name = list(tokens)
     postdir = suffix = predir = None
     if len(name) >= 3 and name[-1] in DIRECTIONALS and name[-2] in suffixes:
@@ -207,7 +208,7 @@ def _compose(predir: str | None, core: str, suffix: str | None, postdir: str | N
 def _lookup_freeway(tokens: list[str], has_context: bool) -> FreewayAlias | None:
     table = freeway_aliases()
     forms = [tokens]
-    if tokens and _suffixes().get(tokens[-1]) in FREEWAY_SUFFIXES:
+    if tokens and usps_suffixes().get(tokens[-1]) in FREEWAY_SUFFIXES:
         forms.append(tokens[:-1])
         has_context = True
     if tokens and tokens[-1] == "TOLLWAY":
@@ -228,7 +229,7 @@ def normalize_street(text: str) -> Street | None:
     """One street name in canonical form, or None when nothing usable is left (e.g. a bare "AVE")."""
     tokens = clean_text(text).replace("/", " ").replace("&", " ").split()
     tokens = [t for t in tokens if t != "-"]
-    suffixes = _suffixes()
+    suffixes = usps_suffixes()
     direction: str | None = None
     # "N CENTRAL SB EXPWY": a travel direction written before the suffix.
     if len(tokens) >= 3 and tokens[-2] in TRAVEL_DIRECTIONS and tokens[-1] in suffixes:
@@ -278,7 +279,7 @@ def normalize_street(text: str) -> Street | None:
     predir, name, suffix, postdir = _split_grammar(tokens)
     if len(name) == 1 and suffix is not None and name[0] in ORDINAL_WORDS:
         name = [ORDINAL_WORDS[name[0]]]  # "FIRST AVE" is written "1ST AVE" by the city
-    if not name or (suffix is None and predir is None and len(name) == 1 and name[0] in _suffixes()):
+    if not name or (suffix is None and predir is None and len(name) == 1 and name[0] in usps_suffixes()):
         return None  # a bare suffix: "AVE"
     if all(t.isdigit() for t in name) and not (suffix or predir):
         return None  # a bare number is no street

@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dallas_calls.geo.distance import distance_m
+from dallas_calls.geocoding.normalize import DIRECTIONALS, usps_suffixes
 
 log = logging.getLogger(__name__)
 
@@ -58,85 +59,9 @@ SIDE_OFFSET_M = 8.0
 DUPLICATE_M = 25.0
 
 # -- canonical street names ------------------------------------------------------------------------
+# Directionals and street types: the normalizer's tables (USPS Pub 28), so both sides agree.
+SUFFIXES = usps_suffixes()
 
-DIRECTIONALS = {
-    "N": "N",
-    "S": "S",
-    "E": "E",
-    "W": "W",
-    "NE": "NE",
-    "NW": "NW",
-    "SE": "SE",
-    "SW": "SW",
-    "NORTH": "N",
-    "SOUTH": "S",
-    "EAST": "E",
-    "WEST": "W",
-    "NORTHEAST": "NE",
-    "NORTHWEST": "NW",
-    "SOUTHEAST": "SE",
-    "SOUTHWEST": "SW",
-}
-# Street types (USPS Pub 28, the ones seen in and around Dallas), long or variant form -> standard.
-SUFFIXES = {
-    "ALLEY": "ALY",
-    "ALY": "ALY",
-    "AV": "AVE",
-    "AVE": "AVE",
-    "AVENUE": "AVE",
-    "BLVD": "BLVD",
-    "BOULEVARD": "BLVD",
-    "BND": "BND",
-    "BEND": "BND",
-    "CIR": "CIR",
-    "CIRCLE": "CIR",
-    "COURT": "CT",
-    "CT": "CT",
-    "COVE": "CV",
-    "CV": "CV",
-    "CROSSING": "XING",
-    "XING": "XING",
-    "DR": "DR",
-    "DRIVE": "DR",
-    "EXPRESSWAY": "EXPY",
-    "EXPWY": "EXPY",
-    "EXPY": "EXPY",
-    "FREEWAY": "FWY",
-    "FWY": "FWY",
-    "HIGHWAY": "HWY",
-    "HWY": "HWY",
-    "LANE": "LN",
-    "LN": "LN",
-    "LOOP": "LOOP",
-    "PARKWAY": "PKWY",
-    "PKWY": "PKWY",
-    "PKY": "PKWY",
-    "PATH": "PATH",
-    "PLACE": "PL",
-    "PL": "PL",
-    "PLAZA": "PLZ",
-    "PLZ": "PLZ",
-    "PT": "PT",
-    "POINT": "PT",
-    "RD": "RD",
-    "ROAD": "RD",
-    "ROW": "ROW",
-    "RUN": "RUN",
-    "SQ": "SQ",
-    "SQUARE": "SQ",
-    "ST": "ST",
-    "STREET": "ST",
-    "TER": "TER",
-    "TERRACE": "TER",
-    "TRAIL": "TRL",
-    "TRL": "TRL",
-    "TPKE": "TPKE",
-    "TURNPIKE": "TPKE",
-    "TOLLWAY": "TOLLWAY",
-    "TLWY": "TOLLWAY",
-    "WAY": "WAY",
-    "WALK": "WALK",
-}
 ORDINALS = {
     "FIRST": "1ST",
     "SECOND": "2ND",
