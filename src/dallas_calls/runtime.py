@@ -74,15 +74,42 @@ class Components:
     pipeline: Pipeline
 
 
+APPROXIMATE_PRECISIONS = ("beat", "none")
+
+
+def refresh_approximate_locations(store: SqliteStore, locator: CallLocator | None) -> int:
+    """When the locator gained sources (a street index was built, real beat polygons fetched, an
+    online geocoder configured), answers cached as beat-level or missing get another try at once
+    instead of waiting for their TTL. Returns how many cached keys were expired."""
+    signature = getattr(locator, "signature", None)
+    if signature is None:
+        return 0
+    current = str(signature())
+    previous = store.get_meta("locator_signature")
+    expired = 0
+    if previous is not None and previous != current:
+        expired = store.expire_locations(APPROXIMATE_PRECISIONS)
+        log.info(
+            "geocoding sources changed (%s -> %s): %d approximate locations will be retried",
+            previous,
+            current,
+            expired,
+        )
+    store.set_meta("locator_signature", current)
+    return expired
+
+
 def build_components(settings: Settings, bus: EventBus | None = None) -> Components:
     store = SqliteStore(settings.db_path)
     archive = open_object_store(settings.archive_location, endpoint_url=settings.s3_endpoint_url)
     bus = bus or build_bus(settings)
+    locator = build_locator(settings)
+    refresh_approximate_locations(store, locator)
     pipeline = Pipeline(
         store,
         archive,
         bus=bus,
-        locator=build_locator(settings),
+        locator=locator,
         min_open=settings.guard_min_open,
         max_drop_fraction=settings.guard_max_drop,
     )

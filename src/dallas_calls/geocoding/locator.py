@@ -97,6 +97,16 @@ class Locator:
         self.providers = list(providers)
         self.areas = areas or default_areas()
 
+    def signature(self) -> str:
+        """What this chain can know: its sources (and the street index's build), and which beat check
+        it uses. When it changes, answers cached as only approximate deserve another try."""
+        parts = [p.name for p in self.providers]
+        for provider in self.providers:
+            if isinstance(provider, StreetIndexProvider):
+                parts.append(f"tiger@{provider.index.path.stat().st_mtime_ns}")
+        parts.append(f"beats:{self.areas.check}")
+        return ",".join(parts)
+
     def locate(self, block: str | None, location: str, beat: str | None, division: str | None) -> Geo:
         return self.explain(block, location, beat, division).choice.geo
 

@@ -66,6 +66,12 @@ MIGRATIONS: tuple[str, ...] = (
         expires_at TEXT NOT NULL
     );
     """,
+    """
+    CREATE TABLE meta (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -353,6 +359,26 @@ class SqliteStore:
                 "precision = excluded.precision, resolved_at = excluded.resolved_at, "
                 "expires_at = excluded.expires_at",
                 (location_key, _dumps(geo.to_dict()), geo.precision, resolved_at or expires_at, expires_at),
+            )
+
+    def expire_locations(self, precisions: Sequence[str]) -> int:
+        """Make cached geocodes of these precisions stale, so they are located again."""
+        marks = ",".join("?" * len(precisions))
+        with self._transaction() as conn:
+            return conn.execute(
+                f"UPDATE locations SET expires_at = '' WHERE precision IN ({marks})", tuple(precisions)
+            ).rowcount
+
+    def get_meta(self, key: str) -> str | None:
+        with self._lock:
+            row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return str(row[0]) if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._transaction() as conn:
+            conn.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, value),
             )
 
     def location_keys_needing_geocode(self, now: str) -> list[str]:
