@@ -1,20 +1,28 @@
 """SSE fan-out: N concurrent /get-events/ clients on one server process, then a burst of events.
 
-    python bench/sse_fanout.py                  # N = 1000, 5000, 10000
-    python bench/sse_fanout.py --clients 2000   # one size
+    python bench/sse_fanout.py                            # N = 1000, 5000, 10000
+    python bench/sse_fanout.py --clients 2000             # one size
+    python bench/sse_fanout.py --repeat 3                 # 3 runs per size, a fresh server each
+    python bench/sse_fanout.py --server-loop asyncio --server-http h11   # without uvloop/httptools
 
-The server (create_app + LocalBus + SQLite, as `dallas-calls api` runs it) is a separate process;
-this process is the load: raw asyncio sockets, one per client, loopback only. After every client is
-connected, one POST /events/ delivers a burst of events (realistic call.updated payloads). Reported:
-clients connected, % that received the whole burst, p50/p99 latency from the POST to a client's
-first and to its last event of the burst, and the server's RSS per connected client. Bounded: every
-phase has a deadline; the server is stopped at the end.
+The server (create_app + LocalBus + SQLite, as `dallas-calls api` runs it: uvicorn with loop and
+http "auto", i.e. uvloop and httptools when installed) is a separate process; it reports the loop
+and HTTP protocol it runs. This process is the load, loopback only, kept cheap so that it measures
+the server and not itself: each client is a bare asyncio.Protocol (no task, no stream reader) that
+counts event frames and bytes as they arrive, on uvloop when installed (--load-loop). After every
+client is connected, one POST /events/ delivers a burst of events (realistic call.updated
+payloads). Reported: clients connected, % that received the whole burst, p50/p99 latency from the
+POST to a client's first and to its last event of the burst, server and load CPU during the
+burst, and the server's RSS per connected client. Checked: every client received the same number
+of bytes, and every 100th client keeps its bytes, whose ids must be exactly the burst's, in order.
+Bounded: every phase has a deadline; the server is stopped at the end.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -25,8 +33,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 TOKEN = "bench-token"
 MARK = b"\nevent: call."
@@ -38,8 +47,10 @@ def raise_nofile() -> int:
     return hard
 
 
-def serve(port: int, data_dir: str) -> None:
-    """The server process: the API as `dallas-calls api` runs it, ingest enabled."""
+def serve(port: int, data_dir: str, loop: str, http: str) -> None:
+    """The server process: the API as `dallas-calls api` runs it (uvicorn's loop and http "auto"
+    unless told otherwise), ingest enabled. Writes the loop and HTTP protocol in use to
+    ``data_dir/server-info`` once it serves."""
     import uvicorn
 
     from dallas_calls.api.app import create_app
@@ -57,9 +68,37 @@ def serve(port: int, data_dir: str) -> None:
     )
     store = SqliteStore(settings.db_path)
     app = create_app(settings, store, LocalBus())
-    run = lambda: uvicorn.run(  # noqa: E731
-        app, host="127.0.0.1", port=port, log_level="warning", backlog=16384, timeout_keep_alive=60
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        backlog=16384,
+        timeout_keep_alive=60,
+        loop=loop,
+        http=http,
     )
+    server = uvicorn.Server(config)
+
+    async def report() -> None:
+        while not server.started:
+            await asyncio.sleep(0.05)
+        running = type(asyncio.get_running_loop())
+        info = f"{running.__module__}.{running.__name__} {config.http_protocol_class.__name__}"
+        (Path(data_dir) / "server-info").write_text(info)
+
+    async def main() -> None:
+        reporter = asyncio.get_running_loop().create_task(report())
+        await server.serve()
+        reporter.cancel()
+
+    def run() -> None:  # as uvicorn.run does it, with the loop uvicorn picks
+        with (
+            contextlib.suppress(KeyboardInterrupt),
+            asyncio.Runner(loop_factory=config.get_loop_factory()) as r,
+        ):
+            r.run(main())
+
     profile = os.environ.get("BENCH_PROFILE")
     if profile:  # python bench/sse_fanout.py with BENCH_PROFILE=out.prof: profile the server
         import cProfile
@@ -148,44 +187,97 @@ def call_dict(n: int) -> dict[str, Any]:
     }
 
 
-class Client:
-    def __init__(self) -> None:
-        self.writer: asyncio.StreamWriter | None = None
-        self.reader: asyncio.StreamReader | None = None
+REQUEST = b"GET /get-events/ HTTP/1.1\r\nHost: bench\r\nAccept: text/event-stream\r\n\r\n"
+SAMPLE_EVERY = 100  # every 100th client keeps its bytes: their ids are checked (order, no gap/dup)
+
+
+class Fleet:
+    """What the clients share: how many events make a whole burst and how many clients lack it."""
+
+    def __init__(self, expected: int) -> None:
+        self.expected = expected
+        self.remaining = 0
+        self.done: asyncio.Future[None] | None = None
+
+
+class Client(asyncio.Protocol):
+    """One SSE client as a bare protocol: no task, no stream reader, no parsing. It counts event
+    frames (``\nevent: call.``) and bytes as they arrive and stamps the first and the last."""
+
+    def __init__(self, fleet: Fleet, ready: asyncio.Future[bool], keep: bool) -> None:
+        self.fleet = fleet
+        self.transport: asyncio.Transport | None = None
+        self.head: bytes | None = b""  # None once the response head and the retry frame are in
+        self.ready = ready
         self.count = 0
+        self.nbytes = 0
         self.first: float | None = None
         self.last: float | None = None
+        self.carry = b""
+        self.kept: list[bytes] | None = [] if keep else None
 
-    async def connect(self, port: int) -> bool:
-        try:
-            self.reader, self.writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), 20)
-            self.writer.write(
-                b"GET /get-events/ HTTP/1.1\r\nHost: bench\r\nAccept: text/event-stream\r\n\r\n"
-            )
-            head = await asyncio.wait_for(self.reader.readuntil(b"retry: "), 30)
-            return b" 200 " in head.split(b"\r\n", 1)[0]
-        except (OSError, TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
-            return False
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's is no asyncio.Transport subclass
+        self.transport.write(REQUEST)
 
-    async def read(self, expected: int) -> None:
-        assert self.reader is not None
-        carry = b""
-        while self.count < expected:
-            data = await self.reader.read(262144)
+    def data_received(self, data: bytes) -> None:
+        if self.head is not None:  # the response head, then the retry frame
+            self.head += data
+            at = self.head.find(b"retry: ")
+            end = self.head.find(b"\n\n", at) if at >= 0 else -1
+            if end < 0:
+                return
+            ok = b" 200 " in self.head.split(b"\r\n", 1)[0]
+            data, self.head = self.head[end + 2 :], None
+            if not self.ready.done():
+                self.ready.set_result(ok)
             if not data:
                 return
-            now = time.perf_counter()
-            found = data.count(MARK) + (carry + data[: len(MARK) - 1]).count(MARK)
-            if found:
-                if self.first is None:
-                    self.first = now
-                self.count += found
-                self.last = now
-            carry = data[-(len(MARK) - 1) :]
+        now = time.perf_counter()
+        found = data.count(MARK) + (self.carry + data[: len(MARK) - 1]).count(MARK)
+        self.carry = data[-(len(MARK) - 1) :]
+        self.nbytes += len(data)
+        if self.kept is not None:
+            self.kept.append(data)
+        if found:
+            if self.first is None:
+                self.first = now
+            before = self.count
+            self.count += found
+            self.last = now
+            fleet = self.fleet
+            if before < fleet.expected <= self.count:
+                fleet.remaining -= 1
+                if fleet.remaining == 0 and fleet.done is not None and not fleet.done.done():
+                    fleet.done.set_result(None)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.ready.done():
+            self.ready.set_result(False)
 
     def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
+        if self.transport is not None:
+            self.transport.abort()
+
+    def ids(self) -> list[int]:
+        text = b"".join(self.kept or ())
+        return [int(line[4:]) for line in text.split(b"\n") if line.startswith(b"id: ")]
+
+
+async def connect(loop: asyncio.AbstractEventLoop, fleet: Fleet, port: int, keep: bool) -> Client | None:
+    ready: asyncio.Future[bool] = loop.create_future()
+    client: Client | None = None
+    try:
+        _, client = await asyncio.wait_for(
+            loop.create_connection(lambda: Client(fleet, ready, keep), "127.0.0.1", port), 20
+        )
+        if await asyncio.wait_for(ready, 30):
+            return client
+    except (OSError, TimeoutError):
+        pass
+    if client is not None:
+        client.close()
+    return None
 
 
 def pct(values: list[float], p: float) -> float:
@@ -210,17 +302,19 @@ async def post_events(port: int, body: bytes) -> int:
 
 
 async def run_size(n: int, burst: int, port: int, server_pid: int, start_id: int) -> dict[str, Any]:
+    loop = asyncio.get_running_loop()
     rss_before = rss_kib(server_pid)
-    clients = [Client() for _ in range(n)]
+    fleet = Fleet(burst)
     t_conn = time.perf_counter()
-    connected = 0
+    clients: list[Client] = []
     for start in range(0, n, 500):
-        results = await asyncio.gather(*(c.connect(port) for c in clients[start : start + 500]))
-        connected += sum(results)
+        batch = range(start, min(n, start + 500))
+        found = await asyncio.gather(*(connect(loop, fleet, port, i % SAMPLE_EVERY == 0) for i in batch))
+        clients += [c for c in found if c is not None]
+    connected = len(clients)
     connect_s = time.perf_counter() - t_conn
     await asyncio.sleep(1.0)
     rss_after = rss_kib(server_pid)
-    live = [c for c in clients if c.writer is not None and c.reader is not None]
     events = [
         {
             "id": start_id + i,
@@ -231,18 +325,24 @@ async def run_size(n: int, burst: int, port: int, server_pid: int, start_id: int
         for i in range(burst)
     ]
     body = json.dumps({"events": events}, separators=(",", ":")).encode()
-    readers = [asyncio.create_task(c.read(burst)) for c in live]
+    fleet.remaining = connected
+    done: asyncio.Future[None] = loop.create_future()
+    fleet.done = done
     server_cpu0, load_cpu0 = cpu_s(server_pid), time.process_time()
     t0 = time.perf_counter()
     status = await post_events(port, body)
-    _, pending = await asyncio.wait(readers, timeout=60)
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(asyncio.shield(done), 60)
     burst_s = time.perf_counter() - t0
     server_cpu, load_cpu = cpu_s(server_pid) - server_cpu0, time.process_time() - load_cpu0
-    for task in pending:
-        task.cancel()
-    complete = [c for c in live if c.count >= burst]
+    complete = [c for c in clients if c.count >= burst]
     last_lat = [c.last - t0 for c in complete if c.last is not None]
-    first_lat = [c.first - t0 for c in live if c.first is not None]
+    first_lat = [c.first - t0 for c in clients if c.first is not None]
+    # Every client gets the same bytes; the sampled ones must hold exactly the burst's ids, in order.
+    want = list(range(start_id, start_id + burst))
+    sampled = [c for c in clients if c.kept is not None]
+    ids_ok = sum(1 for c in sampled if c.ids() == want)
+    sizes = Counter(c.nbytes for c in complete)
     for c in clients:
         c.close()
     await asyncio.sleep(2.0)
@@ -252,10 +352,13 @@ async def run_size(n: int, burst: int, port: int, server_pid: int, start_id: int
         "connect_s": round(connect_s, 1),
         "ingest_status": status,
         "complete_pct": round(100 * len(complete) / n, 2),
+        "ids_in_order": f"{ids_ok}/{len(sampled)}",
+        "same_bytes": len(sizes) <= 1,
         "first_p50_ms": round(1000 * statistics.median(first_lat), 1) if first_lat else None,
         "first_p99_ms": round(1000 * pct(first_lat, 99), 1),
         "last_p50_ms": round(1000 * statistics.median(last_lat), 1) if last_lat else None,
         "last_p99_ms": round(1000 * pct(last_lat, 99), 1),
+        "last_max_ms": round(1000 * max(last_lat), 1) if last_lat else None,
         "server_rss_mib": round(rss_after / 1024, 1),
         "rss_per_client_kib": round((rss_after - rss_before) / max(connected, 1), 1),
         "burst_bytes": len(body),
@@ -265,17 +368,79 @@ async def run_size(n: int, burst: int, port: int, server_pid: int, start_id: int
     }
 
 
+def load_loop_factory(name: str) -> Any:
+    if name in ("auto", "uvloop"):
+        try:
+            import uvloop
+
+            return uvloop.new_event_loop
+        except ImportError:
+            if name == "uvloop":
+                raise
+    return asyncio.new_event_loop
+
+
+def run_one(n: int, args: argparse.Namespace, env: dict[str, str]) -> dict[str, Any]:
+    """One size on a fresh server process."""
+    import socket
+
+    with tempfile.TemporaryDirectory() as tmp:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        cmd = [sys.executable, __file__, "--serve", str(port), tmp, args.server_loop, args.server_http]
+        proc = subprocess.Popen(cmd, env=env)
+        if args.pin:
+            os.sched_setaffinity(proc.pid, {0})
+        try:
+            info = Path(tmp) / "server-info"
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and not info.exists():
+                time.sleep(0.1)
+            if not info.exists():
+                raise RuntimeError("the server did not start within 30 s")
+            time.sleep(0.1)
+            server_loop, server_http = info.read_text().split()
+            factory = load_loop_factory(args.load_loop)
+            with asyncio.Runner(loop_factory=factory) as runner:
+                result = runner.run(run_size(n, args.burst, port, proc.pid, 1))
+                load = type(runner.get_loop())
+            return {
+                **result,
+                "server_loop": server_loop,
+                "server_http": server_http,
+                "load_loop": f"{load.__module__}.{load.__name__}",
+            }
+        finally:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--clients", type=int, nargs="*", default=[1000, 5000, 10000])
     parser.add_argument("--burst", type=int, default=200)
+    parser.add_argument("--repeat", type=int, default=1, help="runs per size (a fresh server each)")
+    parser.add_argument(
+        "--server-loop", choices=("auto", "asyncio", "uvloop"), default="auto", help="uvicorn --loop"
+    )
+    parser.add_argument(
+        "--server-http", choices=("auto", "h11", "httptools"), default="auto", help="uvicorn --http"
+    )
+    parser.add_argument(
+        "--load-loop", choices=("auto", "asyncio", "uvloop"), default="auto", help="the load's event loop"
+    )
     parser.add_argument(
         "--pin", action="store_true", help="pin the server to CPU 0 and the load to CPU 1 (Linux)"
     )
-    parser.add_argument("--serve", nargs=2, metavar=("PORT", "DIR"), help=argparse.SUPPRESS)
+    parser.add_argument("--serve", nargs=4, metavar=("PORT", "DIR", "LOOP", "HTTP"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        serve(int(args.serve[0]), args.serve[1])
+        serve(int(args.serve[0]), args.serve[1], args.serve[2], args.serve[3])
         return 0
     if args.pin:
         os.sched_setaffinity(0, {1})
@@ -288,42 +453,22 @@ def main() -> int:
         if n + 100 > hard:
             print(f"skipping {n} clients: open-files limit {hard}")
             continue
-        with tempfile.TemporaryDirectory() as tmp:
-            import socket
-
-            with socket.socket() as sock:
-                sock.bind(("127.0.0.1", 0))
-                port = sock.getsockname()[1]
-            proc = subprocess.Popen([sys.executable, __file__, "--serve", str(port), tmp], env=env)
-            if args.pin:
-                os.sched_setaffinity(proc.pid, {0})
-            try:
-                deadline = time.monotonic() + 30
-                while time.monotonic() < deadline:
-                    try:
-                        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                            break
-                    except OSError:
-                        time.sleep(0.1)
-                result = asyncio.run(run_size(n, args.burst, port, proc.pid, 1))
-                results.append(result)
-                print(json.dumps(result), flush=True)
-            finally:
-                proc.send_signal(signal.SIGINT)
-                try:
-                    proc.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+        for _ in range(args.repeat):
+            result = run_one(n, args, env)
+            results.append(result)
+            print(json.dumps(result), flush=True)
     print()
     print(
-        "| clients | connected | complete | first event p50 / p99 | whole burst p50 / p99 | server RSS | RSS / client |"
+        "| clients | server loop / http | connected | complete | ids in order | first event p50 / p99 "
+        "| whole burst p50 / p99 | server CPU / load CPU | server RSS | RSS / client |"
     )
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         print(
-            f"| {r['clients']} | {r['connected']} | {r['complete_pct']}% | {r['first_p50_ms']} / {r['first_p99_ms']} ms "
-            f"| {r['last_p50_ms']} / {r['last_p99_ms']} ms | {r['server_rss_mib']} MiB | {r['rss_per_client_kib']} KiB |"
+            f"| {r['clients']} | {r['server_loop'].rsplit('.', 1)[-1]} / {r['server_http']} | {r['connected']} "
+            f"| {r['complete_pct']}% | {r['ids_in_order']} | {r['first_p50_ms']} / {r['first_p99_ms']} ms "
+            f"| {r['last_p50_ms']} / {r['last_p99_ms']} ms | {r['server_cpu_s']} / {r['load_cpu_s']} s "
+            f"| {r['server_rss_mib']} MiB | {r['rss_per_client_kib']} KiB |"
         )
     return 0
 

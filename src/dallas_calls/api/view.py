@@ -95,6 +95,9 @@ class CurrentCallsView:
         self._task: asyncio.Task[None] | None = None
         self._newer: asyncio.Event | None = None
         self._joined: tuple[int, int, bytes] | None = None  # (after, upto, frames) shared by clients
+        # (after, ring generation, events): the slice shared by the clients at the same cursor
+        self._live: tuple[int, int, list[Event]] | None = None
+        self._generation = 0  # bumped whenever the ring changes
         self.rebuilds = 0
         self.clients = 0
 
@@ -106,7 +109,8 @@ class CurrentCallsView:
         self.last_event_id = self.store.last_event_id()
         self.ring_floor = self.last_event_id
         self._ids, self._events, self._frames, self._ring_start = [], [], {}, 0
-        self._joined = None
+        self._joined = self._live = None
+        self._generation += 1
         self._load_recent_closed()
         self._changed()
         self._notify()
@@ -231,6 +235,7 @@ class CurrentCallsView:
                 self.calls[number] = {**call, "geo": geo}
 
     def _remember(self, event: Event) -> None:
+        self._generation += 1
         self._ids.append(event.id)
         self._events.append(event)
         self._frames[event.id] = frame(event)
@@ -259,10 +264,17 @@ class CurrentCallsView:
         return self._ids[-1] if len(self._ids) > self._ring_start else self.ring_floor
 
     def live_after(self, after_id: int) -> list[Event] | None:
+        """The ring's events after ``after_id``. After a wake-up every client at the same cursor asks
+        for the same slice: it is cut once and shared (read-only) until the ring changes."""
         if after_id < self.ring_floor:
             return None
+        cached = self._live
+        if cached is not None and cached[0] == after_id and cached[1] == self._generation:
+            return cached[2]
         start = bisect.bisect_right(self._ids, after_id, lo=self._ring_start)
-        return self._events[start:]
+        fresh = self._events[start:]
+        self._live = (after_id, self._generation, fresh)
+        return fresh
 
     async def wait_newer(self, after_id: int) -> None:
         while self.ring_last_id() <= after_id:

@@ -63,7 +63,8 @@ class EventLog(Protocol):
         None when the log no longer holds events right after ``after_id`` (a gap)."""
 
     def live_after(self, after_id: int) -> list[Event] | None:
-        """Every ring event with id > after_id; None when the ring no longer reaches back to it."""
+        """Every ring event with id > after_id; None when the ring no longer reaches back to it.
+        The list may be shared between clients: callers must not modify it."""
 
     async def wait_newer(self, after_id: int) -> None:
         """Return once the ring holds an event with id > after_id."""
@@ -208,15 +209,16 @@ async def client_stream(
             if chunk:
                 yield chunk
 
+        plain = flt.empty
         while True:  # live: everything the ring holds after the cursor, in one write
             await log.wait_newer(last)
-            fresh = log.live_after(last)
+            fresh = log.live_after(last)  # shared by the clients at the same cursor: read only
             if fresh is None or len(fresh) > queue_size:
                 yield _overflow()
                 return
             if not fresh:
                 continue
-            chunk = log.frames_after(last, fresh) if flt.empty else _frames(fresh, log, flt)
+            chunk = log.frames_after(last, fresh) if plain else _frames(fresh, log, flt)
             last = fresh[-1].id
             if chunk:
                 yield chunk
