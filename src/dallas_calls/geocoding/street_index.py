@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dallas_calls.geo.distance import distance_m
-from dallas_calls.geocoding.normalize import DIRECTIONALS, usps_suffixes
+from dallas_calls.geocoding.normalize import DIRECTIONALS, ORDINAL_WORDS, usps_suffixes
 
 log = logging.getLogger(__name__)
 
@@ -62,18 +62,7 @@ DUPLICATE_M = 25.0
 # Directionals and street types: the normalizer's tables (USPS Pub 28), so both sides agree.
 SUFFIXES = usps_suffixes()
 
-ORDINALS = {
-    "FIRST": "1ST",
-    "SECOND": "2ND",
-    "THIRD": "3RD",
-    "FOURTH": "4TH",
-    "FIFTH": "5TH",
-    "SIXTH": "6TH",
-    "SEVENTH": "7TH",
-    "EIGHTH": "8TH",
-    "NINTH": "9TH",
-    "TENTH": "10TH",
-}
+ORDINALS = ORDINAL_WORDS
 # Dallas freeway names as TIGER spells them -> as the city (and the normalizer) spell them.
 NAME_ALIASES: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
     (("LYNDON", "B", "JOHNSON"), ("L", "B", "J")),
