@@ -103,3 +103,17 @@ resource "aws_cloudwatch_metric_alarm" "dlq" {
   ok_actions          = var.alarm_actions
   tags                = var.tags
 }
+
+# What a consumer of this queue may do: one statement, included by each consuming function's policy.
+data "aws_iam_policy_document" "consume" {
+  statement {
+    sid = "ConsumeQueue"
+    actions = [
+      "sqs:ReceiveMessage",
+      "sqs:DeleteMessage",
+      "sqs:ChangeMessageVisibility",
+      "sqs:GetQueueAttributes",
+    ]
+    resources = [aws_sqs_queue.this.arn]
+  }
+}

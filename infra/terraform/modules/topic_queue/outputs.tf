@@ -27,3 +27,8 @@ output "subscription_arn" {
   description = "ARN of the SNS subscription."
   value       = aws_sns_topic_subscription.this.arn
 }
+
+output "consume_policy_json" {
+  description = "IAM policy document (JSON) letting a function consume this queue; include it with source_policy_documents."
+  value       = data.aws_iam_policy_document.consume.json
+}

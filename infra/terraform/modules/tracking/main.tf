@@ -154,16 +154,7 @@ module "queue" {
 # ---- function -------------------------------------------------------------------------------------
 
 data "aws_iam_policy_document" "tracker" {
-  statement {
-    sid = "ConsumeQueue"
-    actions = [
-      "sqs:ReceiveMessage",
-      "sqs:DeleteMessage",
-      "sqs:ChangeMessageVisibility",
-      "sqs:GetQueueAttributes",
-    ]
-    resources = [module.queue.queue_arn]
-  }
+  source_policy_documents = [module.queue.consume_policy_json]
 
   statement {
     sid       = "ReadRawSnapshots"
