@@ -211,6 +211,12 @@ def main() -> int:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     shared = args.shared_data
+    if not (shared / "incidents").is_dir():
+        parser.exit(
+            2,
+            f"no shared data at {shared}: this benchmark reads the project's real Dallas data set "
+            "(shared/data beside the checkout). Pass --shared-data DIR, or run it where that folder is.\n",
+        )
     result = {
         "normalization": normalization_coverage(shared),
         "address_points_loao": leave_one_address_out(shared),

@@ -1,6 +1,6 @@
 """Benchmark: location lookup latency per key, warm cache vs the local chain with the street index.
 
-Keys: every distinct location of the real feed snapshots (../shared/data/feed). The street index is
+Keys: every distinct location of the real feed snapshots (tests/fixtures/real/feed, copied from the shared data set). The street index is
 built from the constructed TIGER fixture (tests/fixtures/tiger), so its *latency* is measured on a
 small file; `street_index` lookups on a 180,000-segment synthetic grid were measured at ~0.15 ms
 (address, intersection) when the index was written. Targets (issue 4): warm cache < 1 ms, local
@@ -24,7 +24,8 @@ from dallas_calls.geocoding.locator import default_locator
 from dallas_calls.storage.sqlite import SqliteStore
 
 REPO = Path(__file__).resolve().parents[1]
-FEED = REPO.parent / "shared" / "data" / "feed"
+# The feed snapshots the tests carry (a copy of the shared data set's feed/ folder).
+FEED = REPO / "tests" / "fixtures" / "real" / "feed"
 FIXTURE = REPO / "tests" / "fixtures" / "tiger"
 
 

@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "data"
+from tests.fakes.data import REAL_DATA, REPO, load_feed_snapshot
+from tests.path_guard import GUARD
+
+GUARD.install()
+
 FEED_SEQUENCE = REPO / "tests" / "fixtures" / "feed_sequence"
 
 
-def load_shared_feed(name: str) -> list[dict[str, Any]]:
-    """A real Active Calls snapshot from ../shared/data/feed/."""
-    rows: list[dict[str, Any]] = json.loads((SHARED_DATA / "feed" / name).read_text())
-    return rows
+@pytest.fixture(scope="session")
+def real_data() -> Path:
+    """The real Dallas files copied into tests/fixtures/real/ (same layout as the shared data set)."""
+    return REAL_DATA
 
 
 @pytest.fixture
@@ -27,12 +29,12 @@ def feed_sequence() -> Path:
 
 @pytest.fixture
 def first_snapshot() -> list[dict[str, Any]]:
-    return load_shared_feed("2019-06-18T05-17-00Z.json")
+    return load_feed_snapshot("2019-06-18T05-17-00Z")
 
 
 @pytest.fixture
 def second_snapshot() -> list[dict[str, Any]]:
-    return load_shared_feed("2019-06-18T06-09-00Z.json")
+    return load_feed_snapshot("2019-06-18T06-09-00Z")
 
 
 def free_port() -> int:
@@ -149,3 +151,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """Browser tests run last: Playwright's sync API keeps an event loop running in the main thread
     while its session-scoped browser lives, and asyncio tests cannot start their own loop then."""
     items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run when any test read a path outside the repository (tests/path_guard.py)."""
+    if GUARD.violations:
+        unique = sorted(set(GUARD.violations))
+        print("\n\nTests read paths outside the repository (copy what they need into tests/fixtures/):")
+        for path in unique[:50]:
+            print(f"  {path}")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

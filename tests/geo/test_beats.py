@@ -11,9 +11,9 @@ from dallas_calls.geo.samples import city_truth_points, geocoded_beat_points
 GEO_DATA = Path(beats.__file__).resolve().parent / "data"
 
 
-def test_held_out_city_points_fall_in_their_own_approximate_beat(shared_data: Path) -> None:
-    incidents = shared_data / "incidents"
-    city = read_city_outline(shared_data)
+def test_held_out_city_points_fall_in_their_own_approximate_beat(real_data: Path) -> None:
+    incidents = real_data / "incidents"
+    city = read_city_outline(real_data)
     points = [*city_truth_points(incidents), *geocoded_beat_points(incidents)]
     held_out = [p for p in points if p.source == "dmn_homicides" and p.beat]
     training = [p for p in points if p.source != "dmn_homicides" and p.beat]
@@ -27,11 +27,11 @@ def test_held_out_city_points_fall_in_their_own_approximate_beat(shared_data: Pa
     )
 
 
-def test_city_points_are_in_the_city_and_suburbs_are_not(shared_data: Path) -> None:
-    truth = city_truth_points(shared_data / "incidents")
+def test_city_points_are_in_the_city_and_suburbs_are_not(real_data: Path) -> None:
+    truth = city_truth_points(real_data / "incidents")
     assert sum(beats.in_city(p.lat, p.lon) for p in truth) / len(truth) >= 0.99
     # Nominatim's "dallas pkwy & plano" answer lies in Plano; Highland Park is an enclave.
-    cache = json.loads((shared_data / "baselines" / "sk8ter-kevin_nominatim_geocode-cache.json").read_text())
+    cache = json.loads((real_data / "baselines" / "sk8ter-kevin_nominatim_geocode-cache.json").read_text())
     plano = cache["dallas pkwy & plano, dallas, tx"]
     assert not beats.in_city(plano["lat"], plano["lon"])
     assert not beats.in_city(32.8335, -96.7960)  # Highland Park town hall area
@@ -78,11 +78,11 @@ def test_shipped_geo_tables_are_small() -> None:
     assert 0 < total < 1_000_000
 
 
-def test_build_is_deterministic(shared_data: Path, tmp_path: Path) -> None:
+def test_build_is_deterministic(real_data: Path, tmp_path: Path) -> None:
     from dallas_calls.geo.build_tables import build_all
 
-    build_all(shared_data, tmp_path / "a", tmp_path / "a")
-    build_all(shared_data, tmp_path / "b", tmp_path / "b")
+    build_all(real_data, tmp_path / "a", tmp_path / "a")
+    build_all(real_data, tmp_path / "b", tmp_path / "b")
     for name in ("city.geojson", "beats_approx.geojson", "address_points_seed.csv"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
         assert (tmp_path / "a" / name).read_bytes() == (

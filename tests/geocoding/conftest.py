@@ -2,12 +2,10 @@ from __future__ import annotations
 
 import csv
 import json
-from pathlib import Path
 
-import pytest
+from tests.fakes.data import FEED_DIR, REAL_DATA
 
-SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
-INCIDENTS = SHARED_DATA / "incidents"
+INCIDENTS = REAL_DATA / "incidents"
 
 # (file, address column) of every incident file with a street address.
 INCIDENT_ADDRESS_COLUMNS = (
@@ -21,7 +19,7 @@ INCIDENT_ADDRESS_COLUMNS = (
 
 def feed_rows() -> list[dict[str, str]]:
     rows: list[dict[str, str]] = []
-    for path in sorted((SHARED_DATA / "feed").glob("*.json")):
+    for path in sorted(FEED_DIR.glob("*.json")):
         rows.extend(json.loads(path.read_text()))
     return rows
 
@@ -32,10 +30,3 @@ def incident_addresses() -> list[str]:
         with (INCIDENTS / name).open(newline="") as f:
             out.extend(row[column] for row in csv.DictReader(f))
     return out
-
-
-@pytest.fixture(scope="session")
-def shared_data() -> Path:
-    if not SHARED_DATA.is_dir():
-        pytest.skip(f"shared data not found at {SHARED_DATA}")
-    return SHARED_DATA

@@ -17,8 +17,8 @@ from dallas_calls.geocoding.normalize import (
 
 
 @pytest.fixture(scope="module")
-def truth(shared_data: Path) -> list[tuple[str, float, float, str | None]]:
-    return [(p.address, p.lat, p.lon, p.beat) for p in city_truth_points(shared_data / "incidents")]
+def truth(real_data: Path) -> list[tuple[str, float, float, str | None]]:
+    return [(p.address, p.lat, p.lon, p.beat) for p in city_truth_points(real_data / "incidents")]
 
 
 @pytest.fixture(scope="module")
@@ -113,7 +113,7 @@ def test_streets_that_never_meet_have_no_intersection(index: AddressPointIndex) 
     assert index.locate_intersection(a, b) == []
 
 
-def test_the_shipped_seed_table_loads_and_answers(shared_data: Path) -> None:
+def test_the_shipped_seed_table_loads_and_answers(real_data: Path) -> None:
     seed = AddressPointIndex.seed()
     assert len(seed) > 1000
     loc = normalize_address("4302 INDEPENDENCE DR")

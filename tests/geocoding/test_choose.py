@@ -8,14 +8,14 @@ from dallas_calls.geocoding.candidate import Candidate
 from dallas_calls.geocoding.choose import choose
 
 
-def _google_rows(shared_data: Path) -> list[dict[str, object]]:
-    path = shared_data / "original" / "agaricide_dump_2019-06-18T0109_geocoded.json"
+def _google_rows(real_data: Path) -> list[dict[str, object]]:
+    path = real_data / "original" / "agaricide_dump_2019-06-18T0109_geocoded.json"
     rows: list[dict[str, object]] = json.loads(path.read_text())
     return rows
 
 
-def test_a_point_outside_dallas_is_never_published(shared_data: Path) -> None:
-    cache = json.loads((shared_data / "baselines" / "sk8ter-kevin_nominatim_geocode-cache.json").read_text())
+def test_a_point_outside_dallas_is_never_published(real_data: Path) -> None:
+    cache = json.loads((real_data / "baselines" / "sk8ter-kevin_nominatim_geocode-cache.json").read_text())
     plano = cache["dallas pkwy & plano, dallas, tx"]
     cand = Candidate(plano["lat"], plano["lon"], "intersection", "nominatim", 1.0)
     for beat in (None, "622"):
@@ -24,10 +24,10 @@ def test_a_point_outside_dallas_is_never_published(shared_data: Path) -> None:
         assert geo.precision in ("beat", "none")
 
 
-def test_a_far_away_recorded_google_geocode_falls_back_to_the_beat_centroid(shared_data: Path) -> None:
+def test_a_far_away_recorded_google_geocode_falls_back_to_the_beat_centroid(real_data: Path) -> None:
     areas = default_areas()
     far = []
-    for item in _google_rows(shared_data):
+    for item in _google_rows(real_data):
         inc, point = item["incident"], item["location"]
         assert isinstance(inc, dict) and isinstance(point, dict)
         beat = str(inc["beat"])

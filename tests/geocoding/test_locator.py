@@ -24,7 +24,7 @@ class RecordingProvider:
         return list(self.result)
 
 
-def test_every_real_feed_row_is_placed_in_dallas_or_not_at_all(shared_data: Path) -> None:
+def test_every_real_feed_row_is_placed_in_dallas_or_not_at_all(real_data: Path) -> None:
     locator = default_locator()
     areas = locator.areas
     for row in feed_rows():
@@ -34,7 +34,7 @@ def test_every_real_feed_row_is_placed_in_dallas_or_not_at_all(shared_data: Path
             assert areas.in_city(geo.lat, geo.lon) or geo.precision == "beat", row
 
 
-def test_frankford_and_midway_is_not_put_downtown(shared_data: Path) -> None:
+def test_frankford_and_midway_is_not_put_downtown(real_data: Path) -> None:
     # The prototype put "Frankford Rd / Midway Rd" (far north) at 300 S Riverfront Blvd downtown.
     downtown = Candidate(32.7745, -96.8094, "intersection", "paid_api", 1.0)
     locator = Locator([RecordingProvider("paid_api", [downtown])])
@@ -71,7 +71,7 @@ def test_explanation_is_json_with_key_candidates_and_check() -> None:
     assert data["candidates"] and data["geo"]["source"] == "address_points"
 
 
-def test_local_lookup_is_fast(shared_data: Path) -> None:
+def test_local_lookup_is_fast(real_data: Path) -> None:
     locator = default_locator()
     rows = feed_rows()
     t0 = time.perf_counter()

@@ -15,7 +15,7 @@ from dallas_calls.geocoding.normalize import (
 from tests.geocoding.conftest import feed_rows, incident_addresses
 
 
-def test_every_real_feed_location_becomes_a_valid_query(shared_data: Path) -> None:
+def test_every_real_feed_location_becomes_a_valid_query(real_data: Path) -> None:
     failures = [
         (r.get("block"), r["location"])
         for r in feed_rows()
@@ -24,19 +24,19 @@ def test_every_real_feed_location_becomes_a_valid_query(shared_data: Path) -> No
     assert failures == []
 
 
-def test_every_real_incident_address_becomes_a_valid_query(shared_data: Path) -> None:
+def test_every_real_incident_address_becomes_a_valid_query(real_data: Path) -> None:
     addresses = {a for a in incident_addresses() if a.strip()}
     failures = sorted(a for a in addresses if not normalize_address(a).valid)
     assert failures == []
 
 
-def test_every_incident_address_with_a_number_is_an_address_or_intersection(shared_data: Path) -> None:
+def test_every_incident_address_with_a_number_is_an_address_or_intersection(real_data: Path) -> None:
     numbered = {a for a in incident_addresses() if a.strip()[:1].isdigit()}
     kinds = {a: normalize_address(a).kind for a in numbered}
     assert {a: k for a, k in kinds.items() if k not in ("address", "intersection")} == {}
 
 
-def test_real_feed_intersections_have_one_key_whichever_street_comes_first(shared_data: Path) -> None:
+def test_real_feed_intersections_have_one_key_whichever_street_comes_first(real_data: Path) -> None:
     intersections = {r["location"] for r in feed_rows() if "/" in r["location"]}
     assert len(intersections) > 20
     for text in intersections:
@@ -46,7 +46,7 @@ def test_real_feed_intersections_have_one_key_whichever_street_comes_first(share
         assert normalize_location(None, text).kind in ("intersection", "street")
 
 
-def test_case_and_spacing_do_not_change_the_key_of_real_feed_rows(shared_data: Path) -> None:
+def test_case_and_spacing_do_not_change_the_key_of_real_feed_rows(real_data: Path) -> None:
     for row in feed_rows():
         block, location = row.get("block"), row["location"]
         variants = [location.upper(), location.lower(), "  " + location.replace(" ", "   ") + " "]
@@ -54,7 +54,7 @@ def test_case_and_spacing_do_not_change_the_key_of_real_feed_rows(shared_data: P
         assert keys == {location_key(block, location)}, location
 
 
-def test_feed_rows_written_in_both_cases_share_a_key(shared_data: Path) -> None:
+def test_feed_rows_written_in_both_cases_share_a_key(real_data: Path) -> None:
     # The real feed writes "E ILLINOIS AVE" in one snapshot and "E Illinois Ave" in another.
     by_upper: dict[str, set[str]] = {}
     for row in feed_rows():
@@ -139,7 +139,7 @@ def test_an_address_range_uses_its_first_number() -> None:
     ],
 )
 def test_real_free_text_spellings_of_one_street_normalize_alike(
-    shared_data: Path, spellings: list[str]
+    real_data: Path, spellings: list[str]
 ) -> None:
     real = set(incident_addresses())
     assert all(s in real for s in spellings), "each spelling is copied from the real incident files"
@@ -198,7 +198,7 @@ def test_every_canonical_freeway_in_the_alias_table_normalizes_to_itself() -> No
         assert street is not None and street.name == alias.canonical, alias
 
 
-def test_location_key_of_a_whole_feed_is_fast_and_deterministic(shared_data: Path) -> None:
+def test_location_key_of_a_whole_feed_is_fast_and_deterministic(real_data: Path) -> None:
     rows = feed_rows()
     first = [location_key(r.get("block"), r["location"]) for r in rows]
     normalize_location.cache_clear()

@@ -10,7 +10,7 @@ from dallas_calls.feed.schema import parse_rows
 from dallas_calls.model import Call
 from dallas_calls.tracking.diff import diff_snapshot
 from dallas_calls.tracking.snapshot import group_rows
-from tests.conftest import load_shared_feed
+from tests.fakes.data import load_feed_snapshot
 
 T0 = "2019-06-18T05:17:00Z"
 T1 = "2019-06-18T06:09:00Z"
@@ -110,10 +110,10 @@ def test_a_unit_leaving_is_an_update_not_a_close(first_snapshot: list[dict[str, 
 
 
 def test_received_at_uses_chicago_time_with_daylight_saving() -> None:
-    rows = load_shared_feed("2015-12-18T20-10-00Z.json")[:1]
+    rows = load_feed_snapshot("2015-12-18T20-10-00Z")[:1]
     (call,) = diff_snapshot({}, snapshot(rows), T0).opened
     assert call.received_at is not None and call.received_at.endswith("-06:00")  # CST in December
-    summer = load_shared_feed("2019-06-18T05-17-00Z.json")[:1]
+    summer = load_feed_snapshot("2019-06-18T05-17-00Z")[:1]
     (call,) = diff_snapshot({}, snapshot(summer), T0).opened
     assert call.received_at == "2019-06-17T23:46:00-05:00"  # CDT in June
 
