@@ -51,7 +51,11 @@ class LiveServer:
     the test steps through the recorded sequence with ``advance()``."""
 
     def __init__(
-        self, data_dir: Path, snapshots: list[list[dict[str, Any]]], poll_interval: float = 0.3
+        self,
+        data_dir: Path,
+        snapshots: list[list[dict[str, Any]]],
+        poll_interval: float = 0.3,
+        mode_args: tuple[str, ...] = ("--no-demo-fallback",),
     ) -> None:
         from tests.fakes.socrata import FakeSocrata
 
@@ -59,6 +63,7 @@ class LiveServer:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.poll_interval = poll_interval
+        self.mode_args = mode_args
         self.feed = FakeSocrata(snapshots, auto_advance=False).start()
         self.proc: Any = None
         self.log_path = data_dir / "serve.log"
@@ -88,7 +93,7 @@ class LiveServer:
                 self.feed.url,
                 "--poll-interval",
                 str(self.poll_interval),
-                "--no-demo-fallback",
+                *self.mode_args,
             ],
             stdout=log,
             stderr=subprocess.STDOUT,

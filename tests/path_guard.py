@@ -1,7 +1,7 @@
 """A guard that the test suite reads nothing outside the repository.
 
 An audit hook (PEP 578) sees every ``open``, ``os.listdir`` and ``os.scandir`` in the test process.
-A path is allowed when it lies in the repository, a temporary folder, the Python installation
+A path is allowed when it lies in the repository, a temporary folder (but never beside the checkout), the Python installation
 (stdlib, the venv's site-packages) or the operating system's own folders; anything else (a data
 folder beside the checkout such as ``../shared``, a home directory) is a violation. Violations are
 collected and fail the session at its end (see ``tests/conftest.py``), naming each path.
@@ -57,10 +57,19 @@ def _roots() -> tuple[str, ...]:
 ALLOWED_ROOTS = _roots()
 
 
+def _under(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip("/") + "/")
+
+
 def is_allowed(path: str) -> bool:
-    """Whether a test may read ``path`` (absolute or relative to the working directory)."""
+    """Whether a test may read ``path`` (absolute or relative to the working directory). Beside the
+    checkout (``../shared``) is never allowed, even when the clone itself sits in a temporary folder."""
     full = os.path.abspath(path)
-    return any(full == root or full.startswith(root.rstrip("/") + "/") for root in ALLOWED_ROOTS)
+    if _under(full, str(REPO)):
+        return True
+    if _under(full, str(REPO.parent)):
+        return False
+    return any(_under(full, root) for root in ALLOWED_ROOTS)
 
 
 class PathGuard:

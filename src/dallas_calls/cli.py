@@ -8,7 +8,6 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,15 +16,9 @@ from pydantic import ValidationError
 from dallas_calls import __version__
 from dallas_calls.config import Settings
 from dallas_calls.feed.source import ReplayExhausted, ReplaySource, SnapshotSource
-from dallas_calls.runtime import (
-    Components,
-    Scheduler,
-    build_bus,
-    build_components,
-    demo_settings,
-    demo_snapshots,
-    feed_source,
-)
+from dallas_calls.instances import InstanceBusy, claim_data_dir
+from dallas_calls.runtime import Scheduler, build_bus, build_components, feed_source
+from dallas_calls.serving import Kind
 from dallas_calls.storage.port import ReadStore
 from dallas_calls.storage.sqlite import SqliteStore
 
@@ -73,6 +66,7 @@ def _print_summary(summary: dict[str, Any], as_json: bool) -> None:
 
 async def _poll(args: argparse.Namespace) -> int:
     settings = _settings(args)
+    lock = claim_data_dir(settings.data_dir, "poll")
     parts = build_components(settings)
     source: SnapshotSource
     if args.replay:
@@ -100,6 +94,7 @@ async def _poll(args: argparse.Namespace) -> int:
     finally:
         await source.aclose()
         parts.store.close()
+        lock.release()
 
 
 def _replay_key(source: ReplaySource) -> str:
@@ -108,58 +103,43 @@ def _replay_key(source: ReplaySource) -> str:
     return raw_key(source.snapshots[source.position][0])
 
 
-async def _feed_reachable(components: Components) -> bool:
-    """One real poll of the live feed, with few retries: is it worth serving live?"""
-    source = feed_source(components.settings, max_attempts=2)
-    try:
-        result = await components.pipeline.poll(source)
-    finally:
-        await source.aclose()
-    return result.outcome != "failed"
-
-
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from dallas_calls.api.app import create_app
+    from dallas_calls.serving import ServeController
 
     settings = _settings(args)
-    source: SnapshotSource
-    speed = args.speed
-    if args.replay or args.demo:
-        if args.demo:
-            settings = demo_settings(settings)
-        source = _replay_source(
-            Path(args.replay) if args.replay else demo_snapshots(), loop=args.demo, rebase=args.demo
-        )
-        if args.demo and speed is None:
-            speed = 60.0
-    else:
-        source = feed_source(settings)
-    parts = build_components(settings)
-    if not (args.replay or args.demo or args.no_demo_fallback) and not asyncio.run(_feed_reachable(parts)):
+    if args.replay and not Path(args.replay).is_dir():
+        raise UsageError(f"replay folder not found: {args.replay}")
+    kind: Kind = (
+        "demo" if args.demo else "replay" if args.replay else "live" if args.no_demo_fallback else "auto"
+    )
+    replay_dir = Path(args.replay) if args.replay else None
+    bus = build_bus(settings)
+    controller = ServeController(settings, bus, kind, replay_dir=replay_dir, speed=args.speed)
+    try:
+        store = controller.prepare()
+    except FileNotFoundError as exc:
+        raise UsageError(str(exc)) from exc
+    mode = controller.mode.current
+    if controller.fallback_reason:
         print(
-            f"The feed at {settings.feed_url} cannot be reached; serving the offline demo instead "
-            "(recorded calls, replayed). Use --no-demo-fallback to keep retrying the live feed.",
+            f"The feed at {settings.feed_url} cannot be read ({controller.fallback_reason}); serving "
+            "the offline demo (recorded calls, labelled as such) and switching to live data when "
+            "the feed answers. Use --no-demo-fallback to serve only live data.",
             file=sys.stderr,
         )
-        parts.store.close()
-        settings = demo_settings(settings)
-        parts = build_components(settings)
-        source = _replay_source(demo_snapshots(), loop=True, rebase=True)
-        speed = speed or 60.0
-    scheduler = Scheduler(
-        parts.pipeline,
-        source,
-        settings.poll_interval_s,
-        speed=speed,
-        retention=timedelta(days=settings.event_retention_days),
-    )
-    app = create_app(settings, parts.store, parts.bus, background=scheduler.run)
+    app = create_app(settings, store, bus, background=controller.run, mode=controller.mode)
+    controller.bind(app.state.replace_store)
     print(
-        f"dallas-calls {__version__}: dashboard at http://{settings.host}:{settings.port}/", file=sys.stderr
+        f"dallas-calls {__version__}: dashboard at http://{settings.host}:{settings.port}/ ({mode.mode})",
+        file=sys.stderr,
     )
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level.lower())
+    try:
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level.lower())
+    finally:
+        controller.close()
     return 0
 
 
@@ -263,10 +243,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--speed", type=float, help="replay pace: recorded time divided by this (default: poll interval)"
     )
     serve.add_argument(
-        "--demo", action="store_true", help="serve the bundled offline demo (replayed, looping)"
+        "--demo",
+        action="store_true",
+        help="serve the bundled offline demo (recorded calls, labelled as such; each loop a fresh run)",
     )
     serve.add_argument(
-        "--no-demo-fallback", action="store_true", help="never fall back to the demo when the feed is down"
+        "--no-demo-fallback",
+        action="store_true",
+        help="serve live data only (default: the demo while the feed cannot be read at start-up, then live)",
     )
     serve.add_argument("--bus", help="event bus: local (default) or redis://host:port/db")
 
@@ -320,7 +304,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if handler is not None:
             return int(handler(args))
         parser.error(f"unknown command {args.command}")
-    except UsageError as exc:
+    except (UsageError, InstanceBusy) as exc:
         print(f"dallas-calls: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import shutil
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from importlib import resources
@@ -116,13 +115,6 @@ def build_components(settings: Settings, bus: EventBus | None = None) -> Compone
     return Components(settings, store, archive, bus, pipeline)
 
 
-def demo_settings(settings: Settings) -> Settings:
-    """The offline demo writes to its own fresh folder so it never mixes with real history."""
-    demo_dir = settings.data_dir / "demo"
-    shutil.rmtree(demo_dir, ignore_errors=True)
-    return settings.model_copy(update={"data_dir": demo_dir, "archive_uri": None})
-
-
 class Scheduler:
     """Polls on a fixed interval (live feed) or at the recorded pace divided by ``speed`` (replay).
 
@@ -150,7 +142,10 @@ class Scheduler:
 
     def _delay(self) -> float:
         if isinstance(self.source, ReplaySource) and self.speed:
-            gap = self.source.gap_after(self.source.position - 1)
+            # After the last snapshot, wait as long as the last gap: a looping demo starts again
+            # at the recording's own pace.
+            count = len(self.source.snapshots)
+            gap = self.source.gap_after(min(self.source.position - 1, count - 2))
             if gap is not None:
                 return max(gap / self.speed, 0.05)
         return self.interval_s

@@ -50,7 +50,16 @@ def test_current_calls_has_a_strong_etag_and_answers_304(make_server: Any, repla
         first = http.get("/current-calls/", headers={"Accept-Encoding": "identity"})
         assert first.status_code == 200
         body = first.json()
-        assert set(body) == {"current_active_calls", "last_event_id", "as_of"}
+        assert set(body) == {
+            "current_active_calls",
+            "last_event_id",
+            "as_of",
+            "store_id",
+            "mode",
+            "recording",
+            "fallback_reason",
+        }
+        assert body["mode"] == "live" and body["recording"] is None
         assert body["last_event_id"] == server.store.last_event_id()
         assert len(body["current_active_calls"]) == len(server.store.open_calls())
         call = body["current_active_calls"][0]
@@ -288,6 +297,9 @@ def test_errors_are_json_and_the_small_routes_work(make_server: Any) -> None:
             "tile_url": "https://tiles.test/{z}/{x}/{y}.png",
             "tile_attribution": server.settings.tile_attribution,
             "poll_interval_s": server.settings.poll_interval_s,
+            "mode": "live",
+            "recording": None,
+            "fallback_reason": None,
         }
         assert http.get("/").headers["content-type"].startswith("text/html")
         assert http.get("/docs").status_code == 200

@@ -45,6 +45,7 @@ from dallas_calls.api.view import DEFAULT_RING_SIZE, CurrentCallsView, iso_utc, 
 from dallas_calls.config import Settings
 from dallas_calls.events.bus import EventBus
 from dallas_calls.events.sse import RETRY_MS, StreamFilter, client_stream
+from dallas_calls.mode import ModeState
 from dallas_calls.model import EVENT_TYPES, Call, Event
 from dallas_calls.storage.port import ReadStore
 
@@ -266,10 +267,17 @@ def create_app(
     bus: EventBus,
     background: Callable[[], Awaitable[None]] | None = None,
     readiness: Readiness | None = None,
+    mode: ModeState | None = None,
 ) -> FastAPI:
     """The API. ``background`` (the poller) runs as a task for the app's lifetime; ``readiness``
-    replaces the default ``/readyz`` check (it returns the body; ``"ready"`` decides 200 or 503)."""
-    view = CurrentCallsView(store, ring_size=max(DEFAULT_RING_SIZE, 2 * settings.sse_queue_size))
+    replaces the default ``/readyz`` check (it returns the body; ``"ready"`` decides 200 or 503);
+    ``mode`` says whether the calls are live, a replay or the demo (default: live).
+
+    ``app.state.replace_store(store, reason)`` makes the app serve another store from then on (the
+    next demo run, or live data replacing the demo): the view rebuilds and every stream resets."""
+    mode = mode or ModeState()
+    view = CurrentCallsView(store, ring_size=max(DEFAULT_RING_SIZE, 2 * settings.sse_queue_size), mode=mode)
+    current: dict[str, ReadStore] = {"store": store}
     freshness = _PollFreshness()
     tasks: dict[str, asyncio.Task[None]] = {}
     started = {"at": time.monotonic()}
@@ -309,14 +317,24 @@ def create_app(
         version="0.1.0",
         lifespan=lifespan,
     )
+
+    async def replace_store(new_store: ReadStore, reason: str) -> None:
+        await view.sync()  # no await between here and the rebuild: no event falls between
+        current["store"] = new_store
+        view.replace_store(new_store, reason)
+        log.info("now serving %s (%s)", mode.current.mode, reason)
+
     app.state.view = view
     app.state.bus = bus
-    app.state.store = store
+    app.state.mode = mode
+    app.state.replace_store = replace_store
     _install_error_handlers(app)
 
     def default_readiness() -> dict[str, Any]:
+        store = current["store"]
         poll = store.last_good_poll()
         body: dict[str, Any] = {
+            **mode.current.to_dict(),
             "ready": False,
             "last_good_poll_at": poll.started_at if poll else None,
             "last_good_poll_age_s": None,
@@ -327,11 +345,11 @@ def create_app(
         }
         if background is None and poll is None:
             # API-only replica: nothing polls here; ready when the bus is connected.
-            body["mode"] = "api-only"
+            body["role"] = "api-only"
             body["ready"] = body["bus_connected"]
             body["reason"] = None if body["ready"] else "event bus disconnected"
             return body
-        body["mode"] = "poller" if background is not None else "api-shared-store"
+        body["role"] = "poller" if background is not None else "api-shared-store"
         limit = STALE_POLL_INTERVALS * settings.poll_interval_s
         age = freshness.age(poll.started_at if poll else None)
         if age is not None:
@@ -381,11 +399,14 @@ def create_app(
         last_event_id: str | None = None,
         division: str | None = None,
         priority: str | None = None,
+        store: str | None = Query(None, max_length=64),
     ) -> Response:
         """`id:` / `event:` / `data:` framing, a `retry:` hint and a heartbeat comment. Resumes
         after the `Last-Event-ID` header (or `?last_event_id=`) with no gap and no duplicate; an id
         the log no longer holds gets `event: reset`. A client too slow for its queue gets
-        `event: overflow` and is disconnected (resume by id). Filters: `?division=` (comma
+        `event: overflow` and is disconnected (resume by id). `?store=` names the store the id came
+        from (`store_id` of `/current-calls/`): an id from another store (an earlier demo run)
+        gets `reset`, and so does every stream when the server switches stores. Filters: `?division=` (comma
         separated), `?priority=` (1-4 or `unknown`, comma separated)."""
         after = _event_id(request.headers.get("last-event-id"), "Last-Event-ID")
         if after is None:
@@ -394,7 +415,9 @@ def create_app(
             flt = StreamFilter.parse(division, priority)
         except ValueError as exc:
             raise ApiError(400, "bad_request", str(exc)) from exc
-        stream = client_stream(view, after, flt, queue_size=settings.sse_queue_size, retry_ms=RETRY_MS)
+        stream = client_stream(
+            view, after, flt, queue_size=settings.sse_queue_size, retry_ms=RETRY_MS, store_id=store
+        )
         return _EventStreamResponse(
             stream,
             ping=settings.sse_heartbeat_s,
@@ -480,7 +503,10 @@ def create_app(
         if len(incident_number) > 64:
             raise ApiError(404, "not_found", "no such call")
         call, events = await run_in_threadpool(
-            lambda: (store.get_call(incident_number), store.call_events(incident_number))
+            lambda: (
+                current["store"].get_call(incident_number),
+                current["store"].call_events(incident_number),
+            )
         )
         if call is not None:
             body = call.to_dict()
@@ -516,7 +542,9 @@ def create_app(
             raise ApiError(400, "bad_request", "end must be after start")
         if finish - begin > HISTORY_MAX_WINDOW:
             raise ApiError(400, "bad_request", f"the window may span at most {HISTORY_MAX_WINDOW.days} days")
-        calls = await run_in_threadpool(store.calls_between, iso_utc(begin), iso_utc(finish), limit + 1)
+        calls = await run_in_threadpool(
+            current["store"].calls_between, iso_utc(begin), iso_utc(finish), limit + 1
+        )
         return JSONResponse(
             {
                 "start": iso_utc(begin),
@@ -547,6 +575,7 @@ def create_app(
                 "tile_url": settings.tile_url,
                 "tile_attribution": settings.tile_attribution,
                 "poll_interval_s": settings.poll_interval_s,
+                **mode.current.to_dict(),
             }
         )
 

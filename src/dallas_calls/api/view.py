@@ -26,6 +26,7 @@ from typing import Any, Protocol
 
 from dallas_calls.events.bus import EventBus, Overflow, Subscription
 from dallas_calls.events.sse import StreamFilter, frame
+from dallas_calls.mode import ModeState
 from dallas_calls.model import Call, Event
 
 log = logging.getLogger(__name__)
@@ -74,8 +75,19 @@ class Rendered:
 
 
 class CurrentCallsView:
-    def __init__(self, store: EventStore, ring_size: int = DEFAULT_RING_SIZE) -> None:
+    def __init__(
+        self, store: EventStore, ring_size: int = DEFAULT_RING_SIZE, mode: ModeState | None = None
+    ) -> None:
         self.store = store
+        self.mode = mode or ModeState()
+        # Bumped when the store is replaced (a demo loop, the switch to live): every client stream
+        # then gets a reset. Ids below ``id_floor`` belong to an earlier store: resuming from one
+        # gets a reset too.
+        self.epoch = 0
+        self.id_floor = 0
+        self.reset_reason = ""
+        self.store_id: str | None = None
+        self._rendered_mode = -1
         self.ring_size = ring_size
         self.calls: dict[str, dict[str, Any]] = {}
         self.last_event_id = 0
@@ -105,6 +117,7 @@ class CurrentCallsView:
 
     def load(self) -> None:
         """(Re)build from the store: its open calls, as of its last event id."""
+        self.store_id = getattr(self.store, "store_id", None)
         self.calls = {n: c.to_dict() for n, c in self.store.open_calls().items()}
         self.last_event_id = self.store.last_event_id()
         self.ring_floor = self.last_event_id
@@ -113,6 +126,17 @@ class CurrentCallsView:
         self._generation += 1
         self._load_recent_closed()
         self._changed()
+        self._notify()
+
+    def replace_store(self, store: EventStore, reason: str) -> None:
+        """Serve another store from now on (its ids start above this one's): rebuild from it and
+        tell every client stream to reset. Call after ``sync()``, with no await in between."""
+        self.store = store
+        self.recent_closed = {}
+        self.load()
+        self.id_floor = self.last_event_id
+        self.reset_reason = reason
+        self.epoch += 1
         self._notify()
 
     def _load_recent_closed(self) -> None:
@@ -277,7 +301,8 @@ class CurrentCallsView:
         return fresh
 
     async def wait_newer(self, after_id: int) -> None:
-        while self.ring_last_id() <= after_id:
+        epoch = self.epoch
+        while self.ring_last_id() <= after_id and self.epoch == epoch:
             if self._newer is None:
                 self._newer = asyncio.Event()
             await self._newer.wait()
@@ -303,6 +328,8 @@ class CurrentCallsView:
         return self._events[self._ring_start :]
 
     def backlog(self, after_id: int, limit: int) -> list[Event] | None:
+        if after_id < self.id_floor:
+            return None  # an id of the store this one replaced
         if after_id >= self.ring_floor:
             start = bisect.bisect_right(self._ids, after_id, lo=self._ring_start)
             return self._events[start : start + limit]
@@ -328,10 +355,17 @@ class CurrentCallsView:
     # -- /current-calls/ -----------------------------------------------------------------------
 
     def rendered(self) -> Rendered:
-        if self._rendered is None:
+        if self._rendered is None or self._rendered_mode != self.mode.version:
+            self._rendered_mode = self.mode.version
             calls = [self.calls[n] for n in sorted(self.calls)]
             body = json.dumps(
-                {"current_active_calls": calls, "last_event_id": self.last_event_id, "as_of": self.as_of},
+                {
+                    "current_active_calls": calls,
+                    "last_event_id": self.last_event_id,
+                    "as_of": self.as_of,
+                    "store_id": self.store_id,
+                    **self.mode.current.to_dict(),
+                },
                 separators=(",", ":"),
             ).encode()
             digest = hashlib.blake2b(body, digest_size=12).hexdigest()

@@ -82,6 +82,18 @@ class EventLog(Protocol):
 
     def client_left(self) -> None: ...
 
+    @property
+    def epoch(self) -> int:
+        """Moves when the log is replaced by another store's: every stream then resets."""
+
+    @property
+    def reset_reason(self) -> str:
+        """Why the log was last replaced (sent with the reset)."""
+
+    @property
+    def store_id(self) -> str | None:
+        """The id of the store behind the log (None when it has none)."""
+
 
 @dataclass(frozen=True, slots=True)
 class StreamFilter:
@@ -171,19 +183,28 @@ async def client_stream(
     queue_size: int = 1000,
     retry_ms: int = RETRY_MS,
     future_grace_s: float = FUTURE_ID_GRACE_S,
+    store_id: str | None = None,
 ) -> AsyncIterator[bytes]:
     """The bytes of one client's event stream (see the module docstring for the guarantees).
 
     The client's queue is its distance behind the ring's newest event: more than ``queue_size``
     events behind (or behind the ring's start) and it gets ``event: overflow`` and the stream ends.
+    ``store_id`` is the store the client's id came from (``/current-calls/`` gives it): an id from
+    another store gets a reset. When the log's store is replaced mid-stream, the stream resets.
     """
     log.client_joined()
     metrics.SSE_CLIENTS.inc()
     try:
         await log.sync()  # the ring holds every event the bus delivered so far
+        epoch = log.epoch
         first = retry_frame(retry_ms)
         if after_id is None:
             last = log.ring_last_id()
+        elif store_id and log.store_id and store_id != log.store_id:
+            last = log.latest_id()
+            first += control_frame(
+                "reset", {"reason": "the event id is from another store", "last_event_id": last}
+            )
         elif after_id > log.latest_id() and not await _wait_for_id(log, after_id, future_grace_s):
             last = log.latest_id()
             first += control_frame(
@@ -211,7 +232,12 @@ async def client_stream(
 
         plain = flt.empty
         while True:  # live: everything the ring holds after the cursor, in one write
+            if log.epoch != epoch:  # another store replaced the log's: start again from its state
+                epoch, last = log.epoch, log.latest_id()
+                yield control_frame("reset", {"reason": log.reset_reason, "last_event_id": last})
             await log.wait_newer(last)
+            if log.epoch != epoch:
+                continue
             fresh = log.live_after(last)  # shared by the clients at the same cursor: read only
             if fresh is None or len(fresh) > queue_size:
                 yield _overflow()

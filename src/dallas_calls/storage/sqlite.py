@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -273,6 +274,28 @@ class SqliteStore:
         with self._lock:
             row = self._conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'events'").fetchone()
         return int(row[0]) if row else 0
+
+    def raise_event_ids_above(self, floor: int) -> int:
+        """Make every later event id larger than ``floor`` (ids only ever grow). Used when this
+        store takes over from another in one server (a demo run replaced by the next, or by live
+        data), so no id a client saw in the old store is ever given again. Returns the last id."""
+        with self._transaction() as conn:
+            row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'events'").fetchone()
+            if row is None:
+                conn.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('events', ?)", (floor,))
+            elif int(row[0]) < floor:
+                conn.execute("UPDATE sqlite_sequence SET seq = ? WHERE name = 'events'", (floor,))
+        return self.last_event_id()
+
+    @property
+    def store_id(self) -> str:
+        """A random id of this database, made on first use: clients resuming a stream name it, so
+        an id from another store (an earlier demo run) gets a reset instead of a wrong replay."""
+        found = self.get_meta("store_id")
+        if found is None:
+            found = uuid.uuid4().hex
+            self.set_meta("store_id", found)
+        return found
 
     def first_event_id(self) -> int | None:
         with self._lock:

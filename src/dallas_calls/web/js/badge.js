@@ -1,4 +1,5 @@
-// The live badge: live / reconnecting / stale / connecting, with the time of the last update.
+// The live badge: live / replay / reconnecting / stale / connecting, with the time of the last update.
+// "Replay" whenever the server shows recorded calls (a replay or the demo): never "Live".
 // "Stale" comes from /readyz: the feed's last good poll is older than 3 poll intervals (or the
 // server says it is not ready), even while our stream is connected.
 
@@ -18,6 +19,7 @@ export class LiveBadge {
     this.conn = { status: "connecting" };
     this.ready = null; // last /readyz body
     this.lastUpdate = null;
+    this.mode = "live";
     el.addEventListener("click", () => onRetry && onRetry());
     setInterval(() => this.checkReady(), READY_EVERY_MS);
     setInterval(() => this.render(), 1000);
@@ -27,6 +29,11 @@ export class LiveBadge {
     const wasLive = this.conn.status === "live";
     this.conn = state;
     if (state.status === "live" && !wasLive) this.checkReady();
+    this.render();
+  }
+
+  setMode(mode) {
+    this.mode = mode || "live";
     this.render();
   }
 
@@ -66,7 +73,11 @@ export class LiveBadge {
     let state = this.conn.status;
     let label = "Connecting";
     let title = "Connecting to the live stream";
-    if (state === "live") {
+    if (state === "live" && this.mode !== "live") {
+      state = "replay";
+      label = "Replay";
+      title = "Recorded calls, replayed: not live";
+    } else if (state === "live") {
       if (this.isStale()) {
         state = "stale";
         const age = this.feedAge();

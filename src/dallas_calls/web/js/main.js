@@ -8,6 +8,7 @@ import { ListView } from "./listview.js";
 import { DetailsPanel } from "./details.js";
 import { StatsView } from "./stats.js";
 import { LiveBadge } from "./badge.js";
+import { ModeIndicator } from "./mode.js";
 import { readHash, writeHash } from "./url.js";
 import { PRIORITIES, hasPoint, priorityKey, splitNature } from "./format.js";
 
@@ -36,6 +37,7 @@ async function main() {
     pollIntervalS: config.poll_interval_s,
     onRetry: () => conn.retryNow(),
   });
+  const modeIndicator = new ModeIndicator($("mode-banner"), badge);
   const map = new MapView($("map"), { config, onSelect: (id) => selectCall(id), cluster: ui.cluster });
   const list = new ListView($("call-list"), { onSelect: (id) => selectCall(id) });
   const details = new DetailsPanel($("details"), $("details-body"), $("details-title"), {
@@ -249,7 +251,7 @@ async function main() {
   const conn = new LiveConnection(store, (state) => {
     badge.setConnection(state);
     document.body.dataset.connection = state.status;
-  });
+  }, (body) => modeIndicator.update(body));
   window.addEventListener("online", () => conn.retryNow());
   document.addEventListener("visibilitychange", () => { if (!document.hidden) conn.retryNow(); });
   await conn.start();
@@ -257,7 +259,7 @@ async function main() {
   badge.checkReady();
 
   // a handle for debugging and end-to-end tests
-  window.dallasCalls = { store, map, list, details, conn, ui, render };
+  window.dallasCalls = { store, map, list, details, conn, ui, render, modeIndicator };
 }
 
 main().catch((err) => {

@@ -12,9 +12,11 @@ export class LiveConnection {
    * @param {import('./state.js').CallStore} store
    * @param {(state: {status: string, retryAt?: number, attempt?: number, error?: string}) => void} onStatus
    */
-  constructor(store, onStatus) {
+  constructor(store, onStatus, onLoad = () => {}) {
     this.store = store;
     this.onStatus = onStatus;
+    this.onLoad = onLoad; // every /current-calls/ body (it carries the server's mode)
+    this.storeId = null;
     this.es = null;
     this.attempt = 0;
     this.timer = null;
@@ -57,7 +59,10 @@ export class LiveConnection {
       if (this.needsReload) {
         const res = await fetch("/current-calls/", { cache: "no-store", headers: { Accept: "application/json" } });
         if (!res.ok) throw new Error(`/current-calls/ answered ${res.status}`);
-        this.store.load(await res.json());
+        const body = await res.json();
+        this.storeId = body.store_id || null;
+        this.store.load(body);
+        this.onLoad(body);
         this.needsReload = false;
       }
       this.openStream();
@@ -68,7 +73,8 @@ export class LiveConnection {
 
   openStream() {
     this.closeStream();
-    const url = `/get-events/?last_event_id=${encodeURIComponent(this.store.lastEventId)}`;
+    // store: the id of the store our calls came from; an id from another one gets a reset
+    const url = `/get-events/?last_event_id=${encodeURIComponent(this.store.lastEventId)}${this.storeId ? `&store=${encodeURIComponent(this.storeId)}` : ""}`;
     const es = new EventSource(url);
     this.es = es;
     es.onopen = () => {
