@@ -47,7 +47,9 @@ def _sse_events(url: str, seconds: float) -> list[tuple[str, str, dict[str, Any]
                     name, _, value = line.partition(":")
                     current[name] = value.strip()
                 elif line == "" and "event" in current:
-                    out.append((current.get("id", ""), current["event"], json.loads(current.get("data", "{}"))))
+                    out.append(
+                        (current.get("id", ""), current["event"], json.loads(current.get("data", "{}")))
+                    )
                     current = {}
                 if time.monotonic() > deadline:
                     break
@@ -172,7 +174,8 @@ def test_a_fallback_demo_heals_into_live_data_when_the_feed_answers(tmp_path: Pa
         assert "feed probe failed" not in server.log_path.read_text()
         server.feed.clear_faults()
         after = _wait_for(
-            lambda: (b := httpx.get(server.url + "/current-calls/").json())["mode"] == "live" and b, timeout=15
+            lambda: (b := httpx.get(server.url + "/current-calls/").json())["mode"] == "live" and b,
+            timeout=15,
         )
         shown = {c["incident_number"] for c in after["current_active_calls"]}
         assert shown == live_numbers, "only live calls once live: no demo call left"

@@ -123,13 +123,6 @@ def _serve(args: argparse.Namespace) -> int:
     except FileNotFoundError as exc:
         raise UsageError(str(exc)) from exc
     mode = controller.mode.current
-    if controller.fallback_reason:
-        print(
-            f"The feed at {settings.feed_url} cannot be read ({controller.fallback_reason}); serving "
-            "the offline demo (recorded calls, labelled as such) and switching to live data when "
-            "the feed answers. Use --no-demo-fallback to serve only live data.",
-            file=sys.stderr,
-        )
     app = create_app(settings, store, bus, background=controller.run, mode=controller.mode)
     controller.bind(app.state.replace_store)
     print(

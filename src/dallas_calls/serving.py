@@ -254,7 +254,8 @@ class ServeController:
         cap = interval * PROBE_BACKOFF_INTERVALS
         log.warning(
             "serving the offline demo: the feed at %s cannot be read (%s); probing it every %g s "
-            "(backing off to %g s) and switching to live data when it answers",
+            "(backing off to %g s) and switching to live data when it answers "
+            "(--no-demo-fallback serves live data only)",
             self.settings.feed_url,
             self.fallback_reason,
             interval,

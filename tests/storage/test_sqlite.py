@@ -127,3 +127,20 @@ def test_geocode_cache_expires_and_attaches_geo_to_open_calls(
     assert key not in store.location_keys_needing_geocode("2019-06-18T05:18:00Z")
     located = [c for c in store.open_calls().values() if c.location_key == key]
     assert located and all(c.geo == geo for c in located)
+
+
+def test_ids_can_be_raised_above_another_stores_and_never_go_down(
+    tmp_path: Path, first_snapshot: list[dict[str, Any]]
+) -> None:
+    store = SqliteStore(tmp_path / "s.db")
+    assert store.raise_event_ids_above(500) == 500
+    events = store.apply(
+        _changes(first_snapshot, store, "2019-06-18T05:17:00Z"), _poll("2019-06-18T05:17:00Z")
+    )
+    assert events[0].id == 501
+    assert store.raise_event_ids_above(10) == 538, "a lower floor changes nothing"
+    first_id = store.store_id
+    store.close()
+    reopened = SqliteStore(tmp_path / "s.db")
+    assert reopened.store_id == first_id and reopened.last_event_id() == 538
+    assert SqliteStore(tmp_path / "other.db").store_id != first_id
