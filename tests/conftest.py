@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -78,7 +79,6 @@ class LiveServer:
 
         env = {**os.environ, "DALLAS_CALLS_FEED_MAX_ATTEMPTS": "1", "DALLAS_CALLS_FEED_TIMEOUT_S": "2"}
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
             [
                 sys.executable,
@@ -95,10 +95,13 @@ class LiveServer:
                 str(self.poll_interval),
                 *self.mode_args,
             ],
-            stdout=log,
+            stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             env=env,
         )
+        # The test process writes the log (a pipe, copied by a thread): the server's own file
+        # limits, lowered by a test to fill the "disk", never silence its log.
+        threading.Thread(target=self._copy_log, args=(self.proc.stdout,), daemon=True).start()
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -110,6 +113,12 @@ class LiveServer:
                 pass
             time.sleep(0.1)
         raise RuntimeError(f"serve did not start: {self.log_path.read_text()[-2000:]}")
+
+    def _copy_log(self, pipe: Any) -> None:
+        with self.log_path.open("ab") as log:
+            for line in iter(pipe.readline, b""):
+                log.write(line)
+                log.flush()
 
     def advance(self) -> int:
         """Serve the next recorded snapshot to the next poll."""

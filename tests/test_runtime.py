@@ -28,7 +28,7 @@ async def test_building_the_street_index_expires_beat_level_answers(
         if c.geo is None or c.geo.precision == "beat"
     }
     assert approximate  # without street data many keys are only placed at their beat
-    parts.store.close()
+    parts.close()
 
     assert (
         build_components(settings).store.get_meta("locator_signature") is not None

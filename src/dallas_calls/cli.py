@@ -93,7 +93,7 @@ async def _poll(args: argparse.Namespace) -> int:
                 return 0 if result.outcome != "failed" else 1
     finally:
         await source.aclose()
-        parts.store.close()
+        parts.close()
         lock.release()
 
 
@@ -123,7 +123,9 @@ def _serve(args: argparse.Namespace) -> int:
     except FileNotFoundError as exc:
         raise UsageError(str(exc)) from exc
     mode = controller.mode.current
-    app = create_app(settings, store, bus, background=controller.run, mode=controller.mode)
+    app = create_app(
+        settings, store, bus, background=controller.run, mode=controller.mode, liveness=controller.liveness
+    )
     controller.bind(app.state.replace_store)
     print(
         f"dallas-calls {__version__}: dashboard at http://{settings.host}:{settings.port}/ ({mode.mode})",
@@ -182,7 +184,7 @@ def _status(args: argparse.Namespace) -> int:
             for p in polls
         ],
     }
-    parts.store.close()
+    parts.close()
     if args.json:
         print(json.dumps(report, sort_keys=True))
         return 0

@@ -5,6 +5,12 @@ from __future__ import annotations
 from prometheus_client import Counter, Gauge, Histogram
 
 POLLS = Counter("dallas_calls_polls_total", "Polls by outcome", ["outcome"])
+POLL_FAILURES = Counter(
+    "dallas_calls_poll_failures_total", "Failed polls by the stage that failed", ["stage"]
+)
+SCHEDULE_ERRORS = Counter(
+    "dallas_calls_schedule_errors_total", "Unexpected errors around a poll (locate, prune)", ["stage"]
+)
 POLL_DURATION = Histogram("dallas_calls_poll_duration_seconds", "Time to fetch and process one poll")
 FEED_ROWS = Counter("dallas_calls_feed_rows_total", "Feed rows received")
 QUARANTINED_ROWS = Counter("dallas_calls_quarantined_rows_total", "Feed rows quarantined as malformed")

@@ -7,6 +7,7 @@ The stages are pure functions from the core packages; this module only wires the
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -20,7 +21,7 @@ from dallas_calls.archive.store import ObjectStore, decode_changes, encode_chang
 from dallas_calls.events.bus import EventBus
 from dallas_calls.events.encode import event_from_dict, location_event
 from dallas_calls.feed.schema import parse_rows
-from dallas_calls.feed.source import ReplayExhausted, SnapshotSource
+from dallas_calls.feed.source import ReplayExhausted, Snapshot, SnapshotSource
 from dallas_calls.model import Call, CallUpdate, ChangeSet, Event, Geo, NewEvent, PollRecord, QuarantinedRow
 from dallas_calls.storage.sqlite import SqliteStore
 from dallas_calls.tracking.diff import diff_snapshot
@@ -225,6 +226,14 @@ def resolve_location(
     return Resolution(location_key, geo, _iso(now_dt + location_ttl(geo)), event)
 
 
+class StageFailed(Exception):
+    """A stage of a poll failed: ``stage: cause`` becomes the failed poll's reason."""
+
+    def __init__(self, stage: str, cause: BaseException, key: str | None = None) -> None:
+        super().__init__(f"{stage}: {type(cause).__name__}: {cause}")
+        self.key = key
+
+
 class Pipeline:
     def __init__(
         self,
@@ -243,6 +252,7 @@ class Pipeline:
         self.min_open = min_open
         self.max_drop_fraction = max_drop_fraction
         self.clock = clock
+        self.recording_failed = False  # the store could not record the last failed poll either
 
     def _fail(
         self, started: datetime, t0: float, reason: str, source: str, key: str | None = None
@@ -256,13 +266,30 @@ class Pipeline:
             source=source,
             snapshot_key=key,
         )
-        self.store.record_poll(poll)
         metrics.POLLS.labels("failed").inc()
-        return PollResult("failed", reason=reason, last_event_id=self.store.last_event_id(), snapshot_key=key)
+        metrics.POLL_FAILURES.labels(reason.partition(":")[0]).inc()
+        try:
+            self.store.record_poll(poll)
+            last_id = self.store.last_event_id()
+        except Exception as exc:  # a full disk, a broken database: say so once, retry next poll
+            if not self.recording_failed:
+                log.error("cannot record polls in the store (%s); retrying every poll", exc)
+            self.recording_failed = True
+            return PollResult("failed", reason=f"{reason}; not recorded: {exc}", snapshot_key=key)
+        self._recording_works()
+        return PollResult("failed", reason=reason, last_event_id=last_id, snapshot_key=key)
+
+    def _recording_works(self) -> None:
+        if self.recording_failed:
+            log.warning("the store records polls again")
+            self.recording_failed = False
 
     async def poll(self, source: SnapshotSource) -> PollResult:
-        """Run one poll to completion. Never raises for a feed or archive fault: the outcome says it.
-        (ReplayExhausted is raised: the caller decides what the end of a recording means.)"""
+        """Run one poll to completion. Never raises: any fault of any stage becomes a failed poll
+        with the stage and the reason (ReplayExhausted is raised: the caller decides what the end
+        of a recording means). Archive, parse, diff and apply run in a worker thread, so the event
+        loop (the API, the SSE streams) never waits for them; events are published once committed.
+        """
         started = self.clock()
         t0 = time.perf_counter()
         try:
@@ -272,14 +299,28 @@ class Pipeline:
         except Exception as exc:
             return self._fail(started, t0, f"fetch: {exc}", source.name)
         try:
+            result = await asyncio.to_thread(self._archive_and_process, snapshot, t0)
+        except StageFailed as exc:
+            return self._fail(started, t0, str(exc), snapshot.source, exc.key)
+        self._recording_works()
+        if self.bus is not None and result.events:
+            try:
+                await self.bus.publish(result.events)
+            except Exception as exc:  # committed: clients catch up from the log when they resume
+                log.error("could not publish %d committed events: %s", len(result.events), exc)
+        return result
+
+    def _archive_and_process(self, snapshot: Snapshot, t0: float) -> PollResult:
+        try:
             fetched_at, key = self._archive_raw(snapshot.rows, snapshot.fetched_at)
         except Exception as exc:
             metrics.ARCHIVE_ERRORS.labels("raw").inc()
-            return self._fail(started, t0, f"archive {raw_key(snapshot.fetched_at)}: {exc}", snapshot.source)
-        result = self.process(snapshot.rows, fetched_at, snapshot.source, key, t0)
-        if self.bus is not None and result.events:
-            await self.bus.publish(result.events)
-        return result
+            raise StageFailed(f"archive {raw_key(snapshot.fetched_at)}", exc) from exc
+        try:
+            return self.process(snapshot.rows, fetched_at, snapshot.source, key, t0)
+        except Exception as exc:
+            log.exception("processing snapshot %s failed", key)
+            raise StageFailed("process", exc, key) from exc
 
     def _archive_raw(self, rows: list[Any], fetched_at: datetime) -> tuple[datetime, str]:
         return archive_raw(self.archive, rows, fetched_at)
@@ -354,8 +395,18 @@ class Pipeline:
 
     async def locate_pending(self, limit: int = 200) -> list[Event]:
         """Geocode open calls' location keys that have no fresh cached result, cache the answers and
-        emit location.resolved events (published and archived)."""
+        emit location.resolved events (archived, then published). The lookups run in a worker
+        thread: the local index is CPU work and online providers block on the network."""
         if self.locator is None:
+            return []
+        events = await asyncio.to_thread(self._locate_pending, limit)
+        if self.bus is not None and events:
+            await self.bus.publish(events)
+        return events
+
+    def _locate_pending(self, limit: int) -> list[Event]:
+        locator = self.locator
+        if locator is None:
             return []
         now_dt = self.clock()
         now = _iso(now_dt)
@@ -372,7 +423,7 @@ class Pipeline:
             if not calls:
                 continue
             try:
-                found = resolve_location(self.locator, key, calls, now_dt)
+                found = resolve_location(locator, key, calls, now_dt)
             except Exception as exc:  # a broken provider must not stop the others' keys
                 log.warning("locating %r failed: %s", key, exc)
                 metrics.GEOCODE_LOOKUPS.labels("error").inc()
@@ -384,6 +435,4 @@ class Pipeline:
         self._archive_events(events, now_dt)
         for event in events:
             metrics.EVENTS.labels(event.type).inc()
-        if self.bus is not None and events:
-            await self.bus.publish(events)
         return events

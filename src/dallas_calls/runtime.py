@@ -11,11 +11,13 @@ from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 
+from dallas_calls import metrics
 from dallas_calls.archive.store import ObjectStore, open_object_store
 from dallas_calls.config import Settings
 from dallas_calls.events.bus import EventBus, LocalBus
 from dallas_calls.feed.client import FeedConfig, SocrataFeed
 from dallas_calls.feed.source import LiveSource, ReplayExhausted, ReplaySource, SnapshotSource
+from dallas_calls.liveness import Liveness
 from dallas_calls.pipeline import CallLocator, Pipeline, PollResult
 from dallas_calls.storage.sqlite import SqliteStore
 
@@ -66,14 +68,23 @@ def feed_source(settings: Settings, max_attempts: int | None = None) -> LiveSour
 
 @dataclass
 class Components:
+    """One store's wiring. ``store`` is the connection the API reads; the pipeline writes through a
+    connection of its own (``pipeline.store``, same file) from a worker thread, so a long poll
+    never holds up a read (WAL: readers never wait for the writer)."""
+
     settings: Settings
     store: SqliteStore
     archive: ObjectStore
     bus: EventBus
     pipeline: Pipeline
 
+    def close(self) -> None:
+        self.pipeline.store.close()
+        self.store.close()
+
 
 APPROXIMATE_PRECISIONS = ("beat", "none")
+MAX_BACKOFF_INTERVALS = 5  # failing polls back off to at most this many poll intervals
 
 
 def refresh_approximate_locations(store: SqliteStore, locator: CallLocator | None) -> int:
@@ -100,12 +111,13 @@ def refresh_approximate_locations(store: SqliteStore, locator: CallLocator | Non
 
 def build_components(settings: Settings, bus: EventBus | None = None) -> Components:
     store = SqliteStore(settings.db_path)
+    writer = SqliteStore(settings.db_path)
     archive = open_object_store(settings.archive_location, endpoint_url=settings.s3_endpoint_url)
     bus = bus or build_bus(settings)
     locator = build_locator(settings)
-    refresh_approximate_locations(store, locator)
+    refresh_approximate_locations(writer, locator)
     pipeline = Pipeline(
-        store,
+        writer,
         archive,
         bus=bus,
         locator=locator,
@@ -118,9 +130,12 @@ def build_components(settings: Settings, bus: EventBus | None = None) -> Compone
 class Scheduler:
     """Polls on a fixed interval (live feed) or at the recorded pace divided by ``speed`` (replay).
 
-    Each poll runs to completion before the next is scheduled; a failed poll is recorded and the
-    schedule goes on. Locating runs after each poll in the same task: the local index answers in
-    milliseconds, and online providers are rate limited inside the locator.
+    Each poll runs to completion before the next is scheduled. Nothing stops the schedule: a
+    failed poll (any stage) is recorded and the next follows, backing off to at most
+    ``MAX_BACKOFF_INTERVALS`` intervals while polls keep failing; a fault in locating or pruning is
+    logged and counted. After every attempt the schedule beats ``liveness`` (``/healthz``).
+    Locating runs after each poll in the same task (in a worker thread): online providers are rate
+    limited inside the locator.
     """
 
     def __init__(
@@ -130,8 +145,11 @@ class Scheduler:
         interval_s: float,
         speed: float | None = None,
         retention: timedelta = timedelta(days=7),
+        liveness: Liveness | None = None,
     ) -> None:
         self.pipeline = pipeline
+        self.liveness = liveness
+        self.failures = 0  # consecutive failed polls
         self.retention = retention
         self._last_prune: datetime | None = None
         self.source = source
@@ -150,9 +168,24 @@ class Scheduler:
                 return max(gap / self.speed, 0.05)
         return self.interval_s
 
+    def next_delay(self) -> float:
+        """Seconds until the next poll: the schedule, or the backoff while polls keep failing."""
+        if self.failures == 0 or isinstance(self.source, ReplaySource):
+            return self._delay()
+        backoff: float = self.interval_s * 2.0 ** (self.failures - 1)
+        return min(backoff, self.interval_s * MAX_BACKOFF_INTERVALS)
+
     async def poll_once(self) -> PollResult:
-        result = await self.pipeline.poll(self.source)
+        try:
+            result = await self.pipeline.poll(self.source)
+        except ReplayExhausted:
+            raise
+        except Exception as exc:  # pipeline.poll turns every stage's fault into a result: a bug
+            log.exception("poll crashed")
+            metrics.POLL_FAILURES.labels("poll").inc()
+            result = PollResult("failed", reason=f"poll: {type(exc).__name__}: {exc}")
         self.last_result = result
+        self.failures = self.failures + 1 if result.outcome == "failed" else 0
         log.info(
             "poll %s: %d rows, %d quarantined, +%d ~%d -%d, last event %d%s",
             result.outcome,
@@ -167,8 +200,13 @@ class Scheduler:
         try:
             await self.pipeline.locate_pending()
         except Exception:  # never let locating stop the schedule
+            metrics.SCHEDULE_ERRORS.labels("locate").inc()
             log.exception("locating calls failed")
-        self._prune_hourly()
+        try:
+            await asyncio.to_thread(self._prune_hourly)
+        except Exception:  # a corrupt page of the event log: say so (hourly), keep polling
+            metrics.SCHEDULE_ERRORS.labels("prune").inc()
+            log.exception("pruning old events failed")
         return result
 
     def _prune_hourly(self) -> None:
@@ -197,6 +235,9 @@ class Scheduler:
                 log.info("replay finished")
                 self.finished = True
                 return
+            delay = self.next_delay()
+            if self.liveness is not None:
+                self.liveness.beat(delay)
             elapsed = (datetime.now(UTC) - started).total_seconds()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=max(self._delay() - elapsed, 0.0))
+                await asyncio.wait_for(stop.wait(), timeout=max(delay - elapsed, 0.0))

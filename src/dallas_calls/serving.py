@@ -32,6 +32,7 @@ from dallas_calls.config import Settings
 from dallas_calls.events.bus import EventBus
 from dallas_calls.feed.source import ReplaySource, Snapshot, SnapshotSource
 from dallas_calls.instances import DataDirLock, claim_data_dir, claim_demo_dir
+from dallas_calls.liveness import Liveness
 from dallas_calls.mode import ModeState, Recording, RunMode
 from dallas_calls.runtime import Components, Scheduler, build_components, demo_snapshots, feed_source
 from dallas_calls.storage.sqlite import SqliteStore
@@ -106,6 +107,7 @@ class ServeController:
         self.replay_dir = replay_dir
         self.speed = speed
         self.mode = ModeState()
+        self.liveness = Liveness(attempt_budget_s=settings.feed_timeout_s * settings.feed_max_attempts)
         self.parts: Components | None = None
         self.scheduler: Scheduler | None = None
         self._live_lock: DataDirLock | None = None
@@ -158,6 +160,7 @@ class ServeController:
             self.settings.poll_interval_s,
             speed=speed,
             retention=timedelta(days=self.settings.event_retention_days),
+            liveness=self.liveness,
         )
 
     def _start_demo(self, recording_dir: Path) -> None:
@@ -204,6 +207,7 @@ class ServeController:
         else:
             await self.scheduler.run()  # a replay returns when it is done: its last snapshot holds
         if self.kind == "replay":
+            self.liveness.finish("the replay played to its end; its last snapshot holds")
             log.info("replay finished: holding its last snapshot")
 
     async def _demo_loops(self) -> None:
@@ -280,15 +284,15 @@ class ServeController:
 
     def _discard(self, parts: Components) -> None:
         """Close a finished demo run's store and delete its files (they are this slot's own)."""
-        parts.store.close()
+        parts.close()
         if self._demo is not None and parts.settings.data_dir.parent == self._demo.folder:
             shutil.rmtree(parts.settings.data_dir, ignore_errors=True)
 
     def close(self) -> None:
         if self.parts is not None:
-            self.parts.store.close()
+            self.parts.close()
         if self._live_parts is not None and self._live_parts is not self.parts:
-            self._live_parts.store.close()
+            self._live_parts.close()
         for lock in (self._live_lock, self._demo.lock if self._demo else None):
             if lock is not None:
                 lock.release()

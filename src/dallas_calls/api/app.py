@@ -45,6 +45,7 @@ from dallas_calls.api.view import DEFAULT_RING_SIZE, CurrentCallsView, iso_utc, 
 from dallas_calls.config import Settings
 from dallas_calls.events.bus import EventBus
 from dallas_calls.events.sse import RETRY_MS, StreamFilter, client_stream
+from dallas_calls.liveness import Liveness
 from dallas_calls.mode import ModeState
 from dallas_calls.model import EVENT_TYPES, Call, Event
 from dallas_calls.storage.port import ReadStore
@@ -268,10 +269,12 @@ def create_app(
     background: Callable[[], Awaitable[None]] | None = None,
     readiness: Readiness | None = None,
     mode: ModeState | None = None,
+    liveness: Liveness | None = None,
 ) -> FastAPI:
     """The API. ``background`` (the poller) runs as a task for the app's lifetime; ``readiness``
     replaces the default ``/readyz`` check (it returns the body; ``"ready"`` decides 200 or 503);
-    ``mode`` says whether the calls are live, a replay or the demo (default: live).
+    ``mode`` says whether the calls are live, a replay or the demo (default: live); ``liveness``
+    is the poller's heartbeat behind ``/healthz`` (503 when the poller stopped or stalled).
 
     ``app.state.replace_store(store, reason)`` makes the app serve another store from then on (the
     next demo run, or live data replacing the demo): the view rebuilds and every stream resets."""
@@ -281,6 +284,7 @@ def create_app(
     freshness = _PollFreshness()
     tasks: dict[str, asyncio.Task[None]] = {}
     started = {"at": time.monotonic()}
+    stopped: dict[str, str] = {}
 
     async def run_background() -> None:
         assert background is not None
@@ -288,8 +292,12 @@ def create_app(
             await background()
         except asyncio.CancelledError:
             raise
-        except Exception:
+        except Exception as exc:
+            stopped["error"] = f"{type(exc).__name__}: {exc}"
             log.exception("the background task (poller) stopped with an error")
+            return
+        if liveness is not None and liveness.finished is None:
+            stopped["error"] = "it returned"
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -555,9 +563,18 @@ def create_app(
             }
         )
 
-    @app.get("/healthz", tags=["ops"], summary="Liveness")
+    @app.get("/healthz", tags=["ops"], summary="Liveness: is the poller alive?")
     async def healthz() -> Response:
-        return JSONResponse({"ok": True, "uptime_s": round(time.monotonic() - started["at"], 1)})
+        """200 while the process serves and its poller (if any) polls; 503 when the poller task is
+        gone or no poll attempt finished within 3 of its intervals (plus one attempt's timeouts),
+        so a supervisor restarts the process. A replay that played to its end stays 200."""
+        body: dict[str, Any] = {"ok": True}
+        if liveness is not None:
+            task = tasks.get("background")
+            running = task is not None and not task.done() and "error" not in stopped
+            body = liveness.report(running, stopped.get("error"))
+        body["uptime_s"] = round(time.monotonic() - started["at"], 1)
+        return JSONResponse(body, status_code=200 if body["ok"] else 503)
 
     @app.get("/readyz", tags=["ops"], summary="Readiness: feed freshness (or bus, on API-only replicas)")
     async def readyz() -> Response:
