@@ -52,12 +52,18 @@ def test_readme_command_table_lists_every_command_and_its_flags() -> None:
         documented[name] = documented.get(name, "") + usage
     commands = _subcommands()
     assert set(documented) == set(commands), "the README's command table and the CLI differ"
-    common = {"--data-dir", "--archive-uri", "--verbose", "--help"}  # described once, below the table
+    common = {
+        "--data-dir",
+        "--archive-uri",
+        "--verbose",
+        "--debug",
+        "--help",
+    }  # described once, below the table
     for name, sub in commands.items():
         flags = {o for a in sub._actions for o in a.option_strings if o.startswith("--")} - common
         missing = sorted(f for f in flags if f not in documented[name])
         assert missing == [], f"`dallas-calls {name}` flags missing from the README: {missing}"
-    for flag in ("--data-dir", "--archive-uri", "--verbose"):
+    for flag in ("--data-dir", "--archive-uri", "--verbose", "--debug"):
         assert f"`{flag}" in table
 
 

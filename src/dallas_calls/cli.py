@@ -17,10 +17,10 @@ from dallas_calls import __version__
 from dallas_calls.config import Settings
 from dallas_calls.feed.source import ReplayExhausted, ReplaySource, SnapshotSource
 from dallas_calls.instances import InstanceBusy, claim_data_dir
-from dallas_calls.runtime import Scheduler, build_bus, build_components, feed_source
+from dallas_calls.runtime import Scheduler, build_bus, build_components, feed_source, open_store
 from dallas_calls.serving import Kind
+from dallas_calls.startup import StartupError
 from dallas_calls.storage.port import ReadStore
-from dallas_calls.storage.sqlite import SqliteStore
 
 log = logging.getLogger("dallas_calls")
 
@@ -153,7 +153,7 @@ def _api(args: argparse.Namespace) -> int:
         aws = AwsConfig.from_env()
         store = DynamoStore(aws.tables, endpoint_url=aws.endpoint_url)
     elif settings.store == "sqlite":
-        store = SqliteStore(settings.db_path)
+        store = open_store(settings)
     else:
         raise UsageError(f"unknown store {settings.store!r}: use sqlite or dynamodb")
     app = create_app(settings, store, build_bus(settings))
@@ -207,6 +207,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--archive-uri", help="archive location: a folder or s3://bucket/prefix")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of a start-up error")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -299,7 +300,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if handler is not None:
             return int(handler(args))
         parser.error(f"unknown command {args.command}")
-    except (UsageError, InstanceBusy) as exc:
+    except (UsageError, InstanceBusy, StartupError) as exc:
+        if getattr(args, "debug", False):
+            raise
         print(f"dallas-calls: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -17,6 +17,8 @@ import shutil
 from pathlib import Path
 from typing import IO
 
+from dallas_calls.startup import StartupError
+
 LOCK_NAME = ".lock"
 MAX_DEMO_SLOTS = 32
 
@@ -36,8 +38,14 @@ class DataDirLock:
 
     def acquire(self) -> DataDirLock:
         """Take the lock or raise InstanceBusy naming the holder (its pid and purpose)."""
-        self.folder.mkdir(parents=True, exist_ok=True)
-        handle = self.path.open("a+", encoding="utf-8")
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            handle = self.path.open("a+", encoding="utf-8")
+        except OSError as exc:
+            raise StartupError(
+                f"cannot write to the data directory {self.folder} ({exc.strerror or exc}): "
+                "make it writable or choose another with --data-dir"
+            ) from exc
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from importlib import resources
@@ -19,7 +20,8 @@ from dallas_calls.feed.client import FeedConfig, SocrataFeed
 from dallas_calls.feed.source import LiveSource, ReplayExhausted, ReplaySource, SnapshotSource
 from dallas_calls.liveness import Liveness
 from dallas_calls.pipeline import CallLocator, Pipeline, PollResult
-from dallas_calls.storage.sqlite import SqliteStore
+from dallas_calls.startup import StartupError, check_sqlite, ensure_writable
+from dallas_calls.storage.sqlite import SchemaTooNew, SqliteStore
 
 log = logging.getLogger(__name__)
 
@@ -109,8 +111,21 @@ def refresh_approximate_locations(store: SqliteStore, locator: CallLocator | Non
     return expired
 
 
+def open_store(settings: Settings) -> SqliteStore:
+    """The SQLite store of ``settings.data_dir``, checked first (raises StartupError with one clear
+    line when the folder, the file or its schema cannot be used)."""
+    ensure_writable(settings.data_dir)
+    check_sqlite(settings.db_path)
+    try:
+        return SqliteStore(settings.db_path)
+    except SchemaTooNew as exc:
+        raise StartupError(f"{settings.db_path}: {exc}; upgrade dallas-calls") from exc
+    except sqlite3.Error as exc:
+        raise StartupError(f"cannot open {settings.db_path}: {exc}") from exc
+
+
 def build_components(settings: Settings, bus: EventBus | None = None) -> Components:
-    store = SqliteStore(settings.db_path)
+    store = open_store(settings)
     writer = SqliteStore(settings.db_path)
     archive = open_object_store(settings.archive_location, endpoint_url=settings.s3_endpoint_url)
     bus = bus or build_bus(settings)
