@@ -201,6 +201,44 @@ def _status(args: argparse.Namespace) -> int:
     return 0
 
 
+def _archive(args: argparse.Namespace) -> int:
+    """`archive verify [--repair]`: the change archive against the event log."""
+    from dallas_calls.archive.verify import verify_changes
+
+    settings = _settings(args)
+    lock = claim_data_dir(settings.data_dir, "archive verify --repair") if args.repair else None
+    try:
+        parts = build_components(settings)
+        try:
+            report = verify_changes(parts.pipeline.store, parts.archive, repair=args.repair)
+        finally:
+            parts.close()
+    finally:
+        if lock is not None:
+            lock.release()
+    if args.json:
+        print(json.dumps(report.to_dict(), sort_keys=True))
+    else:
+        print(
+            f"{report.checked_events} events in the log (ids {report.first_id}..{report.last_id}), "
+            f"{len(report.missing)} without a change record"
+            + (f", {report.repaired} written now" if args.repair else "")
+        )
+        if report.missing and not args.repair:
+            print(f"  missing ids (first 20): {report.missing[:20]}; run with --repair to write them")
+        for start, end in report.log_gaps:
+            print(f"  ids {start}..{end} are missing from the event log itself: cannot be repaired")
+        for key in report.unreadable:
+            print(f"  change record {key} cannot be read: cannot be repaired")
+        if report.unprocessed_raw:
+            print(
+                f"  {len(report.unprocessed_raw)} raw snapshots were fetched but never processed "
+                f"(a newer poll superseded them), e.g. {report.unprocessed_raw[0]}"
+            )
+        print("ok" if report.ok else "gaps remain")
+    return 0 if report.ok else 1
+
+
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--data-dir", type=Path, help="folder for the SQLite file and local archive (default ./data)"
@@ -260,6 +298,16 @@ def build_parser() -> argparse.ArgumentParser:
     _common(status)
     status.add_argument("--limit", type=int, default=10, help="polls to list")
     status.add_argument("--json", action="store_true")
+
+    archive = sub.add_parser("archive", help="check the archive against the event log")
+    archive_sub = archive.add_subparsers(dest="archive_command", required=True)
+    verify = archive_sub.add_parser(
+        "verify", help="find committed events missing from changes/ (and unprocessed raw snapshots)"
+    )
+    _common(verify)
+    verify.add_argument("--repair", action="store_true", help="write the missing change records")
+    verify.add_argument("--json", action="store_true", help="print one JSON object")
+    verify.set_defaults(handler=_archive)
 
     _register_geo_commands(sub)
     return parser

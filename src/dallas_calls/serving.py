@@ -28,6 +28,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
+from dallas_calls.archive.verify import backfill_changes
 from dallas_calls.config import Settings
 from dallas_calls.events.bus import EventBus
 from dallas_calls.feed.source import ReplaySource, Snapshot, SnapshotSource
@@ -200,6 +201,8 @@ class ServeController:
 
     async def run(self) -> None:
         assert self.scheduler is not None
+        if self._live_parts is not None or self.kind == "replay":
+            await self._backfill(self._live_parts or self.parts)
         if self.kind == "demo":
             await self._demo_loops()
         elif self.kind == "auto" and self._demo is not None:
@@ -277,6 +280,16 @@ class ServeController:
                     delay = min(delay * 2, cap)
         finally:
             await source.aclose()
+
+    @staticmethod
+    async def _backfill(parts: Components | None) -> None:
+        """Committed events a crash kept from the change archive are written before polling."""
+        if parts is None:
+            return
+        try:
+            await asyncio.to_thread(backfill_changes, parts.pipeline.store, parts.archive)
+        except Exception:
+            log.exception("could not check the change archive against the event log")
 
     async def _switch_to(self, store: SqliteStore, reason: str) -> None:
         if self._switch is not None:

@@ -281,11 +281,24 @@ class SqliteStore:
         data), so no id a client saw in the old store is ever given again. Returns the last id."""
         with self._transaction() as conn:
             row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'events'").fetchone()
+            before = int(row[0]) if row else 0
             if row is None:
                 conn.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('events', ?)", (floor,))
-            elif int(row[0]) < floor:
+            elif before < floor:
                 conn.execute("UPDATE sqlite_sequence SET seq = ? WHERE name = 'events'", (floor,))
+            if before < floor:  # a jump on purpose, not a gap: `archive verify` must know it
+                found = conn.execute("SELECT value FROM meta WHERE key = 'event_id_jumps'").fetchone()
+                jumps = [*json.loads(found[0] if found else "[]"), [before + 1, floor]]
+                conn.execute(
+                    "INSERT INTO meta (key, value) VALUES ('event_id_jumps', ?) "
+                    "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    (json.dumps(jumps),),
+                )
         return self.last_event_id()
+
+    def event_id_jumps(self) -> list[tuple[int, int]]:
+        """The id ranges skipped on purpose by ``raise_event_ids_above`` (never given to events)."""
+        return [(int(a), int(b)) for a, b in json.loads(self.get_meta("event_id_jumps") or "[]")]
 
     @property
     def store_id(self) -> str:
