@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_RING_SIZE = 10_000
 VIEW_QUEUE_SIZE = 100_000
+SYNC_CHUNK = 500  # events applied between two turns of the event loop
 STATS_HOURS = 24
 
 
@@ -206,18 +207,24 @@ class CurrentCallsView:
 
     async def sync(self) -> None:
         """Apply every event already delivered to the view's queue. ``get()`` on a queue that is not
-        empty returns without suspending, so this runs as one step of the event loop."""
+        empty returns without suspending, so each event is taken and applied in one step, in order
+        (even when several callers sync at once); after every ``SYNC_CHUNK`` events the loop gets a
+        turn, so a burst of 25,000 events never holds up the other requests for long."""
         sub = self._sub
-        applied = False
+        applied = 0
         while sub is not None and sub.pending():
             try:
                 event = await sub.get()
             except Overflow:
                 self._recover()
-                applied = True
+                applied += 1
                 break
             self.apply(event)
-            applied = True
+            applied += 1
+            if applied % SYNC_CHUNK == 0:
+                self._notify()
+                await asyncio.sleep(0)
+                sub = self._sub
         if applied:
             self._notify()
 

@@ -39,6 +39,7 @@ __all__ = ["DEFAULT_FEED_URL", "FeedConfig", "FeedError", "SocrataFeed", "parse_
 logger = logging.getLogger(__name__)
 
 DEFAULT_FEED_URL = "https://www.dallasopendata.com/resource/9fxf-t2tr.json"
+OFF_LOOP_BYTES = 256 * 1024
 
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -275,7 +276,11 @@ class SocrataFeed:
         except httpx.InvalidURL as error:
             raise FeedError(f"{self.name}: invalid URL: {error}") from error
         try:
-            data = json.loads(body)
+            # A big page is decoded in a worker thread: 50,000 rows take a few hundred ms, and the
+            # event loop serves the API and every SSE stream meanwhile.
+            data = (
+                await asyncio.to_thread(json.loads, body) if len(body) > OFF_LOOP_BYTES else json.loads(body)
+            )
         except ValueError as error:
             raise _Retryable(f"malformed JSON ({len(body)} bytes: {error})", status=status) from None
         if not isinstance(data, list):
