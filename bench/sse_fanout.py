@@ -301,7 +301,9 @@ async def post_events(port: int, body: bytes) -> int:
     return int(status.split()[1])
 
 
-async def run_size(n: int, burst: int, port: int, server_pid: int, start_id: int) -> dict[str, Any]:
+async def run_size(
+    n: int, burst: int, port: int, server_pid: int, start_id: int, publish_size: int = 0
+) -> dict[str, Any]:
     loop = asyncio.get_running_loop()
     rss_before = rss_kib(server_pid)
     fleet = Fleet(burst)
@@ -324,13 +326,20 @@ async def run_size(n: int, burst: int, port: int, server_pid: int, start_id: int
         }
         for i in range(burst)
     ]
-    body = json.dumps({"events": events}, separators=(",", ":")).encode()
+    size = publish_size or burst
+    bodies = [
+        json.dumps({"events": events[i : i + size]}, separators=(",", ":")).encode()
+        for i in range(0, burst, size)
+    ]
+    body = b"".join(bodies)
     fleet.remaining = connected
     done: asyncio.Future[None] = loop.create_future()
     fleet.done = done
     server_cpu0, load_cpu0 = cpu_s(server_pid), time.process_time()
     t0 = time.perf_counter()
-    status = await post_events(port, body)
+    status = 200
+    for part in bodies:  # one POST per publish, each after the previous answered (as a publisher does)
+        status = max(status, await post_events(port, part))
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(asyncio.shield(done), 60)
     burst_s = time.perf_counter() - t0
@@ -362,6 +371,7 @@ async def run_size(n: int, burst: int, port: int, server_pid: int, start_id: int
         "server_rss_mib": round(rss_after / 1024, 1),
         "rss_per_client_kib": round((rss_after - rss_before) / max(connected, 1), 1),
         "burst_bytes": len(body),
+        "publishes": len(bodies),
         "burst_wall_s": round(burst_s, 2),
         "server_cpu_s": round(server_cpu, 2),
         "load_cpu_s": round(load_cpu, 2),
@@ -403,7 +413,7 @@ def run_one(n: int, args: argparse.Namespace, env: dict[str, str]) -> dict[str, 
             server_loop, server_http = info.read_text().split()
             factory = load_loop_factory(args.load_loop)
             with asyncio.Runner(loop_factory=factory) as runner:
-                result = runner.run(run_size(n, args.burst, port, proc.pid, 1))
+                result = runner.run(run_size(n, args.burst, port, proc.pid, 1, args.publish_size))
                 load = type(runner.get_loop())
             return {
                 **result,
@@ -424,6 +434,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--clients", type=int, nargs="*", default=[1000, 5000, 10000])
     parser.add_argument("--burst", type=int, default=200)
+    parser.add_argument(
+        "--publish-size",
+        type=int,
+        default=0,
+        help="events per POST /events/ (sent one after another); 0: the whole burst in one POST",
+    )
     parser.add_argument("--repeat", type=int, default=1, help="runs per size (a fresh server each)")
     parser.add_argument(
         "--server-loop", choices=("auto", "asyncio", "uvloop"), default="auto", help="uvicorn --loop"

@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 DEFAULT_RING_SIZE = 10_000
 VIEW_QUEUE_SIZE = 100_000
 SYNC_CHUNK = 500  # events applied between two turns of the event loop
+COALESCE_S = 0.005  # a round of wake-ups starts at most this long after the event that needs it
+WAKE_BATCH = 200  # client streams woken per turn of the event loop
 STATS_HOURS = 24
 
 
@@ -106,7 +108,13 @@ class CurrentCallsView:
         self._sub: Subscription | None = None
         self._bus: EventBus | None = None
         self._task: asyncio.Task[None] | None = None
-        self._newer: asyncio.Event | None = None
+        # Client streams waiting for newer events, woken in rounds (see _notify).
+        self._waiters: list[asyncio.Future[None]] = []
+        self._round: list[asyncio.Future[None]] | None = None  # the round being woken
+        self._round_pending = False  # events came while a round was running: another follows
+        self._wake_timer: asyncio.TimerHandle | None = None
+        self._round_started = 0.0
+        self._next_round_at = 0.0  # rounds take at most half the loop's time while events stream
         self._joined: tuple[int, int, bytes] | None = None  # (after, upto, frames) shared by clients
         # (after, ring generation, events): the slice shared by the clients at the same cursor
         self._live: tuple[int, int, list[Event]] | None = None
@@ -229,10 +237,51 @@ class CurrentCallsView:
             self._notify()
 
     def _notify(self) -> None:
-        """Wake the client streams waiting for newer events (once per batch, not per event)."""
-        if self._newer is not None:
-            self._newer.set()
-            self._newer = None
+        """Newer events are in the ring: wake the waiting client streams, coalesced.
+
+        Waking a client costs the same whether it takes one event or a hundred, so the cost of a
+        publish is paid per round of wake-ups, not per event per client: a round starts at most
+        ``COALESCE_S`` after the first event that needs it, and every client it wakes takes
+        everything new at once. A round wakes ``WAKE_BATCH`` clients per turn of the event loop, so
+        requests (more publishes among them) go on while it runs; events that arrive meanwhile are
+        taken by the clients woken later in the round, and by one more round after it. The next
+        round waits at least as long as the last one took: while events stream in, wake-ups take
+        at most half of the loop's time, and the publishes in between are not starved."""
+        if self._round is not None:
+            self._round_pending = True
+            return
+        if self._wake_timer is not None or not self._waiters:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no loop (a synchronous caller in tests): nobody can be waiting
+            return
+        delay = max(COALESCE_S, self._next_round_at - loop.time())
+        self._wake_timer = loop.call_later(delay, self._start_round)
+
+    def _start_round(self) -> None:
+        self._wake_timer = None
+        self._round_started = asyncio.get_running_loop().time()
+        self._round, self._waiters = self._waiters, []
+        self._round_pending = False
+        self._wake_some()
+
+    def _wake_some(self) -> None:
+        batch = self._round
+        assert batch is not None
+        for future in batch[-WAKE_BATCH:]:
+            if not future.done():
+                future.set_result(None)
+        del batch[-WAKE_BATCH:]
+        if batch:
+            asyncio.get_running_loop().call_soon(self._wake_some)
+            return
+        self._round = None
+        now = asyncio.get_running_loop().time()
+        self._next_round_at = now + (now - self._round_started)
+        if self._round_pending:
+            self._round_pending = False
+            self._notify()
 
     # -- applying events -----------------------------------------------------------------------
 
@@ -310,9 +359,15 @@ class CurrentCallsView:
     async def wait_newer(self, after_id: int) -> None:
         epoch = self.epoch
         while self.ring_last_id() <= after_id and self.epoch == epoch:
-            if self._newer is None:
-                self._newer = asyncio.Event()
-            await self._newer.wait()
+            if len(self._waiters) > 2 * self.clients + 100:  # forget streams that left meanwhile
+                self._waiters = [f for f in self._waiters if not f.done()]
+            future = asyncio.get_running_loop().create_future()
+            self._waiters.append(future)
+            try:
+                await future
+            finally:
+                if not future.done():  # cancelled (the client left): forget it
+                    future.cancel()
 
     def frames_after(self, after_id: int, events: list[Event]) -> bytes:
         if not events:
