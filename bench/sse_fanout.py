@@ -54,6 +54,7 @@ def serve(port: int, data_dir: str, loop: str, http: str) -> None:
     import uvicorn
 
     from dallas_calls.api.app import create_app
+    from dallas_calls.api.server import StreamingServer
     from dallas_calls.config import Settings
     from dallas_calls.events.bus import LocalBus
     from dallas_calls.storage.sqlite import SqliteStore
@@ -78,7 +79,7 @@ def serve(port: int, data_dir: str, loop: str, http: str) -> None:
         loop=loop,
         http=http,
     )
-    server = uvicorn.Server(config)
+    server = StreamingServer(config, on_exit=app.state.view.close_streams)
 
     async def report() -> None:
         while not server.started:

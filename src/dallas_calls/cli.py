@@ -104,9 +104,8 @@ def _replay_key(source: ReplaySource) -> str:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
     from dallas_calls.api.app import create_app
+    from dallas_calls.api.server import serve_app
     from dallas_calls.serving import ServeController
 
     settings = _settings(args)
@@ -132,7 +131,7 @@ def _serve(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     try:
-        uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level.lower())
+        serve_app(app, settings)
     finally:
         controller.close()
     return 0
@@ -140,9 +139,8 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _api(args: argparse.Namespace) -> int:
     """API only (no poller): a replica behind a load balancer, fed by Redis and/or POST /events/."""
-    import uvicorn
-
     from dallas_calls.api.app import create_app
+    from dallas_calls.api.server import serve_app
 
     settings = _settings(args)
     store: ReadStore
@@ -157,7 +155,7 @@ def _api(args: argparse.Namespace) -> int:
     else:
         raise UsageError(f"unknown store {settings.store!r}: use sqlite or dynamodb")
     app = create_app(settings, store, build_bus(settings))
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level.lower())
+    serve_app(app, settings)
     return 0
 
 

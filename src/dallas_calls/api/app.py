@@ -32,14 +32,13 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, model_validator
-from sse_starlette import EventSourceResponse, ServerSentEvent
-from sse_starlette.sse import SendTimeoutError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from dallas_calls import metrics
+from dallas_calls.api.event_stream import EventStreamResponse
 from dallas_calls.api.middleware import UNTIMED_PATHS, MetricsMiddleware, RateLimitMiddleware
 from dallas_calls.api.view import DEFAULT_RING_SIZE, CurrentCallsView, iso_utc, parse_time
 from dallas_calls.config import Settings
@@ -190,17 +189,6 @@ class _SelectiveGZip:
             await self.gzip(scope, receive, send)
         else:
             await self.plain(scope, receive, send)
-
-
-class _EventStreamResponse(EventSourceResponse):
-    """A client that stops reading for SSE_SEND_TIMEOUT_S is dropped quietly (no stack trace)."""
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        try:
-            await super().__call__(scope, receive, send)
-        except SendTimeoutError:
-            metrics.SSE_DROPPED.inc()
-            log.info("dropped an SSE client that stopped reading")
 
 
 def _event_id(text: str | None, name: str) -> int | None:
@@ -424,15 +412,15 @@ def create_app(
         except ValueError as exc:
             raise ApiError(400, "bad_request", str(exc)) from exc
         stream = client_stream(
-            view, after, flt, queue_size=settings.sse_queue_size, retry_ms=RETRY_MS, store_id=store
+            view,
+            after,
+            flt,
+            queue_size=settings.sse_queue_size,
+            retry_ms=RETRY_MS,
+            store_id=store,
+            heartbeat_s=settings.sse_heartbeat_s,
         )
-        return _EventStreamResponse(
-            stream,
-            ping=settings.sse_heartbeat_s,
-            sep="\n",
-            ping_message_factory=lambda: ServerSentEvent(comment="heartbeat", sep="\n"),
-            send_timeout=SSE_SEND_TIMEOUT_S,
-        )
+        return EventStreamResponse(stream, send_timeout_s=SSE_SEND_TIMEOUT_S)
 
     @app.post(
         "/events/",

@@ -90,6 +90,7 @@ class CurrentCallsView:
         self.id_floor = 0
         self.reset_reason = ""
         self.store_id: str | None = None
+        self.closing = False
         self._rendered_mode = -1
         self.ring_size = ring_size
         self.calls: dict[str, dict[str, Any]] = {}
@@ -356,9 +357,17 @@ class CurrentCallsView:
         self._live = (after_id, self._generation, fresh)
         return fresh
 
+    def close_streams(self) -> None:
+        """The server is stopping: end every client stream now (they reconnect by id)."""
+        self.closing = True
+        for future in [*self._waiters, *(self._round or [])]:
+            if not future.done():
+                future.set_result(None)
+        self._waiters = []
+
     async def wait_newer(self, after_id: int) -> None:
         epoch = self.epoch
-        while self.ring_last_id() <= after_id and self.epoch == epoch:
+        while self.ring_last_id() <= after_id and self.epoch == epoch and not self.closing:
             if len(self._waiters) > 2 * self.clients + 100:  # forget streams that left meanwhile
                 self._waiters = [f for f in self._waiters if not f.done()]
             future = asyncio.get_running_loop().create_future()

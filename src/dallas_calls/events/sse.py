@@ -39,6 +39,9 @@ def control_frame(kind: str, data: dict[str, object], event_id: int | None = Non
     return f"{head}event: {kind}\ndata: {body}\n\n".encode()
 
 
+HEARTBEAT = b": heartbeat\n\n"
+
+
 def retry_frame(retry_ms: int = RETRY_MS) -> bytes:
     return f"retry: {retry_ms}\n\n".encode()
 
@@ -93,6 +96,10 @@ class EventLog(Protocol):
     @property
     def store_id(self) -> str | None:
         """The id of the store behind the log (None when it has none)."""
+
+    @property
+    def closing(self) -> bool:
+        """The server is stopping: streams end (clients reconnect to another replica or later)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,6 +191,7 @@ async def client_stream(
     retry_ms: int = RETRY_MS,
     future_grace_s: float = FUTURE_ID_GRACE_S,
     store_id: str | None = None,
+    heartbeat_s: float | None = None,
 ) -> AsyncIterator[bytes]:
     """The bytes of one client's event stream (see the module docstring for the guarantees).
 
@@ -191,6 +199,8 @@ async def client_stream(
     events behind (or behind the ring's start) and it gets ``event: overflow`` and the stream ends.
     ``store_id`` is the store the client's id came from (``/current-calls/`` gives it): an id from
     another store gets a reset. When the log's store is replaced mid-stream, the stream resets.
+    With ``heartbeat_s``, a comment is sent after that long without an event (proxies keep the
+    connection, clients see it alive); the stream ends when the log is closing.
     """
     log.client_joined()
     metrics.SSE_CLIENTS.inc()
@@ -235,7 +245,14 @@ async def client_stream(
             if log.epoch != epoch:  # another store replaced the log's: start again from its state
                 epoch, last = log.epoch, log.latest_id()
                 yield control_frame("reset", {"reason": log.reset_reason, "last_event_id": last})
-            await log.wait_newer(last)
+            try:
+                async with asyncio.timeout(heartbeat_s):
+                    await log.wait_newer(last)
+            except TimeoutError:
+                yield HEARTBEAT
+                continue
+            if log.closing:
+                return
             if log.epoch != epoch:
                 continue
             fresh = log.live_after(last)  # shared by the clients at the same cursor: read only
