@@ -21,7 +21,9 @@ from pathlib import Path
 
 from dallas_calls.geo.distance import distance_m
 from dallas_calls.geocoding.candidate import Candidate
+from dallas_calls.geocoding.cross_streets import MAX_CROSS_REACH_M, crossings
 from dallas_calls.geocoding.normalize import NormalizedLocation, Street, normalize_address
+from dallas_calls.geocoding.street_model import StreetModel
 
 SOURCE = "address_points"
 SEED_TABLE = "data/address_points_seed.csv"
@@ -52,6 +54,7 @@ class AddressPointIndex:
             by_street.setdefault(p.street, []).append(p)
         self._points = {k: sorted(v, key=lambda p: p.number) for k, v in by_street.items()}
         self._numbers = {k: [p.number for p in v] for k, v in self._points.items()}
+        self._models: dict[str, StreetModel] = {}
         self._by_core: dict[str, list[str]] = {}
         self._street_of_name: dict[str, Street] = {}
         for name, pts in self._points.items():
@@ -134,7 +137,9 @@ class AddressPointIndex:
         (for leave-one-address-out evaluation)."""
         if loc.kind == "address" and loc.number is not None and loc.street is not None:
             found = self.locate_address(loc.number, loc.street, exclude_number=exclude_number)
-            return found or self.locate_street(loc.street, near)
+            # A street whose known numbers are all far from the block says little about where the
+            # block is: with a beat to fall back to, its centre is the better guess (measured).
+            return found or ([] if near is not None else self.locate_street(loc.street, None))
         if loc.kind == "intersection" and len(loc.streets) == 2:
             return self.locate_intersection(loc.streets[0], loc.streets[1])
         if loc.kind == "street" and loc.street is not None:
@@ -170,28 +175,18 @@ class AddressPointIndex:
                 1.0,
                 f"median of {len(in_block)} point(s) in the {block} block of {name}",
             )
-        # Nothing in the block: interpolate between the nearest known numbers either side.
+        # Nothing in the block: along the street's fitted model, else its nearest known number.
         target = number + 50 if number % 100 == 0 else number
-        below = [p for p in points[:lo_i] if not (exclude_number and p.number == number)]
-        above = [p for p in points[hi_i:] if not (exclude_number and p.number == number)]
-        lo = below[-1] if below else None
-        hi = above[0] if above else None
-        if lo is not None and hi is not None:
-            gap = hi.number - lo.number
-            ground = distance_m(lo.lat, lo.lon, hi.lat, hi.lon)
-            if gap <= MAX_NUMBER_GAP and ground <= MAX_GROUND_GAP_M:
-                t = (target - lo.number) / gap if gap else 0.5
-                return Candidate(
-                    lo.lat + t * (hi.lat - lo.lat),
-                    lo.lon + t * (hi.lon - lo.lon),
-                    "address",
-                    SOURCE,
-                    0.85 - 0.2 * gap / MAX_NUMBER_GAP,
-                    f"interpolated between {lo.number} and {hi.number} {name}",
-                )
-        nearest = min(
-            (p for p in (lo, hi) if p is not None), key=lambda p: abs(p.number - target), default=None
-        )
+        others = [p for p in points if not (exclude_number and p.number == number)]
+        placement = self._model(name, others, exclude_number).place(target)
+        if placement is not None:
+            precision = "address" if placement.kind == "interpolated" else "street"
+            score = 0.85 if placement.kind == "interpolated" else 0.7
+            score -= 0.2 * min(1.0, placement.reach / 500)
+            return Candidate(
+                placement.lat, placement.lon, precision, SOURCE, score, f"{placement.detail} of {name}"
+            )
+        nearest = min(others, key=lambda p: abs(p.number - target), default=None)
         if nearest is not None and abs(nearest.number - target) <= MAX_ONE_SIDED_GAP:
             return Candidate(
                 nearest.lat,
@@ -202,6 +197,14 @@ class AddressPointIndex:
                 f"nearest known number {nearest.number} {name}",
             )
         return None
+
+    def _model(self, name: str, points: Sequence[AddressPoint], uncached: bool) -> StreetModel:
+        if uncached:
+            return StreetModel.from_points((p.number, p.lat, p.lon) for p in points)
+        model = self._models.get(name)
+        if model is None:
+            model = self._models[name] = StreetModel.from_points((p.number, p.lat, p.lon) for p in points)
+        return model
 
     def locate_street(self, street: Street, near: tuple[float, float] | None = None) -> list[Candidate]:
         """A point on the street: the known point nearest ``near``, or the street's median point."""
@@ -219,18 +222,25 @@ class AddressPointIndex:
         return out
 
     def locate_intersection(self, a: Street, b: Street) -> list[Candidate]:
-        """Where known points of the two streets come within ``MAX_INTERSECTION_GAP_M``: the midpoint
-        of the closest pair."""
+        """Where the two streets' fitted runs cross (see ``cross_streets``), and where known points
+        of the two come within ``MAX_INTERSECTION_GAP_M`` (the midpoint of the closest pair)."""
         out = []
         for name_a, exact_a in self.street_names(a):
             for name_b, exact_b in self.street_names(b):
+                penalty = 0 if exact_a and exact_b else 0.1
+                model_a = self._model(name_a, self._points[name_a], False)
+                model_b = self._model(name_b, self._points[name_b], False)
+                for c in crossings(model_a, model_b):
+                    score = 0.85 - 0.3 * c.reach_m / MAX_CROSS_REACH_M - penalty
+                    detail = f"{name_a} and {name_b}: {c.detail}"
+                    out.append(Candidate(c.lat, c.lon, "intersection", SOURCE, score, detail))
                 pair = _closest_pair(self._points[name_a], self._points[name_b])
                 if pair is None:
                     continue
                 gap, pa, pb = pair
                 if gap > MAX_INTERSECTION_GAP_M:
                     continue
-                score = 0.9 - 0.4 * gap / MAX_INTERSECTION_GAP_M - (0 if exact_a and exact_b else 0.1)
+                score = 0.9 - 0.4 * gap / MAX_INTERSECTION_GAP_M - penalty
                 out.append(
                     Candidate(
                         (pa.lat + pb.lat) / 2,
