@@ -24,21 +24,20 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import statistics
 import time
 from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from dallas_calls.geo.beats import BeatAreas, default_areas
 from dallas_calls.geo.distance import distance_m
-from dallas_calls.geo.samples import LabelledPoint, city_truth_points, normalize_beat, openaddresses_points
-from dallas_calls.geocoding.address_points import AddressPoint, AddressPointIndex
+from dallas_calls.geo.samples import city_truth_points, normalize_beat, openaddresses_points
+from dallas_calls.geocoding.address_points import AddressPointIndex
 from dallas_calls.geocoding.candidate import Candidate
 from dallas_calls.geocoding.choose import judge
-from dallas_calls.geocoding.locator import AddressPointProvider, Locator, default_locator
-from dallas_calls.geocoding.normalize import NormalizedLocation, normalize_address, normalize_location
+from dallas_calls.geocoding.holdout import held_out_addresses, locate_held_out
+from dallas_calls.geocoding.locator import default_locator
+from dallas_calls.geocoding.normalize import normalize_address, normalize_location
 from dallas_calls.model import PRECISIONS
 
 DEFAULT_SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -50,7 +49,6 @@ INCIDENT_COLUMNS = (
     ("dmn_dpd_response_to_resistance_2015_addr_beat_geocoded.csv", "ARC_Street"),
 )
 FAR_FROM_BEAT_M = 2000.0
-DUPLICATE_M = 10.0  # a table point this close to a held-out address's true point is that address
 
 
 def feed_rows(shared: Path) -> list[dict[str, Any]]:
@@ -80,70 +78,6 @@ def normalization_coverage(shared: Path) -> dict[str, Any]:
     }
 
 
-@dataclass(frozen=True)
-class HeldOut:
-    """One distinct truth address: its normalized form, the city's point, and the call's beat."""
-
-    loc: NormalizedLocation
-    lat: float
-    lon: float
-    beat: str | None
-    division: str | None
-
-
-def held_out_addresses(points: list[LabelledPoint]) -> list[HeldOut]:
-    groups: dict[str, list[LabelledPoint]] = {}
-    locs: dict[str, NormalizedLocation] = {}
-    for p in points:
-        loc = normalize_address(p.address)
-        if loc.kind == "address" and loc.number is not None and loc.street is not None:
-            groups.setdefault(loc.key, []).append(p)
-            locs[loc.key] = loc
-    out = []
-    for key in sorted(groups):
-        pts = groups[key]
-        beats = Counter(p.beat for p in pts if p.beat)
-        divisions = Counter(p.division for p in pts if p.division)
-        out.append(
-            HeldOut(
-                locs[key],
-                statistics.median(p.lat for p in pts),
-                statistics.median(p.lon for p in pts),
-                beats.most_common(1)[0][0] if beats else None,
-                divisions.most_common(1)[0][0] if divisions else None,
-            )
-        )
-    return out
-
-
-class DuplicateFinder:
-    """The table's points that are the held-out address itself: the same number on a street of the
-    same core name (any spelling), or any point within ``DUPLICATE_M`` of its true position."""
-
-    def __init__(self, index: AddressPointIndex) -> None:
-        self.by_core: dict[tuple[int, str], list[AddressPoint]] = {}
-        self.grid: dict[tuple[int, int], list[AddressPoint]] = {}
-        for p in index.all_points():
-            core = normalize_address(f"{p.number} {p.street}").street
-            self.by_core.setdefault((p.number, core.core if core else p.street), []).append(p)
-            self.grid.setdefault(_cell(p.lat, p.lon), []).append(p)
-
-    def of(self, h: HeldOut) -> set[AddressPoint]:
-        assert h.loc.number is not None and h.loc.street is not None
-        found = set(self.by_core.get((h.loc.number, h.loc.street.core), ()))
-        i, j = _cell(h.lat, h.lon)
-        for di in (-1, 0, 1):
-            for dj in (-1, 0, 1):
-                for p in self.grid.get((i + di, j + dj), ()):
-                    if distance_m(h.lat, h.lon, p.lat, p.lon) <= DUPLICATE_M:
-                        found.add(p)
-        return found
-
-
-def _cell(lat: float, lon: float) -> tuple[int, int]:
-    return int(lat // 0.001), int(lon // 0.001)
-
-
 def _summary(errors: list[float], total: int) -> dict[str, Any]:
     errors = sorted(errors)
     n = len(errors)
@@ -159,31 +93,33 @@ def _summary(errors: list[float], total: int) -> dict[str, Any]:
 def leave_one_address_out(shared: Path) -> dict[str, Any]:
     """The shipped local chain on every distinct address with the city's own point, queried at block
     level as the feed gives it ("4300" + "INDEPENDENCE DR" for 4302 INDEPENDENCE DR, with the
-    call's beat), the address and its duplicates removed from the table that locates it."""
+    call's beat), the address and its duplicates removed from the table that locates it
+    (``dallas_calls.geocoding.holdout``)."""
     incidents = shared / "incidents"
     held = held_out_addresses([*city_truth_points(incidents), *openaddresses_points(incidents)])
     areas = default_areas()
     index = AddressPointIndex.seed()
-    duplicates = DuplicateFinder(index)
     errors: dict[str, list[float]] = {}
-    outside_city = unplaced = 0
-    for h in held:
-        assert h.loc.number is not None and h.loc.street is not None
-        locator = Locator([AddressPointProvider(index.without(duplicates.of(h)))], areas)
-        block = str(h.loc.number // 100 * 100)
-        geo = locator.locate(block, h.loc.street.label, h.beat, h.division)
-        if geo.lat is None or geo.lon is None:
+    on_known_streets: list[float] = []
+    outside_city = unplaced = street_unknown = 0
+    for r in locate_held_out(index, areas, held):
+        street_unknown += not r.street_known
+        if r.street_known and r.error_m is not None:
+            on_known_streets.append(r.error_m)
+        if r.error_m is None or r.geo.lat is None or r.geo.lon is None:
             unplaced += 1
             continue
-        if geo.precision != "beat" and not areas.in_city(geo.lat, geo.lon):
+        if r.geo.precision != "beat" and not areas.in_city(r.geo.lat, r.geo.lon):
             outside_city += 1
-        errors.setdefault(geo.precision, []).append(distance_m(h.lat, h.lon, geo.lat, geo.lon))
+        errors.setdefault(r.geo.precision, []).append(r.error_m)
     placed = [e for es in errors.values() for e in es]
     return {
         "table_points": len(index),
         "distinct_addresses": len(held),
+        "street_unknown_to_table": street_unknown,
         "unplaced": unplaced,
         "all": _summary(placed, len(held)),
+        "street_known": _summary(on_known_streets, len(held)),
         "by_precision": {p: _summary(errors[p], len(held)) for p in (*PRECISIONS,) if p in errors},
         "exact_points_outside_dallas": outside_city,
     }
@@ -342,12 +278,15 @@ def main() -> int:
         f"2. located, leave-one-address-out, block-level queries with the call's beat "
         f"({a['distinct_addresses']} addresses; table of {a['table_points']} points less each one)"
     )
-    for name, row in [("all", a["all"]), *a["by_precision"].items()]:
+    for name, row in [("all", a["all"]), *a["by_precision"].items(), ("street known", a["street_known"])]:
         print(
             f"   {name:<12} n {row['n']:>5} ({row['share_pct']}%)  within 250 m {row['within_250m_pct']}%"
             f"  median {row['median_m']} m  p90 {row['p90_m']} m"
         )
-    print(f"   no point: {a['unplaced']}; exact points outside Dallas: {a['exact_points_outside_dallas']}")
+    print(
+        f"   no point: {a['unplaced']}; exact points outside Dallas: {a['exact_points_outside_dallas']};"
+        f" street with no other point in the table: {a['street_unknown_to_table']}"
+    )
     print(
         f"   feed: {f['distinct_locations']} distinct locations, precision {f['precision']},"
         f" beat level {f['beat_share_pct']}%"

@@ -24,14 +24,19 @@ from dallas_calls.geocoding.candidate import Candidate
 from dallas_calls.geocoding.cross_streets import MAX_CROSS_REACH_M, crossings
 from dallas_calls.geocoding.normalize import NormalizedLocation, Street, normalize_address
 from dallas_calls.geocoding.street_model import StreetModel
+from dallas_calls.geocoding.street_names import alternate_names, squashed
 
 SOURCE = "address_points"
 SEED_TABLE = "data/address_points_seed.csv"
 # Interpolate only between known numbers this close (in address numbers) and this near on the ground.
 MAX_NUMBER_GAP = 1500
 MAX_GROUND_GAP_M = 3000.0
+# A block interpolated farther than this from the nearer known number, or extrapolated at all, is
+# labelled "street": measured leave-one-address-out, such answers are within 250 m about 75% of
+# the time, against 90% for blocks with known numbers within three blocks on both sides.
+MAX_ADDRESS_REACH = 300
 # One known number on one side only: use it as a street-precision point when this close.
-MAX_ONE_SIDED_GAP = 300
+MAX_ONE_SIDED_GAP = 200
 # Two streets' points this close make an intersection.
 MAX_INTERSECTION_GAP_M = 200.0
 
@@ -62,7 +67,7 @@ class AddressPointIndex:
             if street is None:
                 continue
             self._street_of_name[name] = street
-            self._by_core.setdefault(street.core, []).append(name)
+            self._by_core.setdefault(squashed(street.core), []).append(name)
 
     def __len__(self) -> int:
         return sum(len(v) for v in self._points.values())
@@ -110,20 +115,27 @@ class AddressPointIndex:
 
     # -- lookup -------------------------------------------------------------------------------
 
-    def street_names(self, street: Street) -> list[tuple[str, bool]]:
+    def street_names(self, street: Street, *, either_half: bool = False) -> list[tuple[str, bool]]:
         """Indexed names that can mean ``street``: (name, exact). The exact name when indexed;
-        otherwise the names with the same core and compatible directional and suffix."""
-        if street.name in self._points:
+        otherwise the names with the same core (spaces aside) and compatible directional and
+        suffix; failing those, the indexed alternates of the name (see ``street_names``).
+        ``either_half``: also the other directional half ("S MERRIFIELD RD" for "N MERRIFIELD RD"):
+        the same line on the ground, numbered the other way from the baseline, so good for where
+        the street runs (cross streets) but not for a number on it."""
+        if street.name in self._points and not either_half:
             return [(street.name, True)]
         out = []
-        for name in self._by_core.get(street.core, []):
+        for name in self._by_core.get(squashed(street.core), []):
             known = self._street_of_name[name]
-            if street.predir and known.predir and known.predir != street.predir:
+            if name == street.name:
+                out.append((name, True))
+                continue
+            if not either_half and street.predir and known.predir and known.predir != street.predir:
                 continue
             if street.suffix and known.suffix and known.suffix != street.suffix:
                 continue
             out.append((name, False))
-        return out
+        return out or [(name, False) for name in alternate_names(street.name) if name in self._points]
 
     def locate(
         self,
@@ -180,7 +192,11 @@ class AddressPointIndex:
         others = [p for p in points if not (exclude_number and p.number == number)]
         placement = self._model(name, others, exclude_number).place(target)
         if placement is not None:
-            precision = "address" if placement.kind == "interpolated" else "street"
+            precision = (
+                "address"
+                if placement.kind == "interpolated" and placement.reach <= MAX_ADDRESS_REACH
+                else "street"
+            )
             score = 0.85 if placement.kind == "interpolated" else 0.7
             score -= 0.2 * min(1.0, placement.reach / 500)
             return Candidate(
@@ -225,8 +241,8 @@ class AddressPointIndex:
         """Where the two streets' fitted runs cross (see ``cross_streets``), and where known points
         of the two come within ``MAX_INTERSECTION_GAP_M`` (the midpoint of the closest pair)."""
         out = []
-        for name_a, exact_a in self.street_names(a):
-            for name_b, exact_b in self.street_names(b):
+        for name_a, exact_a in self.street_names(a, either_half=True):
+            for name_b, exact_b in self.street_names(b, either_half=True):
                 penalty = 0 if exact_a and exact_b else 0.1
                 model_a = self._model(name_a, self._points[name_a], False)
                 model_b = self._model(name_b, self._points[name_b], False)

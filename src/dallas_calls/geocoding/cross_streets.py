@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from dallas_calls.geocoding.street_model import PLANE, Run, StreetModel
+from dallas_calls.geocoding.street_model import PLANE, Knot, Run, StreetModel
 
 # Lines meeting at less than this angle cross at a poorly defined place (and parallel streets
 # with a kink "cross" anywhere).
@@ -23,6 +23,8 @@ MIN_ANGLE_DEG = 25.0
 MAX_CROSS_REACH_M = 400.0
 # A run shorter than this on the ground gives no reliable direction (its knots' scatter is ~30 m).
 MIN_RUN_M = 120.0
+# A point of the other street this close to a run's line is at the corner.
+MAX_POINT_TO_LINE_M = 80.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +79,37 @@ def cross_runs(a: Run, b: Run) -> Crossing | None:
     )
 
 
+def meet_run(run: Run, knot: Knot) -> Crossing | None:
+    """A street known only by isolated points meets ``run`` where one of its points lies within
+    ``MAX_POINT_TO_LINE_M`` of the run's line (within the run's stretch or its reach): at the
+    foot of the perpendicular. A house that close to the other street is at its corner."""
+    (ax, ay), (ax2, ay2) = _segment(run)
+    length = math.hypot(ax2 - ax, ay2 - ay)
+    if length < MIN_RUN_M:
+        return None
+    ux, uy = (ax2 - ax) / length, (ay2 - ay) / length
+    t = (knot.x - ax) * ux + (knot.y - ay) * uy
+    off = abs((knot.x - ax) * uy - (knot.y - ay) * ux)
+    reach = _reach(t, length)
+    if off > MAX_POINT_TO_LINE_M or reach > MAX_CROSS_REACH_M:
+        return None
+    lat, lon = PLANE.to_lat_lon(ax + t * ux, ay + t * uy)
+    return Crossing(
+        lat,
+        lon,
+        max(reach, off),
+        90.0,
+        f"{knot.number} lies {off:.0f} m from run {run.first}-{run.last}, {reach:.0f} m beyond its known points",
+    )
+
+
 def crossings(a: StreetModel, b: StreetModel) -> list[Crossing]:
-    """Every place a run of ``a`` crosses a run of ``b``, nearest the known points first."""
+    """Every place a run of ``a`` crosses a run of ``b``; failing any, where a point of a street
+    without runs lies next to the other's run. Nearest the known points first."""
     found = [c for ra in a.runs for rb in b.runs if (c := cross_runs(ra, rb)) is not None]
+    if not found:
+        for model, other in ((a, b), (b, a)):
+            if other.runs:
+                continue
+            found += [c for run in model.runs for k in other.knots if (c := meet_run(run, k)) is not None]
     return sorted(found, key=lambda c: c.reach_m)

@@ -32,7 +32,7 @@ from dallas_calls.geo.distance import M_PER_DEG_LAT, M_PER_DEG_LON
 
 # Knots within this distance of a run's line are on it (city geocodes scatter ~30 m, more on
 # wide roads; blocks that bend by less than this are straight for our purpose).
-STRAIGHT_M = 45.0
+STRAIGHT_M = 70.0
 # Metres per house number between two knots of a run (a 100-number block is 20 m to 800 m long),
 # with ``NOISE_M`` of slack for the scatter of close knots.
 MIN_M_PER_NUMBER = 0.2
