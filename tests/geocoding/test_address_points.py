@@ -173,3 +173,18 @@ def test_a_street_written_as_one_word_or_two_is_one_street() -> None:
     street = normalize_street("Trailglen Dr")
     assert street is not None
     assert small.street_names(street) == [("TRAIL GLEN DR", False)]
+
+
+def test_a_block_of_one_half_is_placed_from_the_other_half_across_the_baseline() -> None:
+    # Only S ERVAY ST is known, 100-900 running south; the 300 block of N ERVAY ST lies north of
+    # the baseline on the same line.
+    lat0 = 32.78
+    small = AddressPointIndex(
+        [AddressPoint(n, "S ERVAY ST", lat0 - n * 1.5 / 110_900, -96.797) for n in (100, 300, 500, 900)]
+    )
+    north = normalize_street("N Ervay St")
+    assert north is not None
+    (cand,) = small.locate_address(300, north)
+    assert cand.precision == "street" and "as one line" in cand.detail
+    assert cand.lat > lat0
+    assert distance_m(cand.lat, cand.lon, lat0 + 350 * 1.5 / 110_900, -96.797) < 10

@@ -35,6 +35,10 @@ MAX_GROUND_GAP_M = 3000.0
 # labelled "street": measured leave-one-address-out, such answers are within 250 m about 75% of
 # the time, against 90% for blocks with known numbers within three blocks on both sides.
 MAX_ADDRESS_REACH = 300
+# The two halves of a street split by a baseline ("N"/"S ERVAY ST") and the sign each half's numbers
+# take on the line they share.
+OPPOSITE = {"N": "S", "S": "N", "E": "W", "W": "E"}
+SIGN = {"N": 1, "E": 1, "S": -1, "W": -1}
 # One known number on one side only: use it as a street-precision point when this close.
 MAX_ONE_SIDED_GAP = 200
 # Two streets' points this close make an intersection.
@@ -167,7 +171,45 @@ class AddressPointIndex:
                 out.append(
                     Candidate(cand.lat, cand.lon, cand.precision, SOURCE, cand.score - penalty, cand.detail)
                 )
+        if not out:
+            across = self._locate_across_baseline(number, street)
+            if across is not None:
+                out.append(across)
         return out
+
+    def _locate_across_baseline(self, number: int, street: Street) -> Candidate | None:
+        """A block of "N ERVAY ST" placed from the points of "S ERVAY ST": the two halves are one
+        line, numbered away from the baseline both ways, so signed numbers make one model."""
+        if street.predir not in OPPOSITE:
+            return None
+        sign = SIGN[street.predir]
+        other = Street(
+            name=" ".join(
+                p for p in (OPPOSITE[street.predir], street.core, street.suffix, street.postdir) if p
+            ),
+            core=street.core,
+            predir=OPPOSITE[street.predir],
+            suffix=street.suffix,
+            postdir=street.postdir,
+        )
+        rows: list[tuple[int, float, float]] = []
+        for s, half in ((sign, street), (-sign, other)):
+            if half.name in self._points:
+                rows.extend((s * p.number, p.lat, p.lon) for p in self._points[half.name])
+        if not any(n * sign < 0 for n, _, _ in rows):
+            return None
+        target = number + 50 if number % 100 == 0 else number
+        placement = StreetModel.from_points(rows).place(sign * target)
+        if placement is None:
+            return None
+        return Candidate(
+            placement.lat,
+            placement.lon,
+            "street",
+            SOURCE,
+            0.5,
+            f"{placement.detail} of {street.name} and {other.name} as one line (signed numbers)",
+        )
 
     def _locate_on(self, name: str, number: int, exclude_number: bool) -> Candidate | None:
         points = self._points[name]
