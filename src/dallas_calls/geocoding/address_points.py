@@ -23,6 +23,7 @@ from dallas_calls.geo.distance import distance_m
 from dallas_calls.geocoding.candidate import Candidate
 from dallas_calls.geocoding.cross_streets import MAX_CROSS_REACH_M, crossings
 from dallas_calls.geocoding.normalize import NormalizedLocation, Street, normalize_address
+from dallas_calls.geocoding.number_lines import NumberLines
 from dallas_calls.geocoding.street_model import StreetModel
 from dallas_calls.geocoding.street_names import alternate_names, squashed
 
@@ -64,6 +65,7 @@ class AddressPointIndex:
         self._points = {k: sorted(v, key=lambda p: p.number) for k, v in by_street.items()}
         self._numbers = {k: [p.number for p in v] for k, v in self._points.items()}
         self._models: dict[str, StreetModel] = {}
+        self._number_lines: NumberLines | None = None
         self._by_core: dict[str, list[str]] = {}
         self._street_of_name: dict[str, Street] = {}
         for name, pts in self._points.items():
@@ -172,10 +174,28 @@ class AddressPointIndex:
                     Candidate(cand.lat, cand.lon, cand.precision, SOURCE, cand.score - penalty, cand.detail)
                 )
         if not out:
-            across = self._locate_across_baseline(number, street)
-            if across is not None:
-                out.append(across)
+            found = self._locate_across_baseline(number, street) or self._locate_on_number_line(
+                number, street
+            )
+            if found is not None:
+                out.append(found)
         return out
+
+    def _locate_on_number_line(self, number: int, street: Street) -> Candidate | None:
+        """The street's known point nearest in number, moved across the number lines to the block
+        (see ``number_lines``)."""
+        names = [name for name, _ in self.street_names(street)]
+        points = [p for name in names for p in self._points[name]]
+        if not points:
+            return None
+        target = number + 50 if number % 100 == 0 else number
+        anchor = min(points, key=lambda p: abs(p.number - target))
+        if self._number_lines is None:
+            self._number_lines = NumberLines(self.all_points())
+        placed = self._number_lines.place(target, anchor, set(names))
+        if placed is None:
+            return None
+        return Candidate(placed.lat, placed.lon, "street", SOURCE, 0.45, placed.detail)
 
     def _locate_across_baseline(self, number: int, street: Street) -> Candidate | None:
         """A block of "N ERVAY ST" placed from the points of "S ERVAY ST": the two halves are one
