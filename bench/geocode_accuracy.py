@@ -29,15 +29,15 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from dallas_calls.geo.beats import BeatAreas, default_areas
-from dallas_calls.geo.distance import distance_m
-from dallas_calls.geo.samples import city_truth_points, normalize_beat, openaddresses_points
 from dallas_calls.geocoding.address_points import AddressPointIndex
 from dallas_calls.geocoding.candidate import Candidate
 from dallas_calls.geocoding.choose import judge
 from dallas_calls.geocoding.holdout import held_out_addresses, locate_held_out
 from dallas_calls.geocoding.locator import default_locator
 from dallas_calls.geocoding.normalize import normalize_address, normalize_location
+from dallas_calls.geodata.beats import BeatAreas, default_areas
+from dallas_calls.geodata.distance import distance_m
+from dallas_calls.geodata.samples import city_truth_points, normalize_beat, openaddresses_points
 from dallas_calls.model import PRECISIONS
 
 DEFAULT_SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"

@@ -5,8 +5,6 @@ from pathlib import Path
 
 import pytest
 
-from dallas_calls.geo.distance import distance_m
-from dallas_calls.geo.samples import city_truth_points
 from dallas_calls.geocoding.address_points import AddressPoint, AddressPointIndex
 from dallas_calls.geocoding.normalize import (
     NormalizedLocation,
@@ -14,6 +12,8 @@ from dallas_calls.geocoding.normalize import (
     normalize_location,
     normalize_street,
 )
+from dallas_calls.geodata.distance import distance_m
+from dallas_calls.geodata.samples import city_truth_points
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +95,7 @@ def test_a_street_missing_its_suffix_still_matches_by_core(index: AddressPointIn
 def test_a_real_feed_intersection_lies_in_the_calls_beat_between_points_of_both_streets(
     index: AddressPointIndex,
 ) -> None:
-    from dallas_calls.geo.beats import default_areas
+    from dallas_calls.geodata.beats import default_areas
 
     # A real feed row: "W Camp Wisdom Rd / Independence Dr", beat 452.
     loc = normalize_location(None, "W Camp Wisdom Rd / Independence Dr")
@@ -127,9 +127,9 @@ def test_unknown_street_gives_no_candidates(index: AddressPointIndex) -> None:
 def test_leave_one_address_out_on_real_data_places_blocks_of_known_streets(real_data: Path) -> None:
     # The shipped table, each real address located at block level with its beat from the table
     # less that address and its duplicates (the figure bench/geocode_accuracy.py reports).
-    from dallas_calls.geo.beats import default_areas
-    from dallas_calls.geo.samples import openaddresses_points
     from dallas_calls.geocoding.holdout import held_out_addresses, locate_held_out
+    from dallas_calls.geodata.beats import default_areas
+    from dallas_calls.geodata.samples import openaddresses_points
 
     incidents = real_data / "incidents"
     held = held_out_addresses([*city_truth_points(incidents), *openaddresses_points(incidents)])

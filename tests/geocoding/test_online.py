@@ -20,7 +20,6 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
-from dallas_calls.geo.beats import default_areas
 from dallas_calls.geocoding.locator import Locator
 from dallas_calls.geocoding.normalize import NormalizedLocation, normalize_location
 from dallas_calls.geocoding.online import (
@@ -38,6 +37,7 @@ from dallas_calls.geocoding.online import (
     precision_for,
 )
 from dallas_calls.geocoding.resilience import BreakerState, CircuitBreaker, RateLimiter
+from dallas_calls.geodata.beats import default_areas
 
 # --- the fake services ------------------------------------------------------------------------------
 

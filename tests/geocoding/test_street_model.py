@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from dallas_calls.geo.distance import distance_m
 from dallas_calls.geocoding.street_model import MAX_REACH, PLANE, Knot, StreetModel, split_runs
+from dallas_calls.geodata.distance import distance_m
 
 
 def _knot(number: int, x: float, y: float) -> Knot:

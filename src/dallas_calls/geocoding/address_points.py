@@ -19,13 +19,13 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from dallas_calls.geo.distance import distance_m
 from dallas_calls.geocoding.candidate import Candidate
 from dallas_calls.geocoding.cross_streets import MAX_CROSS_REACH_M, crossings
 from dallas_calls.geocoding.normalize import NormalizedLocation, Street, normalize_address
 from dallas_calls.geocoding.number_lines import NumberLines
 from dallas_calls.geocoding.street_model import StreetModel
 from dallas_calls.geocoding.street_names import alternate_names, squashed
+from dallas_calls.geodata.distance import distance_m
 
 SOURCE = "address_points"
 SEED_TABLE = "data/address_points_seed.csv"

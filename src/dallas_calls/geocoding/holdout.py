@@ -16,12 +16,12 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
-from dallas_calls.geo.beats import BeatAreas
-from dallas_calls.geo.distance import distance_m
-from dallas_calls.geo.samples import LabelledPoint
 from dallas_calls.geocoding.address_points import AddressPoint, AddressPointIndex
 from dallas_calls.geocoding.locator import AddressPointProvider, Locator
 from dallas_calls.geocoding.normalize import NormalizedLocation, normalize_address
+from dallas_calls.geodata.beats import BeatAreas
+from dallas_calls.geodata.distance import distance_m
+from dallas_calls.geodata.samples import LabelledPoint
 from dallas_calls.model import Geo
 
 DUPLICATE_M = 10.0

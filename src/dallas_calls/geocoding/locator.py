@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from dallas_calls.geo.beats import BeatAreas, default_areas
 from dallas_calls.geocoding.address_points import SOURCE as ADDRESS_POINTS_SOURCE
 from dallas_calls.geocoding.address_points import AddressPointIndex
 from dallas_calls.geocoding.candidate import Candidate
 from dallas_calls.geocoding.choose import Choice, choose, judge
 from dallas_calls.geocoding.normalize import NormalizedLocation, normalize_location
 from dallas_calls.geocoding.street_index import StreetIndex
+from dallas_calls.geodata.beats import BeatAreas, default_areas
 from dallas_calls.model import Geo
 
 log = logging.getLogger(__name__)

@@ -15,7 +15,7 @@ can be answered offline and in microseconds:
   nearest ``near``, e.g. the beat's centroid).
 
 The index is one SQLite file (``DATA_DIR/geodata/streets.sqlite3``) written by
-:mod:`dallas_calls.geo.tiger` (``dallas-calls geodata build``) through :class:`StreetIndexWriter`.
+:mod:`dallas_calls.geodata.tiger` (``dallas-calls geodata build``) through :class:`StreetIndexWriter`.
 
 Street names. The index stores every name of an edge (TIGER primary and alternate names) in the
 canonical form of :func:`canonical_street`: uppercase, USPS Publication 28 abbreviations, single
@@ -40,8 +40,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dallas_calls.geo.distance import distance_m
 from dallas_calls.geocoding.normalize import DIRECTIONALS, ORDINAL_WORDS, usps_suffixes
+from dallas_calls.geodata.distance import distance_m
 
 log = logging.getLogger(__name__)
 

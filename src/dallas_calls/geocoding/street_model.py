@@ -28,7 +28,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from dallas_calls.geo.distance import M_PER_DEG_LAT, M_PER_DEG_LON
+from dallas_calls.geodata.distance import M_PER_DEG_LAT, M_PER_DEG_LON
 
 # Knots within this distance of a run's line are on it (city geocodes scatter ~30 m, more on
 # wide roads; blocks that bend by less than this are straight for our purpose).

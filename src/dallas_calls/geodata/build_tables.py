@@ -1,12 +1,12 @@
-"""Build the small derived tables shipped in ``geo/data/`` and ``geocoding/data/``.
+"""Build the small derived tables shipped in ``geodata/data/`` and ``geocoding/data/``.
 
-    python -m dallas_calls.geo.build_tables --shared-data ../shared/data
+    python -m dallas_calls.geodata.build_tables --shared-data ../shared/data
 
 reads the real files under ``shared/data/`` and writes:
 
-- ``geo/data/city.geojson``: the City of Dallas limits (city GIS "CITY" layer, the Dallas feature,
+- ``geodata/data/city.geojson``: the City of Dallas limits (city GIS "CITY" layer, the Dallas feature,
   enclaves as holes), WGS84.
-- ``geo/data/beats_approx.geojson``: one approximate area per police beat: the Voronoi cells of the
+- ``geodata/data/beats_approx.geojson``: one approximate area per police beat: the Voronoi cells of the
   beat-labelled real points (the city's incident points, plus third-party-geocoded use-of-force points
   whose beat is the city's), dissolved per beat and clipped to the city; properties ``beat``,
   ``division``, ``centroid`` [lat, lon] (median of the beat's points), ``points``.
@@ -35,9 +35,9 @@ from shapely.geometry import mapping, shape
 from shapely.geometry.base import BaseGeometry
 from shapely.ops import nearest_points, unary_union
 
-from dallas_calls.geo.beats import BeatAreas
-from dallas_calls.geo.distance import distance_m
-from dallas_calls.geo.samples import (
+from dallas_calls.geodata.beats import BeatAreas
+from dallas_calls.geodata.distance import distance_m
+from dallas_calls.geodata.samples import (
     LabelledPoint,
     city_truth_points,
     geocoded_beat_points,
@@ -45,7 +45,7 @@ from dallas_calls.geo.samples import (
 )
 
 PACKAGE = Path(__file__).resolve().parents[1]
-GEO_DATA = PACKAGE / "geo" / "data"
+GEO_DATA = PACKAGE / "geodata" / "data"
 GEOCODING_DATA = PACKAGE / "geocoding" / "data"
 SIMPLIFY_DEG = 0.0002  # ~20 m
 COORD_DECIMALS = 5  # ~1 m

@@ -26,8 +26,8 @@ from typing import Any, cast
 
 import shapefile
 
-from dallas_calls.geo.sources import COUNTIES, TIGER_LAYERS, TigerLayer
 from dallas_calls.geocoding.street_index import StreetIndexWriter
+from dallas_calls.geodata.sources import COUNTIES, TIGER_LAYERS, TigerLayer
 
 STREETS_DB = "streets.sqlite3"
 # MAF/TIGER feature class codes of the edges a call can happen on: roads from primary roads to
