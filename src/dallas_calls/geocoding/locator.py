@@ -151,7 +151,7 @@ def default_locator(settings: Any = None, *, blocking: bool = False) -> Locator:
     beat polygons (``beat_polygons_path``, else ``DATA_DIR/geodata/beats.geojson`` once fetched)
     and fall back to the shipped approximate beat areas. ``blocking``: wait for a geocoder's rate
     limit (the CLI) instead of skipping it (the pipeline and Lambda)."""
-    from dallas_calls.geocoding.online import online_providers
+    from dallas_calls.geocoding.providers.base import online_providers
 
     points_path = getattr(settings, "address_points_path", None)
     beats_path = getattr(settings, "beat_polygons_path", None)

@@ -1,0 +1,1 @@
+"""Optional online geocoders, asked after the local sources."""
