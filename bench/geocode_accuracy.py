@@ -5,9 +5,12 @@
 Prints:
 1. normalization coverage: every distinct location in feed/ and every distinct incident address;
    % that become a valid query; failures listed.
-2. leave-one-address-out accuracy of the address-point source over the city's own points
-   (shuyizhang3, DMN homicides, apwheele): each distinct address is removed from the index and located
-   from the others. Coverage %, median / p90 error in metres, % within 250 m.
+2. leave-one-address-out accuracy of the shipped local chain over every distinct address with the
+   city's own point (shuyizhang3, DMN homicides, apwheele, the 10 OpenAddresses points): each is
+   queried at block level with its beat, as the feed gives it, located from the shipped table less
+   that address and its duplicates (same number on a same-core street, or any point within 10 m).
+   Coverage, % within 250 m, median / p90 error, overall and by precision; exact answers outside
+   Dallas. Then the precision every distinct feed location ends at (share at beat level).
 3. choose-don't-trust: the recorded third-party candidates (Nominatim cache in baselines/, Google
    geocodes in original/): how many fall outside the call's area and what share of those the chooser
    rejects. "Outside the area" is judged two ways: outside the city limits (the city's own polygon),
@@ -21,19 +24,21 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import statistics
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from dallas_calls.geo.beats import BeatAreas
-from dallas_calls.geo.distance import distance_m
-from dallas_calls.geo.samples import city_truth_points, normalize_beat
 from dallas_calls.geocoding.address_points import AddressPointIndex
 from dallas_calls.geocoding.candidate import Candidate
 from dallas_calls.geocoding.choose import judge
+from dallas_calls.geocoding.holdout import held_out_addresses, locate_held_out
 from dallas_calls.geocoding.locator import default_locator
 from dallas_calls.geocoding.normalize import normalize_address, normalize_location
+from dallas_calls.geodata.beats import BeatAreas, default_areas
+from dallas_calls.geodata.distance import distance_m
+from dallas_calls.geodata.samples import city_truth_points, normalize_beat, openaddresses_points
+from dallas_calls.model import PRECISIONS
 
 DEFAULT_SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 INCIDENT_COLUMNS = (
@@ -73,33 +78,65 @@ def normalization_coverage(shared: Path) -> dict[str, Any]:
     }
 
 
-def leave_one_address_out(shared: Path) -> dict[str, Any]:
-    points = city_truth_points(shared / "incidents")
-    index = AddressPointIndex.from_rows((p.address, p.lat, p.lon, p.beat) for p in points)
-    truth: dict[str, tuple[Any, list[tuple[float, float]]]] = {}
-    for p in points:
-        loc = normalize_address(p.address)
-        if loc.kind == "address":
-            truth.setdefault(loc.key, (loc, []))[1].append((p.lat, p.lon))
-    errors: list[float] = []
-    for loc, coords in truth.values():
-        lat = statistics.median(c[0] for c in coords)
-        lon = statistics.median(c[1] for c in coords)
-        assert loc.number is not None and loc.street is not None
-        found = index.locate_address(loc.number, loc.street, exclude_number=True)
-        address = [c for c in found if c.precision == "address"]
-        if address:
-            best = max(address, key=lambda c: c.score)
-            errors.append(distance_m(lat, lon, best.lat, best.lon))
-    errors.sort()
+def _summary(errors: list[float], total: int) -> dict[str, Any]:
+    errors = sorted(errors)
     n = len(errors)
     return {
-        "truth_points": len(points),
-        "distinct_addresses": len(truth),
-        "address_coverage_pct": round(100 * n / len(truth), 1),
-        "median_error_m": round(errors[n // 2], 1) if n else None,
-        "p90_error_m": round(errors[int(n * 0.9)], 1) if n else None,
+        "n": n,
+        "share_pct": round(100 * n / total, 1) if total else None,
         "within_250m_pct": round(100 * sum(e <= 250 for e in errors) / n, 1) if n else None,
+        "median_m": round(errors[n // 2]) if n else None,
+        "p90_m": round(errors[int(n * 0.9)]) if n else None,
+    }
+
+
+def leave_one_address_out(shared: Path) -> dict[str, Any]:
+    """The shipped local chain on every distinct address with the city's own point, queried at block
+    level as the feed gives it ("4300" + "INDEPENDENCE DR" for 4302 INDEPENDENCE DR, with the
+    call's beat), the address and its duplicates removed from the table that locates it
+    (``dallas_calls.geocoding.holdout``)."""
+    incidents = shared / "incidents"
+    held = held_out_addresses([*city_truth_points(incidents), *openaddresses_points(incidents)])
+    areas = default_areas()
+    index = AddressPointIndex.seed()
+    errors: dict[str, list[float]] = {}
+    on_known_streets: list[float] = []
+    outside_city = unplaced = street_unknown = 0
+    for r in locate_held_out(index, areas, held):
+        street_unknown += not r.street_known
+        if r.street_known and r.error_m is not None:
+            on_known_streets.append(r.error_m)
+        if r.error_m is None or r.geo.lat is None or r.geo.lon is None:
+            unplaced += 1
+            continue
+        if r.geo.precision != "beat" and not areas.in_city(r.geo.lat, r.geo.lon):
+            outside_city += 1
+        errors.setdefault(r.geo.precision, []).append(r.error_m)
+    placed = [e for es in errors.values() for e in es]
+    return {
+        "table_points": len(index),
+        "distinct_addresses": len(held),
+        "street_unknown_to_table": street_unknown,
+        "unplaced": unplaced,
+        "all": _summary(placed, len(held)),
+        "street_known": _summary(on_known_streets, len(held)),
+        "by_precision": {p: _summary(errors[p], len(held)) for p in (*PRECISIONS,) if p in errors},
+        "exact_points_outside_dallas": outside_city,
+    }
+
+
+def feed_precision(shared: Path) -> dict[str, Any]:
+    """Which precision each distinct feed location ends at, with the shipped local chain."""
+    locator = default_locator()
+    places: dict[str, tuple[str | None, str, str | None, str | None]] = {}
+    for r in feed_rows(shared):
+        key = normalize_location(r.get("block"), r["location"]).key
+        places.setdefault(key, (r.get("block"), r["location"], r.get("beat"), r.get("division")))
+    counts = Counter(locator.locate(*place).precision for place in places.values())
+    return {
+        "distinct_locations": len(places),
+        "precision": dict(sorted(counts.items())),
+        "beat_share_pct": round(100 * counts["beat"] / len(places), 1),
     }
 
 
@@ -219,27 +256,40 @@ def main() -> int:
         )
     result = {
         "normalization": normalization_coverage(shared),
-        "address_points_loao": leave_one_address_out(shared),
+        "located_loao": leave_one_address_out(shared),
+        "feed_precision": feed_precision(shared),
         "choose_dont_trust": choose_dont_trust(shared),
         "latency": latency(shared),
     }
     if args.json:
         print(json.dumps(result, indent=1))
         return 0
-    n, a, c, lat = (
-        result[k] for k in ("normalization", "address_points_loao", "choose_dont_trust", "latency")
+    n, a, f, c, lat = (
+        result[k] for k in ("normalization", "located_loao", "feed_precision", "choose_dont_trust", "latency")
     )
     print("1. normalization coverage")
     print(
         f"   {n['distinct_feed_locations']} feed locations + {n['distinct_incident_addresses']} incident addresses:"
         f" {n['valid_pct']}% valid ({len(n['failures'])} failures; {n['blank_incident_addresses_skipped']} blank skipped)"
     )
-    for f in n["failures"]:
-        print(f"     failed: {f!r}")
-    print("2. address points, leave-one-address-out (city's own coordinates)")
+    for fail in n["failures"]:
+        print(f"     failed: {fail!r}")
     print(
-        f"   {a['distinct_addresses']} addresses from {a['truth_points']} points: coverage {a['address_coverage_pct']}%,"
-        f" median {a['median_error_m']} m, p90 {a['p90_error_m']} m, within 250 m {a['within_250m_pct']}%"
+        f"2. located, leave-one-address-out, block-level queries with the call's beat "
+        f"({a['distinct_addresses']} addresses; table of {a['table_points']} points less each one)"
+    )
+    for name, row in [("all", a["all"]), *a["by_precision"].items(), ("street known", a["street_known"])]:
+        print(
+            f"   {name:<12} n {row['n']:>5} ({row['share_pct']}%)  within 250 m {row['within_250m_pct']}%"
+            f"  median {row['median_m']} m  p90 {row['p90_m']} m"
+        )
+    print(
+        f"   no point: {a['unplaced']}; exact points outside Dallas: {a['exact_points_outside_dallas']};"
+        f" street with no other point in the table: {a['street_unknown_to_table']}"
+    )
+    print(
+        f"   feed: {f['distinct_locations']} distinct locations, precision {f['precision']},"
+        f" beat level {f['beat_share_pct']}%"
     )
     print(
         f"3. choose-don't-trust ({c['beat_check']} beats): {c['candidates']} third-party candidates, {c['with_known_beat']} with a known beat"

@@ -3,9 +3,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from dallas_calls.geo.beats import default_areas
 from dallas_calls.geocoding.candidate import Candidate
 from dallas_calls.geocoding.choose import choose
+from dallas_calls.geodata.beats import default_areas
 
 
 def _google_rows(real_data: Path) -> list[dict[str, object]]:

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 from dallas_calls.geocoding.candidate import Candidate
@@ -69,15 +68,6 @@ def test_explanation_is_json_with_key_candidates_and_check() -> None:
     assert data["key"] == "4300 W CAMP WISDOM RD | DALLAS TX"
     assert data["beat_check"] == "approx"
     assert data["candidates"] and data["geo"]["source"] == "address_points"
-
-
-def test_local_lookup_is_fast(real_data: Path) -> None:
-    locator = default_locator()
-    rows = feed_rows()
-    t0 = time.perf_counter()
-    for row in rows:
-        locator.locate(row.get("block"), row["location"], row.get("beat"), row.get("division"))
-    assert (time.perf_counter() - t0) / len(rows) < 0.005
 
 
 def test_address_point_provider_is_a_provider() -> None:

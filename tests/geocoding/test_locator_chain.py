@@ -1,5 +1,5 @@
 """The configured chain end to end: once `geodata build` has made the street index, the default
-locator uses it first; without it, the same call falls back honestly to its beat."""
+locator uses it first; without it, the same call is placed from the shipped address points."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ def test_street_index_places_a_far_north_intersection_exactly(tmp_path: Path) ->
     assert geo.lat is not None and geo.lat > 32.98  # far north, not downtown (the prototype's error)
 
 
-def test_without_street_index_the_call_falls_back_to_its_beat(tmp_path: Path) -> None:
+def test_without_street_index_the_address_points_place_the_call_in_its_beat(tmp_path: Path) -> None:
     geo = default_locator(Settings(data_dir=tmp_path)).locate(None, "Frankford Rd / Midway Rd", "613", None)
-    assert geo.precision == "beat" and geo.source == "beat_centroid"
+    assert (geo.source, geo.in_beat) == ("address_points", True)
     assert geo.lat is not None and geo.lat > 32.95

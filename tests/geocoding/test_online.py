@@ -20,24 +20,24 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
-from dallas_calls.geo.beats import default_areas
 from dallas_calls.geocoding.locator import Locator
 from dallas_calls.geocoding.normalize import NormalizedLocation, normalize_location
-from dallas_calls.geocoding.online import (
+from dallas_calls.geocoding.providers.arcgis import ArcGISProvider
+from dallas_calls.geocoding.providers.base import (
     FAILED,
     REJECTED,
     SKIPPED_OPEN,
     SKIPPED_RATE,
     UNSUPPORTED,
-    ArcGISProvider,
-    CensusProvider,
-    NominatimProvider,
     OnlineProvider,
-    RadarProvider,
-    online_providers,
     precision_for,
 )
+from dallas_calls.geocoding.providers.census import CensusProvider
+from dallas_calls.geocoding.providers.chain import online_providers
+from dallas_calls.geocoding.providers.nominatim import NominatimProvider
+from dallas_calls.geocoding.providers.radar import RadarProvider
 from dallas_calls.geocoding.resilience import BreakerState, CircuitBreaker, RateLimiter
+from dallas_calls.geodata.beats import default_areas
 
 # --- the fake services ------------------------------------------------------------------------------
 
@@ -505,7 +505,7 @@ def test_a_failure_logs_one_line_and_an_open_circuit_stays_quiet(
 ) -> None:
     services.reply(RADAR_PATH, Reply("down", status=502))
     provider = make("radar", services.base_url, threshold=2)
-    with caplog.at_level(logging.INFO, logger="dallas_calls.geocoding.online"):
+    with caplog.at_level(logging.INFO, logger="dallas_calls.geocoding.providers"):
         provider.candidates(INTERSECTION, None)
         assert len(caplog.records) == 1
         assert "radar" in caplog.text and "HTTP 502" in caplog.text
@@ -689,7 +689,7 @@ def test_factory_builds_the_configured_chain_in_order(
         radar_url=services.base_url,
         geocode_timeout_s=2.5,
     )
-    with caplog.at_level(logging.WARNING, logger="dallas_calls.geocoding.online"):
+    with caplog.at_level(logging.WARNING, logger="dallas_calls.geocoding.providers"):
         chain = online_providers(settings)
     assert [p.name for p in chain] == ["radar", "arcgis", "nominatim", "census"]
     assert "bogus" in caplog.text
@@ -720,7 +720,7 @@ def test_factory_reads_secret_settings() -> None:
 
 
 def test_factory_skips_radar_without_a_key(caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING, logger="dallas_calls.geocoding.online"):
+    with caplog.at_level(logging.WARNING, logger="dallas_calls.geocoding.providers"):
         chain = online_providers(SimpleNamespace(geocoders="radar,census", radar_api_key=None))
     assert [p.name for p in chain] == ["census"]
     assert "radar_api_key" in caplog.text

@@ -53,7 +53,7 @@ log = logging.getLogger(__name__)
 
 PACKAGE = Path(__file__).resolve().parents[1]
 WEB_DIR = PACKAGE / "web"
-GEO_DATA_DIR = PACKAGE / "geo" / "data"
+GEO_DATA_DIR = PACKAGE / "geodata" / "data"
 HISTORY_MAX_WINDOW = timedelta(days=31)
 HISTORY_MAX_LIMIT = 5000
 SSE_SEND_TIMEOUT_S = 30.0

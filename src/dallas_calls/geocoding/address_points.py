@@ -19,17 +19,29 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from dallas_calls.geo.distance import distance_m
 from dallas_calls.geocoding.candidate import Candidate
+from dallas_calls.geocoding.cross_streets import MAX_CROSS_REACH_M, crossings
 from dallas_calls.geocoding.normalize import NormalizedLocation, Street, normalize_address
+from dallas_calls.geocoding.number_lines import NumberLines
+from dallas_calls.geocoding.street_model import StreetModel
+from dallas_calls.geocoding.street_names import alternate_names, squashed
+from dallas_calls.geodata.distance import distance_m
 
 SOURCE = "address_points"
 SEED_TABLE = "data/address_points_seed.csv"
 # Interpolate only between known numbers this close (in address numbers) and this near on the ground.
 MAX_NUMBER_GAP = 1500
 MAX_GROUND_GAP_M = 3000.0
+# A block interpolated farther than this from the nearer known number, or extrapolated at all, is
+# labelled "street": measured leave-one-address-out, such answers are within 250 m about 75% of
+# the time, against 90% for blocks with known numbers within three blocks on both sides.
+MAX_ADDRESS_REACH = 300
+# The two halves of a street split by a baseline ("N"/"S ERVAY ST") and the sign each half's numbers
+# take on the line they share.
+OPPOSITE = {"N": "S", "S": "N", "E": "W", "W": "E"}
+SIGN = {"N": 1, "E": 1, "S": -1, "W": -1}
 # One known number on one side only: use it as a street-precision point when this close.
-MAX_ONE_SIDED_GAP = 300
+MAX_ONE_SIDED_GAP = 200
 # Two streets' points this close make an intersection.
 MAX_INTERSECTION_GAP_M = 200.0
 
@@ -52,6 +64,8 @@ class AddressPointIndex:
             by_street.setdefault(p.street, []).append(p)
         self._points = {k: sorted(v, key=lambda p: p.number) for k, v in by_street.items()}
         self._numbers = {k: [p.number for p in v] for k, v in self._points.items()}
+        self._models: dict[str, StreetModel] = {}
+        self._number_lines: NumberLines | None = None
         self._by_core: dict[str, list[str]] = {}
         self._street_of_name: dict[str, Street] = {}
         for name, pts in self._points.items():
@@ -59,7 +73,7 @@ class AddressPointIndex:
             if street is None:
                 continue
             self._street_of_name[name] = street
-            self._by_core.setdefault(street.core, []).append(name)
+            self._by_core.setdefault(squashed(street.core), []).append(name)
 
     def __len__(self) -> int:
         return sum(len(v) for v in self._points.values())
@@ -98,22 +112,36 @@ class AddressPointIndex:
             for row in csv.DictReader(text.splitlines())
         )
 
+    def without(self, dropped: set[AddressPoint]) -> AddressPointIndex:
+        """The same index less ``dropped`` (leave-one-address-out evaluation)."""
+        return AddressPointIndex(p for pts in self._points.values() for p in pts if p not in dropped)
+
+    def all_points(self) -> list[AddressPoint]:
+        return [p for pts in self._points.values() for p in pts]
+
     # -- lookup -------------------------------------------------------------------------------
 
-    def street_names(self, street: Street) -> list[tuple[str, bool]]:
+    def street_names(self, street: Street, *, either_half: bool = False) -> list[tuple[str, bool]]:
         """Indexed names that can mean ``street``: (name, exact). The exact name when indexed;
-        otherwise the names with the same core and compatible directional and suffix."""
-        if street.name in self._points:
+        otherwise the names with the same core (spaces aside) and compatible directional and
+        suffix; failing those, the indexed alternates of the name (see ``street_names``).
+        ``either_half``: also the other directional half ("S MERRIFIELD RD" for "N MERRIFIELD RD"):
+        the same line on the ground, numbered the other way from the baseline, so good for where
+        the street runs (cross streets) but not for a number on it."""
+        if street.name in self._points and not either_half:
             return [(street.name, True)]
         out = []
-        for name in self._by_core.get(street.core, []):
+        for name in self._by_core.get(squashed(street.core), []):
             known = self._street_of_name[name]
-            if street.predir and known.predir and known.predir != street.predir:
+            if name == street.name:
+                out.append((name, True))
+                continue
+            if not either_half and street.predir and known.predir and known.predir != street.predir:
                 continue
             if street.suffix and known.suffix and known.suffix != street.suffix:
                 continue
             out.append((name, False))
-        return out
+        return out or [(name, False) for name in alternate_names(street.name) if name in self._points]
 
     def locate(
         self,
@@ -127,7 +155,9 @@ class AddressPointIndex:
         (for leave-one-address-out evaluation)."""
         if loc.kind == "address" and loc.number is not None and loc.street is not None:
             found = self.locate_address(loc.number, loc.street, exclude_number=exclude_number)
-            return found or self.locate_street(loc.street, near)
+            # A street whose known numbers are all far from the block says little about where the
+            # block is: with a beat to fall back to, its centre is the better guess (measured).
+            return found or ([] if near is not None else self.locate_street(loc.street, None))
         if loc.kind == "intersection" and len(loc.streets) == 2:
             return self.locate_intersection(loc.streets[0], loc.streets[1])
         if loc.kind == "street" and loc.street is not None:
@@ -143,7 +173,63 @@ class AddressPointIndex:
                 out.append(
                     Candidate(cand.lat, cand.lon, cand.precision, SOURCE, cand.score - penalty, cand.detail)
                 )
+        if not out:
+            found = self._locate_across_baseline(number, street) or self._locate_on_number_line(
+                number, street
+            )
+            if found is not None:
+                out.append(found)
         return out
+
+    def _locate_on_number_line(self, number: int, street: Street) -> Candidate | None:
+        """The street's known point nearest in number, moved across the number lines to the block
+        (see ``number_lines``)."""
+        names = [name for name, _ in self.street_names(street)]
+        points = [p for name in names for p in self._points[name]]
+        if not points:
+            return None
+        target = number + 50 if number % 100 == 0 else number
+        anchor = min(points, key=lambda p: abs(p.number - target))
+        if self._number_lines is None:
+            self._number_lines = NumberLines(self.all_points())
+        placed = self._number_lines.place(target, anchor, set(names))
+        if placed is None:
+            return None
+        return Candidate(placed.lat, placed.lon, "street", SOURCE, 0.45, placed.detail)
+
+    def _locate_across_baseline(self, number: int, street: Street) -> Candidate | None:
+        """A block of "N ERVAY ST" placed from the points of "S ERVAY ST": the two halves are one
+        line, numbered away from the baseline both ways, so signed numbers make one model."""
+        if street.predir not in OPPOSITE:
+            return None
+        sign = SIGN[street.predir]
+        other = Street(
+            name=" ".join(
+                p for p in (OPPOSITE[street.predir], street.core, street.suffix, street.postdir) if p
+            ),
+            core=street.core,
+            predir=OPPOSITE[street.predir],
+            suffix=street.suffix,
+            postdir=street.postdir,
+        )
+        rows: list[tuple[int, float, float]] = []
+        for s, half in ((sign, street), (-sign, other)):
+            if half.name in self._points:
+                rows.extend((s * p.number, p.lat, p.lon) for p in self._points[half.name])
+        if not any(n * sign < 0 for n, _, _ in rows):
+            return None
+        target = number + 50 if number % 100 == 0 else number
+        placement = StreetModel.from_points(rows).place(sign * target)
+        if placement is None:
+            return None
+        return Candidate(
+            placement.lat,
+            placement.lon,
+            "street",
+            SOURCE,
+            0.5,
+            f"{placement.detail} of {street.name} and {other.name} as one line (signed numbers)",
+        )
 
     def _locate_on(self, name: str, number: int, exclude_number: bool) -> Candidate | None:
         points = self._points[name]
@@ -163,28 +249,22 @@ class AddressPointIndex:
                 1.0,
                 f"median of {len(in_block)} point(s) in the {block} block of {name}",
             )
-        # Nothing in the block: interpolate between the nearest known numbers either side.
+        # Nothing in the block: along the street's fitted model, else its nearest known number.
         target = number + 50 if number % 100 == 0 else number
-        below = [p for p in points[:lo_i] if not (exclude_number and p.number == number)]
-        above = [p for p in points[hi_i:] if not (exclude_number and p.number == number)]
-        lo = below[-1] if below else None
-        hi = above[0] if above else None
-        if lo is not None and hi is not None:
-            gap = hi.number - lo.number
-            ground = distance_m(lo.lat, lo.lon, hi.lat, hi.lon)
-            if gap <= MAX_NUMBER_GAP and ground <= MAX_GROUND_GAP_M:
-                t = (target - lo.number) / gap if gap else 0.5
-                return Candidate(
-                    lo.lat + t * (hi.lat - lo.lat),
-                    lo.lon + t * (hi.lon - lo.lon),
-                    "address",
-                    SOURCE,
-                    0.85 - 0.2 * gap / MAX_NUMBER_GAP,
-                    f"interpolated between {lo.number} and {hi.number} {name}",
-                )
-        nearest = min(
-            (p for p in (lo, hi) if p is not None), key=lambda p: abs(p.number - target), default=None
-        )
+        others = [p for p in points if not (exclude_number and p.number == number)]
+        placement = self._model(name, others, exclude_number).place(target)
+        if placement is not None:
+            precision = (
+                "address"
+                if placement.kind == "interpolated" and placement.reach <= MAX_ADDRESS_REACH
+                else "street"
+            )
+            score = 0.85 if placement.kind == "interpolated" else 0.7
+            score -= 0.2 * min(1.0, placement.reach / 500)
+            return Candidate(
+                placement.lat, placement.lon, precision, SOURCE, score, f"{placement.detail} of {name}"
+            )
+        nearest = min(others, key=lambda p: abs(p.number - target), default=None)
         if nearest is not None and abs(nearest.number - target) <= MAX_ONE_SIDED_GAP:
             return Candidate(
                 nearest.lat,
@@ -195,6 +275,14 @@ class AddressPointIndex:
                 f"nearest known number {nearest.number} {name}",
             )
         return None
+
+    def _model(self, name: str, points: Sequence[AddressPoint], uncached: bool) -> StreetModel:
+        if uncached:
+            return StreetModel.from_points((p.number, p.lat, p.lon) for p in points)
+        model = self._models.get(name)
+        if model is None:
+            model = self._models[name] = StreetModel.from_points((p.number, p.lat, p.lon) for p in points)
+        return model
 
     def locate_street(self, street: Street, near: tuple[float, float] | None = None) -> list[Candidate]:
         """A point on the street: the known point nearest ``near``, or the street's median point."""
@@ -212,18 +300,25 @@ class AddressPointIndex:
         return out
 
     def locate_intersection(self, a: Street, b: Street) -> list[Candidate]:
-        """Where known points of the two streets come within ``MAX_INTERSECTION_GAP_M``: the midpoint
-        of the closest pair."""
+        """Where the two streets' fitted runs cross (see ``cross_streets``), and where known points
+        of the two come within ``MAX_INTERSECTION_GAP_M`` (the midpoint of the closest pair)."""
         out = []
-        for name_a, exact_a in self.street_names(a):
-            for name_b, exact_b in self.street_names(b):
+        for name_a, exact_a in self.street_names(a, either_half=True):
+            for name_b, exact_b in self.street_names(b, either_half=True):
+                penalty = 0 if exact_a and exact_b else 0.1
+                model_a = self._model(name_a, self._points[name_a], False)
+                model_b = self._model(name_b, self._points[name_b], False)
+                for c in crossings(model_a, model_b):
+                    score = 0.85 - 0.3 * c.reach_m / MAX_CROSS_REACH_M - penalty
+                    detail = f"{name_a} and {name_b}: {c.detail}"
+                    out.append(Candidate(c.lat, c.lon, "intersection", SOURCE, score, detail))
                 pair = _closest_pair(self._points[name_a], self._points[name_b])
                 if pair is None:
                     continue
                 gap, pa, pb = pair
                 if gap > MAX_INTERSECTION_GAP_M:
                     continue
-                score = 0.9 - 0.4 * gap / MAX_INTERSECTION_GAP_M - (0 if exact_a and exact_b else 0.1)
+                score = 0.9 - 0.4 * gap / MAX_INTERSECTION_GAP_M - penalty
                 out.append(
                     Candidate(
                         (pa.lat + pb.lat) / 2,

@@ -12,10 +12,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from dallas_calls.geo.beats import BeatAreas
-from dallas_calls.geo.distance import distance_m
-from dallas_calls.geo.samples import normalize_division
 from dallas_calls.geocoding.candidate import Candidate
+from dallas_calls.geodata.beats import BeatAreas
+from dallas_calls.geodata.distance import distance_m
+from dallas_calls.geodata.samples import normalize_division
 from dallas_calls.model import Geo
 
 # Outside the beat's area but this close: still acceptable. Real polygons have exact edges; the

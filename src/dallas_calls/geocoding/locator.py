@@ -11,30 +11,22 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-from dallas_calls.geo.beats import BeatAreas, default_areas
 from dallas_calls.geocoding.address_points import SOURCE as ADDRESS_POINTS_SOURCE
 from dallas_calls.geocoding.address_points import AddressPointIndex
 from dallas_calls.geocoding.candidate import Candidate
 from dallas_calls.geocoding.choose import Choice, choose, judge
 from dallas_calls.geocoding.normalize import NormalizedLocation, normalize_location
+from dallas_calls.geocoding.provider import Provider
+from dallas_calls.geocoding.providers.chain import online_providers
 from dallas_calls.geocoding.street_index import StreetIndex
+from dallas_calls.geodata.beats import BeatAreas, default_areas
 from dallas_calls.model import Geo
 
 log = logging.getLogger(__name__)
 
 GOOD_ENOUGH = ("address", "intersection")
-
-
-class Provider(Protocol):
-    """A source of candidate points for a normalized location."""
-
-    name: str
-
-    def candidates(
-        self, location: NormalizedLocation, near: tuple[float, float] | None
-    ) -> list[Candidate]: ...
 
 
 class AddressPointProvider:
@@ -151,8 +143,6 @@ def default_locator(settings: Any = None, *, blocking: bool = False) -> Locator:
     beat polygons (``beat_polygons_path``, else ``DATA_DIR/geodata/beats.geojson`` once fetched)
     and fall back to the shipped approximate beat areas. ``blocking``: wait for a geocoder's rate
     limit (the CLI) instead of skipping it (the pipeline and Lambda)."""
-    from dallas_calls.geocoding.online import online_providers
-
     points_path = getattr(settings, "address_points_path", None)
     beats_path = getattr(settings, "beat_polygons_path", None)
     geodata = geodata_dir(settings)

@@ -22,6 +22,8 @@ from functools import lru_cache
 from importlib import resources
 from typing import Literal
 
+from dallas_calls.geocoding.street_names import canonical_core
+
 CITY_SUFFIX = "DALLAS TX"
 
 LocationKind = Literal["address", "intersection", "street", "none"]
@@ -277,6 +279,7 @@ def normalize_street(text: str) -> Street | None:
             direction=direction,
         )
     predir, name, suffix, postdir = _split_grammar(tokens)
+    name = canonical_core(name)  # "MLK" -> "MARTIN LUTHER KING JR", "SAINT PAUL" -> "ST PAUL"
     if len(name) == 1 and suffix is not None and name[0] in ORDINAL_WORDS:
         name = [ORDINAL_WORDS[name[0]]]  # "FIRST AVE" is written "1ST AVE" by the city
     if not name or (suffix is None and predir is None and len(name) == 1 and name[0] in usps_suffixes()):

@@ -15,7 +15,7 @@ can be answered offline and in microseconds:
   nearest ``near``, e.g. the beat's centroid).
 
 The index is one SQLite file (``DATA_DIR/geodata/streets.sqlite3``) written by
-:mod:`dallas_calls.geo.tiger` (``dallas-calls geodata build``) through :class:`StreetIndexWriter`.
+:mod:`dallas_calls.geodata.tiger` (``dallas-calls geodata build``) through :class:`StreetIndexWriter`.
 
 Street names. The index stores every name of an edge (TIGER primary and alternate names) in the
 canonical form of :func:`canonical_street`: uppercase, USPS Publication 28 abbreviations, single
@@ -40,15 +40,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dallas_calls.geo.distance import distance_m
 from dallas_calls.geocoding.normalize import DIRECTIONALS, ORDINAL_WORDS, usps_suffixes
+from dallas_calls.geodata.distance import distance_m
 
 log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from dallas_calls.geocoding.candidate import Candidate
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 SOURCE = "tiger"
 # Intersection nodes closer than this are one place (the corners of a divided road's crossing); a
 # freeway's two service roads are farther apart than this, so they stay two candidates.
@@ -237,9 +237,10 @@ CREATE TABLE segment_names (
     PRIMARY KEY (tlid, name)
 ) WITHOUT ROWID;
 -- Address ranges per edge, side and street name (ADDRFEAT; EDGES' ranges where ADDRFEAT has none).
+-- parity: the Census code of the side (E even, O odd, B both), NULL when unknown (EDGES' ranges).
 CREATE TABLE ranges (
     tlid INTEGER NOT NULL, name TEXT NOT NULL, side TEXT NOT NULL, from_hn INTEGER NOT NULL,
-    to_hn INTEGER NOT NULL, lo_hn INTEGER NOT NULL, hi_hn INTEGER NOT NULL, zip TEXT
+    to_hn INTEGER NOT NULL, lo_hn INTEGER NOT NULL, hi_hn INTEGER NOT NULL, zip TEXT, parity TEXT
 );
 CREATE TABLE nodes (node_id INTEGER PRIMARY KEY, lat REAL NOT NULL, lon REAL NOT NULL);
 CREATE TABLE node_streets (node_id INTEGER NOT NULL, name TEXT NOT NULL, PRIMARY KEY (name, node_id))
@@ -313,13 +314,13 @@ class StreetIndexWriter:
             ((tlid, c, name_base(c), name_core(c)) for tlid, c in _canonical_rows(rows)),
         )
 
-    def add_ranges(self, rows: Iterable[tuple[int, str, str, int, int, str | None]]) -> None:
-        """(tlid, street name, side "L"/"R", from number, to number, ZIP)."""
+    def add_ranges(self, rows: Iterable[tuple[int, str, str, int, int, str | None, str | None]]) -> None:
+        """(tlid, street name, side "L"/"R", from number, to number, ZIP, parity "E"/"O"/"B" or None)."""
         self.db.executemany(
-            "INSERT OR IGNORE INTO ranges VALUES (?,?,?,?,?,?,?,?)",
+            "INSERT OR IGNORE INTO ranges VALUES (?,?,?,?,?,?,?,?,?)",
             (
-                (tlid, canonical_street(name), side, f, t, min(f, t), max(f, t), zip_code)
-                for tlid, name, side, f, t, zip_code in rows
+                (tlid, canonical_street(name), side, f, t, min(f, t), max(f, t), zip_code, parity)
+                for tlid, name, side, f, t, zip_code, parity in rows
                 if name
             ),
         )
@@ -411,6 +412,7 @@ class _Range:
     side: str
     from_hn: int
     to_hn: int
+    parity: str | None = None  # the Census code: E, O or B; None when the source gave none
 
     @property
     def lo(self) -> int:
@@ -426,7 +428,12 @@ class _Range:
         return (number - self.from_hn) / (self.to_hn - self.from_hn)
 
     def holds_parity(self, number: int) -> bool:
-        """A side whose two ends have one parity holds only numbers of that parity."""
+        """Whether this side holds numbers of ``number``'s parity: as the Census code says (E, O, B),
+        or, without one, as the range's two ends suggest (both even: even only)."""
+        if self.parity == "B":
+            return True
+        if self.parity in ("E", "O"):
+            return (number % 2 == 0) == (self.parity == "E")
         return self.from_hn % 2 != self.to_hn % 2 or self.from_hn % 2 == number % 2
 
 
@@ -616,18 +623,18 @@ class StreetIndex:
     def _ranges(self, names: tuple[str, ...], lo: int, hi: int) -> list[_Range]:
         q = ",".join("?" * len(names))
         sql = (
-            "SELECT r.tlid, r.name, r.side, r.from_hn, r.to_hn FROM ranges r WHERE r.name IN ({q})"
+            "SELECT r.tlid, r.name, r.side, r.from_hn, r.to_hn, r.parity FROM ranges r WHERE r.name IN ({q})"
             " AND r.lo_hn <= ? AND r.hi_hn >= ? ORDER BY r.tlid, r.side"
         )
         rows = self.db.execute(sql.format(q=q), (*names, hi, lo)).fetchall()
         if not rows:  # ranges recorded under another name of the same edges
             rows = self.db.execute(
-                "SELECT r.tlid, r.name, r.side, r.from_hn, r.to_hn FROM ranges r JOIN segment_names n"
+                "SELECT r.tlid, r.name, r.side, r.from_hn, r.to_hn, r.parity FROM ranges r JOIN segment_names n"
                 f" ON n.tlid = r.tlid WHERE n.name IN ({q}) AND r.lo_hn <= ? AND r.hi_hn >= ?"
                 " ORDER BY r.tlid, r.side",
                 (*names, hi, lo),
             ).fetchall()
-        return [_Range(int(r[0]), str(r[1]), str(r[2]), int(r[3]), int(r[4])) for r in rows]
+        return [_Range(int(r[0]), str(r[1]), str(r[2]), int(r[3]), int(r[4]), r[5]) for r in rows]
 
     def _segments(self, tlids: set[int]) -> dict[int, _Segment]:
         out: dict[int, _Segment] = {}

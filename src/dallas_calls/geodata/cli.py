@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from dallas_calls.config import Settings
-from dallas_calls.geo.fetch import Fetcher, Manifest, check_file, geodata_dir
-from dallas_calls.geo.sources import SOURCES, select_sources
-from dallas_calls.geo.tiger import STREETS_DB, build_street_index
 from dallas_calls.geocoding.street_index import StreetIndex
+from dallas_calls.geodata.fetch import Fetcher, Manifest, check_file, geodata_dir
+from dallas_calls.geodata.sources import SOURCES, select_sources
+from dallas_calls.geodata.tiger import STREETS_DB, build_street_index
 
 
 def register(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> None:

@@ -5,7 +5,7 @@ Two kinds of beat areas:
 - ``"polygon"``: the city's real beat polygons (a GeoJSON FeatureCollection with a ``beat`` property
   and optionally ``division``), when they have been downloaded.
 - ``"approx"``: areas derived from thousands of beat-labelled real points (shipped in
-  ``geo/data/beats_approx.geojson``, built by ``python -m dallas_calls.geo.build_tables``). They are
+  ``geodata/data/beats_approx.geojson``, built by ``python -m dallas_calls.geodata.build_tables``). They are
   approximations, so a point "in" an approximate beat is tested with a tolerance (``APPROX_TOLERANCE_M``).
 
 Every answer says which kind was used (:attr:`BeatAreas.check`).
@@ -25,8 +25,8 @@ from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 from shapely.ops import unary_union
 
-from dallas_calls.geo.distance import metres_to_degrees
-from dallas_calls.geo.samples import normalize_beat, normalize_division
+from dallas_calls.geodata.distance import metres_to_degrees
+from dallas_calls.geodata.samples import normalize_beat, normalize_division
 
 BeatCheck = Literal["polygon", "approx"]
 # An approximate beat is a guess at its edges: a point this close to it counts as inside.
@@ -150,7 +150,7 @@ class BeatAreas:
 
 
 def _package_json(name: str) -> dict[str, Any]:
-    text = resources.files("dallas_calls.geo").joinpath("data", name).read_text("utf-8")
+    text = resources.files("dallas_calls.geodata").joinpath("data", name).read_text("utf-8")
     data: dict[str, Any] = json.loads(text)
     return data
 

@@ -3,10 +3,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from dallas_calls.geo import beats
-from dallas_calls.geo.beats import BeatAreas
-from dallas_calls.geo.build_tables import build_beat_areas, city_feature_collection, read_city_outline
-from dallas_calls.geo.samples import city_truth_points, geocoded_beat_points
+from dallas_calls.geodata import beats
+from dallas_calls.geodata.beats import BeatAreas
+from dallas_calls.geodata.build_tables import build_beat_areas, city_feature_collection, read_city_outline
+from dallas_calls.geodata.samples import city_truth_points, geocoded_beat_points
 
 GEO_DATA = Path(beats.__file__).resolve().parent / "data"
 
@@ -79,7 +79,7 @@ def test_shipped_geo_tables_are_small() -> None:
 
 
 def test_build_is_deterministic(real_data: Path, tmp_path: Path) -> None:
-    from dallas_calls.geo.build_tables import build_all
+    from dallas_calls.geodata.build_tables import build_all
 
     build_all(real_data, tmp_path / "a", tmp_path / "a")
     build_all(real_data, tmp_path / "b", tmp_path / "b")
@@ -87,4 +87,37 @@ def test_build_is_deterministic(real_data: Path, tmp_path: Path) -> None:
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
         assert (tmp_path / "a" / name).read_bytes() == (
             (GEO_DATA if name.endswith("geojson") else GEO_DATA.parent.parent / "geocoding" / "data") / name
-        ).read_bytes(), f"shipped {name} is stale: rebuild with python -m dallas_calls.geo.build_tables"
+        ).read_bytes(), f"shipped {name} is stale: rebuild with python -m dallas_calls.geodata.build_tables"
+
+
+def test_the_address_table_keeps_each_points_source_and_only_force_points_in_their_beat(
+    real_data: Path,
+) -> None:
+    import csv
+
+    from dallas_calls.geodata.build_tables import points_in_their_beat
+    from dallas_calls.geodata.samples import CITY_CENTRE_FALLBACK
+
+    force = geocoded_beat_points(real_data / "incidents")
+    areas = beats.default_areas()
+    kept = points_in_their_beat(force, areas)
+    assert 0.8 * len(force) < len(kept) < len(force)
+    assert all(areas.point_in_beat(p.lat, p.lon, p.beat) for p in kept)
+    table = GEO_DATA.parent.parent / "geocoding" / "data" / "address_points_seed.csv"
+    with table.open(newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert {
+        "shuyizhang3",
+        "dmn_homicides",
+        "openaddresses",
+        "dpd_force_2014",
+        "dpd_force_2015_city_portal",
+    } <= {r["source"] for r in rows}
+    fallback = [
+        r
+        for r in rows
+        if (round(float(r["lat"]), 3), round(float(r["lon"]), 3))
+        == (round(CITY_CENTRE_FALLBACK[0], 3), round(CITY_CENTRE_FALLBACK[1], 3))
+    ]
+    assert fallback == []
+    assert table.stat().st_size < 400_000

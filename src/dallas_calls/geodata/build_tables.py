@@ -1,17 +1,19 @@
-"""Build the small derived tables shipped in ``geo/data/`` and ``geocoding/data/``.
+"""Build the small derived tables shipped in ``geodata/data/`` and ``geocoding/data/``.
 
-    python -m dallas_calls.geo.build_tables --shared-data ../shared/data
+    python -m dallas_calls.geodata.build_tables --shared-data ../shared/data
 
 reads the real files under ``shared/data/`` and writes:
 
-- ``geo/data/city.geojson``: the City of Dallas limits (city GIS "CITY" layer, the Dallas feature,
+- ``geodata/data/city.geojson``: the City of Dallas limits (city GIS "CITY" layer, the Dallas feature,
   enclaves as holes), WGS84.
-- ``geo/data/beats_approx.geojson``: one approximate area per police beat: the Voronoi cells of the
+- ``geodata/data/beats_approx.geojson``: one approximate area per police beat: the Voronoi cells of the
   beat-labelled real points (the city's incident points, plus third-party-geocoded use-of-force points
   whose beat is the city's), dissolved per beat and clipped to the city; properties ``beat``,
   ``division``, ``centroid`` [lat, lon] (median of the beat's points), ``points``.
-- ``geocoding/data/address_points_seed.csv``: the city's own address points from the sample incidents
-  (address, lat, lon, beat), the offline seed of the address-point geocoder.
+- ``geocoding/data/address_points_seed.csv``: the offline table of the address-point geocoder
+  (address, lat, lon, beat, source): the city's own points (sample incidents, homicides, the 2025
+  sample, the 10 OpenAddresses points) and the use-of-force points whose point lies in or within
+  ``APPROX_TOLERANCE_M`` of their own (approximate) beat; exact duplicate rows once.
 
 Deterministic: the same inputs give byte-identical outputs.
 """
@@ -33,11 +35,17 @@ from shapely.geometry import mapping, shape
 from shapely.geometry.base import BaseGeometry
 from shapely.ops import nearest_points, unary_union
 
-from dallas_calls.geo.distance import distance_m
-from dallas_calls.geo.samples import LabelledPoint, city_truth_points, geocoded_beat_points
+from dallas_calls.geodata.beats import BeatAreas
+from dallas_calls.geodata.distance import distance_m
+from dallas_calls.geodata.samples import (
+    LabelledPoint,
+    city_truth_points,
+    geocoded_beat_points,
+    openaddresses_points,
+)
 
 PACKAGE = Path(__file__).resolve().parents[1]
-GEO_DATA = PACKAGE / "geo" / "data"
+GEO_DATA = PACKAGE / "geodata" / "data"
 GEOCODING_DATA = PACKAGE / "geocoding" / "data"
 SIMPLIFY_DEG = 0.0002  # ~20 m
 COORD_DECIMALS = 5  # ~1 m
@@ -157,15 +165,20 @@ def city_feature_collection(city: BaseGeometry) -> dict[str, Any]:
     }
 
 
+def points_in_their_beat(points: Sequence[LabelledPoint], areas: BeatAreas) -> list[LabelledPoint]:
+    """The points that lie in (or within the approximate areas' tolerance of) their own beat: a
+    geocode that puts an address outside the beat the police recorded for it is not trusted."""
+    return [p for p in points if p.beat and areas.point_in_beat(p.lat, p.lon, p.beat)]
+
+
 def seed_address_points_csv(points: Sequence[LabelledPoint]) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(["address", "lat", "lon", "beat", "source"])
     rows = sorted(
         {
-            (p.address.upper(), round(p.lat, 6), round(p.lon, 6), p.beat or "", p.source)
+            (" ".join(p.address.upper().split()), round(p.lat, 6), round(p.lon, 6), p.beat or "", p.source)
             for p in points
-            if p.truth
         }
     )
     writer.writerows(rows)
@@ -178,15 +191,17 @@ def build_all(
     incidents = shared_data / "incidents"
     city = read_city_outline(shared_data)
     truth = city_truth_points(incidents)
-    points = [*truth, *geocoded_beat_points(incidents)]
-    beats = build_beat_areas([p for p in points if p.beat], city)
+    force = geocoded_beat_points(incidents)
+    beats = build_beat_areas([p for p in [*truth, *force] if p.beat], city)
+    areas = BeatAreas.from_geojson(beats, city_feature_collection(city), "approx")
+    table = [*truth, *openaddresses_points(incidents), *points_in_their_beat(force, areas)]
     geo_out.mkdir(parents=True, exist_ok=True)
     geocoding_out.mkdir(parents=True, exist_ok=True)
     sizes = {}
     for path, text in (
         (geo_out / "city.geojson", json.dumps(city_feature_collection(city), separators=(",", ":"))),
         (geo_out / "beats_approx.geojson", json.dumps(beats, separators=(",", ":"))),
-        (geocoding_out / "address_points_seed.csv", seed_address_points_csv(truth)),
+        (geocoding_out / "address_points_seed.csv", seed_address_points_csv(table)),
     ):
         path.write_text(text + ("" if text.endswith("\n") else "\n"), encoding="utf-8")
         sizes[str(path)] = path.stat().st_size

@@ -26,10 +26,20 @@ from typing import Any, cast
 
 import shapefile
 
-from dallas_calls.geo.sources import COUNTIES, TIGER_LAYERS, TigerLayer
 from dallas_calls.geocoding.street_index import StreetIndexWriter
+from dallas_calls.geodata.sources import COUNTIES, TIGER_LAYERS, TigerLayer
 
 STREETS_DB = "streets.sqlite3"
+# MAF/TIGER feature class codes of the edges a call can happen on: roads from primary roads to
+# frontage (service) roads, S1100-S1640, plus alleys (S1730) and private roads (S1740). Walkways
+# (S1710), stairways (S1720), parking-lot roads (S1780), bike paths (S1820) and the rest are not.
+CALL_STREET_RANGE = ("S1100", "S1640")
+CALL_STREET_EXTRA = frozenset({"S1730", "S1740"})
+# FEATNAMES parts in the order the Census Bureau composes FULLNAME: prefix qualifier, prefix
+# direction, prefix type, base name, suffix type, suffix direction, suffix qualifier. The
+# qualifiers tell streets apart ("Old Denton Rd" is not "Denton Rd", "US Hwy 80 Bus" not "US Hwy 80").
+NAME_PARTS = ("PREQUALABR", "PREDIRABRV", "PRETYPABRV", "NAME", "SUFTYPABRV", "SUFDIRABRV", "SUFQUALABR")
+PARITIES = frozenset({"E", "O", "B"})
 _FILE = re.compile(r"^tl_(\d{4})_(\d{5})_(edges|addrfeat|featnames)\.(zip|shp|dbf)$", re.IGNORECASE)
 _NUMBER = re.compile(r"^\s*(\d{1,7})\s*$")
 
@@ -101,6 +111,12 @@ def _text(value: Any) -> str:
     return str(value or "").strip()
 
 
+def is_call_street(mtfcc: str) -> bool:
+    """An edge of this feature class is a street a police call can be on (see CALL_STREET_RANGE)."""
+    code = mtfcc.strip().upper()
+    return CALL_STREET_RANGE[0] <= code <= CALL_STREET_RANGE[1] or code in CALL_STREET_EXTRA
+
+
 @dataclass
 class BuildReport:
     path: Path
@@ -134,7 +150,7 @@ def read_edges(
     for sr in reader.iterShapeRecords(fields=fields):
         rec = sr.record.as_dict()
         mtfcc = _text(rec.get("MTFCC"))
-        if _text(rec.get("ROADFLG")) != "Y" and not mtfcc.startswith("S"):
+        if not is_call_street(mtfcc):
             continue
         tlid, tnidf, tnidt = _number(rec.get("TLID")), _number(rec.get("TNIDF")), _number(rec.get("TNIDT"))
         if tlid is None or tnidf is None or tnidt is None:
@@ -148,7 +164,7 @@ def read_edges(
 def read_featnames(reader: shapefile.Reader) -> Iterator[tuple[int, str]]:
     """(tlid, name) for every name of every edge; the name is FULLNAME, or composed from its parts."""
     have = {f.name for f in reader.fields}
-    parts = [p for p in ("PREDIRABRV", "PRETYPABRV", "NAME", "SUFTYPABRV", "SUFDIRABRV") if p in have]
+    parts = [p for p in NAME_PARTS if p in have]
     fields = ["TLID", *(["FULLNAME"] if "FULLNAME" in have else []), *parts]
     for rec in reader.iterRecords(fields=fields):
         d = rec.as_dict()
@@ -161,13 +177,26 @@ def read_featnames(reader: shapefile.Reader) -> Iterator[tuple[int, str]]:
             yield tlid, name
 
 
-def read_addrfeat(reader: shapefile.Reader) -> Iterator[tuple[int, str, str, int, int, str | None]]:
-    """(tlid, street name, side, from number, to number, zip) for each side of each range."""
-    fields = [
-        f.name
-        for f in reader.fields
-        if f.name in {"TLID", "FULLNAME", "LFROMHN", "LTOHN", "RFROMHN", "RTOHN", "ZIPL", "ZIPR"}
-    ]
+RangeRow = tuple[int, str, str, int, int, str | None, str | None]
+
+
+def read_addrfeat(reader: shapefile.Reader) -> Iterator[RangeRow]:
+    """(tlid, street name, side, from number, to number, zip, parity) for each side of each range.
+    Parity is the Census Bureau's own PARITYL/PARITYR code (E even, O odd, B both), None when the
+    file has none (then the index judges it from the range's two ends)."""
+    wanted = {
+        "TLID",
+        "FULLNAME",
+        "LFROMHN",
+        "LTOHN",
+        "RFROMHN",
+        "RTOHN",
+        "ZIPL",
+        "ZIPR",
+        "PARITYL",
+        "PARITYR",
+    }
+    fields = [f.name for f in reader.fields if f.name in wanted]
     for rec in reader.iterRecords(fields=fields):
         d = rec.as_dict()
         tlid = _number(d.get("TLID"))
@@ -177,7 +206,9 @@ def read_addrfeat(reader: shapefile.Reader) -> Iterator[tuple[int, str, str, int
         for side in ("L", "R"):
             f, t = _number(d.get(f"{side}FROMHN")), _number(d.get(f"{side}TOHN"))
             if f is not None and t is not None:
-                yield tlid, name, side, f, t, _text(d.get(f"ZIP{side}")) or None
+                parity = _text(d.get(f"PARITY{side}")).upper()
+                zip_code = _text(d.get(f"ZIP{side}")) or None
+                yield tlid, name, side, f, t, zip_code, parity if parity in PARITIES else None
 
 
 def build_street_index(
@@ -239,13 +270,12 @@ def build_street_index(
     return BuildReport(out, with_edges, files.missing(), counts, used)
 
 
-def _edge_range_rows(
-    edge_ranges: dict[int, tuple[str, Ranges]], covered: set[int]
-) -> Iterator[tuple[int, str, str, int, int, str | None]]:
+def _edge_range_rows(edge_ranges: dict[int, tuple[str, Ranges]], covered: set[int]) -> Iterator[RangeRow]:
+    """EDGES' own ranges for the edges ADDRFEAT does not cover (no parity code: judged from the ends)."""
     for tlid, (name, (lf, lt, rf, rt)) in edge_ranges.items():
         if tlid in covered or not name:
             continue
         if lf is not None and lt is not None:
-            yield tlid, name, "L", lf, lt, None
+            yield tlid, name, "L", lf, lt, None, None
         if rf is not None and rt is not None:
-            yield tlid, name, "R", rf, rt, None
+            yield tlid, name, "R", rf, rt, None, None

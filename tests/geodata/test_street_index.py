@@ -12,9 +12,9 @@ import pytest
 import shapefile
 
 from dallas_calls.cli import main
-from dallas_calls.geo.distance import distance_m
-from dallas_calls.geo.tiger import build_street_index, find_tiger_files
 from dallas_calls.geocoding.street_index import StreetCandidate, StreetIndex, canonical_street
+from dallas_calls.geodata.distance import distance_m
+from dallas_calls.geodata.tiger import build_street_index, find_tiger_files
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURE = REPO / "tests" / "fixtures" / "tiger"

@@ -31,7 +31,7 @@ Sources, and how sure we are of each URL:
 - Police divisions and city limits: NO public URL could be confirmed (no layer id for either was
   found on the city's services). They are listed with ``url=None``; ``fetch`` skips them and says so.
   Until a URL is confirmed: divisions are derived from the beats (each beat carries its division),
-  and the city limits come from the outline shipped in ``geo/data/city.geojson`` (built from the city
+  and the city limits come from the outline shipped in ``geodata/data/city.geojson`` (built from the city
   GIS "CITY" layer, see that folder's README).
 """
 
@@ -145,7 +145,7 @@ SOURCES: tuple[Source, ...] = (
         url=None,
         filename="city.geojson",
         description="City of Dallas limits",
-        note="no public URL confirmed; the outline shipped in geo/data/city.geojson is used",
+        note="no public URL confirmed; the outline shipped in geodata/data/city.geojson is used",
     ),
 )
 
