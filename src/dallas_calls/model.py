@@ -175,8 +175,15 @@ FieldDelta = tuple[Any, Any]
 
 @dataclass(frozen=True, slots=True)
 class CallUpdate:
+    """A call carried forward with its field-level deltas. A call closed earlier and back in the
+    feed is *reopened*: the same record, with ``closed_at`` among the deltas (old value → None)."""
+
     call: Call
     changes: dict[str, FieldDelta]
+
+    @property
+    def reopened(self) -> bool:
+        return "closed_at" in self.changes
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -23,7 +23,7 @@ from dallas_calls.feed.schema import parse_rows
 from dallas_calls.feed.source import ReplayExhausted, SnapshotSource
 from dallas_calls.model import Call, CallUpdate, ChangeSet, Event, Geo, NewEvent, PollRecord, QuarantinedRow
 from dallas_calls.storage.sqlite import SqliteStore
-from dallas_calls.tracking.diff import diff_snapshot
+from dallas_calls.tracking.diff import DEFAULT_CLOSE_AFTER_POLLS, diff_snapshot
 from dallas_calls.tracking.guard import (
     DEFAULT_MAX_DROP_FRACTION,
     DEFAULT_MIN_OPEN,
@@ -31,6 +31,7 @@ from dallas_calls.tracking.guard import (
     guard_changes,
 )
 from dallas_calls.tracking.snapshot import group_rows
+from dallas_calls.tracking.state import OpenCalls
 
 log = logging.getLogger(__name__)
 
@@ -151,34 +152,40 @@ class PollPlan:
     decision: GuardDecision  # ok / held, with the reason
     changes: ChangeSet  # what to apply: guarded (closes held back), cached geo attached
     seen: tuple[str, ...]  # incident numbers present in the snapshot (their last_seen moves)
+    misses: dict[str, int]  # open calls absent from the snapshot: consecutive misses, this one included
     rows: int  # raw rows in the snapshot
     quarantined: list[QuarantinedRow]
     open_before: int
 
     @property
     def open_after(self) -> int:
-        return self.open_before + len(self.changes.opened) - len(self.changes.closed)
+        reopened = sum(1 for u in self.changes.updated if u.reopened)
+        return self.open_before + len(self.changes.opened) + reopened - len(self.changes.closed)
 
 
 def plan_poll(
-    previous: Mapping[str, Call],
+    stored: OpenCalls,
     raw_rows: Sequence[Any],
     now: str,
     previous_held: bool,
     geo_lookup: GeoLookup,
     min_open: int = DEFAULT_MIN_OPEN,
     max_drop_fraction: float = DEFAULT_MAX_DROP_FRACTION,
+    close_after: int = DEFAULT_CLOSE_AFTER_POLLS,
 ) -> PollPlan:
-    """Parse → group → diff → guard → attach cached geo: the tracker stage, pure but for
-    ``geo_lookup``. Both runtimes (``Pipeline.process`` and the AWS tracker) call this."""
+    """Parse → group → diff → guard → attach cached geo: the tracker stage, pure but for the reads
+    of ``stored`` and ``geo_lookup``. Both runtimes (``Pipeline.process`` and the AWS tracker) call
+    this. A held poll still counts its absences: it only holds back the closes."""
     rows, quarantined = parse_rows(list(raw_rows))
     snapshot = group_rows(rows)
-    changes = diff_snapshot(previous, snapshot, now)
+    diff = diff_snapshot(stored, snapshot, now, close_after)
+    open_before = len(stored.fingerprints)
     decision = guard_changes(
-        changes,
-        open_before=len(previous),
+        diff.changes,
+        open_before=open_before,
         snapshot_size=len(snapshot),
         previous_held=previous_held,
+        missing=len(diff.misses),
         min_open=min_open,
         max_drop_fraction=max_drop_fraction,
     )
@@ -186,9 +193,10 @@ def plan_poll(
         decision=decision,
         changes=with_cached_geo(decision.changes, geo_lookup),
         seen=tuple(snapshot),
+        misses=diff.misses,
         rows=len(raw_rows),
         quarantined=quarantined,
-        open_before=len(previous),
+        open_before=open_before,
     )
 
 
@@ -235,6 +243,7 @@ class Pipeline:
         min_open: int = DEFAULT_MIN_OPEN,
         max_drop_fraction: float = DEFAULT_MAX_DROP_FRACTION,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        close_after: int = DEFAULT_CLOSE_AFTER_POLLS,
     ) -> None:
         self.store = store
         self.archive = archive
@@ -242,6 +251,7 @@ class Pipeline:
         self.locator = locator
         self.min_open = min_open
         self.max_drop_fraction = max_drop_fraction
+        self.close_after = close_after
         self.clock = clock
 
     def _fail(
@@ -296,13 +306,14 @@ class Pipeline:
         t0 = time.perf_counter() if t0 is None else t0
         now = _iso(fetched_at)
         plan = plan_poll(
-            self.store.open_calls(),
+            self.store.tracked_calls(),
             raw_rows,
             now,
             previous_held=self.store.last_snapshot_poll_held(),
             geo_lookup=lambda key: self.store.get_location(key, now),
             min_open=self.min_open,
             max_drop_fraction=self.max_drop_fraction,
+            close_after=self.close_after,
         )
         decision, applied, quarantined = plan.decision, plan.changes, plan.quarantined
         poll = PollRecord(
@@ -316,7 +327,7 @@ class Pipeline:
             snapshot_key=key,
             counts=applied.counts(),
         )
-        events = self.store.apply(applied, poll, seen=plan.seen, quarantined=quarantined)
+        events = self.store.apply(applied, poll, misses=plan.misses, quarantined=quarantined)
         if decision.outcome == "held":
             log.warning("poll held: %s", decision.reason)
         self._archive_events(events, fetched_at)

@@ -65,6 +65,7 @@ from dallas_calls.storage.dynamodb import (
     iso,
 )
 from dallas_calls.tracking.snapshot import SnapshotCall, group_rows
+from dallas_calls.tracking.state import CallsInMemory
 
 log = logging.getLogger("dallas_calls.aws")
 
@@ -313,13 +314,14 @@ def track_snapshot(rt: Runtime, key: str) -> dict[str, Any]:
             rows = _read_rows(rt, key)
         counter = store.last_event_id()  # read before the cache: a locator commit in between is caught
         plan = plan_poll(
-            state.calls,
+            CallsInMemory(state.calls, state.misses, closed=store.calls_by_number),
             rows,
             now,
             previous_held=state.held,
             geo_lookup=lambda location_key: store.get_location(location_key, now),
             min_open=settings.guard_min_open,
             max_drop_fraction=settings.guard_max_drop,
+            close_after=settings.close_after_polls,
         )
         poll = PollRecord(
             started_at=now,
@@ -334,7 +336,14 @@ def track_snapshot(rt: Runtime, key: str) -> dict[str, Any]:
         )
         try:
             events = store.apply_poll(
-                state, counter, plan.changes, poll, plan.seen, plan.quarantined, archive_at=fetched_at
+                state,
+                counter,
+                plan.changes,
+                poll,
+                plan.seen,
+                plan.quarantined,
+                archive_at=fetched_at,
+                misses=plan.misses,
             )
         except StaleSnapshot as exc:
             return {"snapshot_key": key, "outcome": "stale", "reason": str(exc)}
