@@ -1,7 +1,8 @@
 """Snapshot diff: stored open calls + a new snapshot → ChangeSet. Pure; no I/O, no clock.
 
-Only the calls that differ cost Python work: new and changed calls are found by one set difference
-of fingerprints, absent ones by one difference of keys, and only those are loaded in full.
+Only the calls that differ cost real work: new and changed calls are found by comparing each
+snapshot call's fingerprint (made once per distinct incident, see ``tracking.snapshot``) with the
+stored one, absent ones by one set difference of keys, and only those are loaded in full.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 
 from dallas_calls.model import TRACKED_FIELDS, Call, CallUpdate, ChangeSet, FieldDelta
 from dallas_calls.tracking.snapshot import SnapshotCall
-from dallas_calls.tracking.state import OpenCalls, fingerprint
+from dallas_calls.tracking.state import OpenCalls
 
 # What a snapshot says about a call: the tracked fields plus the location key derived from them.
 SNAPSHOT_FIELDS: tuple[str, ...] = (*TRACKED_FIELDS, "location_key")
@@ -82,9 +83,10 @@ def diff_snapshot(
     if close_after < 1:
         raise ValueError("close_after must be at least 1")
     previous = stored.fingerprints
-    current = {incident: fingerprint(snap) for incident, snap in snapshot.items()}
-    differing = {incident for incident, _ in current.items() - previous.items()}
-    misses = {incident: stored.misses.get(incident, 0) + 1 for incident in previous.keys() - current.keys()}
+    differing = {
+        incident for incident, snap in snapshot.items() if previous.get(incident) != snap.fingerprint
+    }
+    misses = {incident: stored.misses.get(incident, 0) + 1 for incident in previous.keys() - snapshot.keys()}
     closing = {incident for incident, count in misses.items() if count >= close_after}
     calls = stored.load(differing | closing)
     opened: list[Call] = []
