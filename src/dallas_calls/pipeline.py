@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from dallas_calls import metrics
 from dallas_calls.archive.keys import changes_key, raw_key
-from dallas_calls.archive.store import ObjectStore, decode_changes, encode_changes, encode_snapshot
+from dallas_calls.archive.store import ObjectStore, decode_changes, encode_changes
 from dallas_calls.events.bus import EventBus
 from dallas_calls.events.encode import event_from_dict, location_event
 from dallas_calls.feed.schema import parse_rows
@@ -78,11 +78,11 @@ def _iso(at: datetime) -> str:
     return at.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def archive_raw(archive: ObjectStore, rows: list[Any], fetched_at: datetime) -> tuple[datetime, str]:
-    """Write the raw snapshot under its time key, before anything else. Keys have one-second
-    resolution: the same snapshot again (a replay) reuses its key, a different one fetched in
-    the same second moves to the next free second, so no snapshot ever overwrites another."""
-    body = encode_snapshot(rows)
+def archive_raw(archive: ObjectStore, body: bytes, fetched_at: datetime) -> tuple[datetime, str]:
+    """Write the raw snapshot (``Snapshot.archived``: bytes, so no content can fail it) under its
+    time key, before anything else. Keys have one-second resolution: the same snapshot again (a
+    replay) reuses its key, a different one fetched in the same second moves to the next free
+    second, so no snapshot ever overwrites another."""
     for _ in range(60):
         key = raw_key(fetched_at)
         if not archive.exists(key):
@@ -282,7 +282,7 @@ class Pipeline:
         except Exception as exc:
             return self._fail(started, t0, f"fetch: {exc}", source.name)
         try:
-            fetched_at, key = self._archive_raw(snapshot.rows, snapshot.fetched_at)
+            fetched_at, key = archive_raw(self.archive, snapshot.archived, snapshot.fetched_at)
         except Exception as exc:
             metrics.ARCHIVE_ERRORS.labels("raw").inc()
             return self._fail(started, t0, f"archive {raw_key(snapshot.fetched_at)}: {exc}", snapshot.source)
@@ -290,9 +290,6 @@ class Pipeline:
         if self.bus is not None and result.events:
             await self.bus.publish(result.events)
         return result
-
-    def _archive_raw(self, rows: list[Any], fetched_at: datetime) -> tuple[datetime, str]:
-        return archive_raw(self.archive, rows, fetched_at)
 
     def process(
         self,

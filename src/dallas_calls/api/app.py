@@ -45,7 +45,7 @@ from dallas_calls.api.view import DEFAULT_RING_SIZE, CurrentCallsView, iso_utc, 
 from dallas_calls.config import Settings
 from dallas_calls.events.bus import EventBus
 from dallas_calls.events.sse import RETRY_MS, StreamFilter, client_stream
-from dallas_calls.model import EVENT_TYPES, Call, Event
+from dallas_calls.model import EVENT_TYPES, INCIDENT_NUMBER_MAX_LENGTH, Call, Event
 from dallas_calls.storage.port import ReadStore
 
 log = logging.getLogger(__name__)
@@ -477,7 +477,7 @@ def create_app(
 
     @app.get("/calls/{incident_number}", tags=["calls"], summary="One call with its event history")
     async def get_call(incident_number: str) -> Response:
-        if len(incident_number) > 64:
+        if len(incident_number) > INCIDENT_NUMBER_MAX_LENGTH:
             raise ApiError(404, "not_found", "no such call")
         call, events = await run_in_threadpool(
             lambda: (store.get_call(incident_number), store.call_events(incident_number))

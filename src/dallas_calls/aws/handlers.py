@@ -47,6 +47,7 @@ from dallas_calls.aws.config import AwsConfig, setup_json_logging
 from dallas_calls.config import Settings
 from dallas_calls.events.encode import event_json
 from dallas_calls.feed.schema import parse_rows
+from dallas_calls.feed.source import LiveSource, Snapshot
 from dallas_calls.model import Event, NewEvent, PollRecord
 from dallas_calls.pipeline import (
     CallLocator,
@@ -252,12 +253,12 @@ def handle_download(rt: Runtime) -> dict[str, Any]:
     started = rt.clock()
     t0 = time.perf_counter()
 
-    async def fetch() -> list[Any]:
+    async def fetch() -> Snapshot:
         async with SocrataFeed(config) as feed:
-            return await feed.fetch()
+            return await LiveSource(feed, rt.clock).next_snapshot()
 
     try:
-        rows = asyncio.run(fetch())
+        snapshot = asyncio.run(fetch())
     except Exception as exc:
         reason = f"fetch: {exc}"
         log.error("poll failed", extra={"outcome": "failed", "reason": reason})
@@ -271,10 +272,10 @@ def handle_download(rt: Runtime) -> dict[str, Any]:
             )
         )
         raise
-    fetched_at, key = archive_raw(rt.archive, rows, rt.clock())
+    fetched_at, key = archive_raw(rt.archive, snapshot.archived, snapshot.fetched_at)
     result = {
         "snapshot_key": key,
-        "rows": len(rows),
+        "rows": len(snapshot.rows),
         "fetched_at": iso(fetched_at),
         "duration_ms": round((time.perf_counter() - t0) * 1000, 1),
     }
