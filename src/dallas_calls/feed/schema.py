@@ -71,10 +71,14 @@ _TEXT_OR_NONE = frozenset({str, type(None)})
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 REPLACEMENT = "\ufffd"
 
-# Rows parsed from the previous snapshot (and this one so far), by their _READ_KEYS values.
-# Holds a Row or the RowError it raised; replaced by each parse_rows call, so it never outgrows
-# one snapshot. A cache of a pure function: it changes no result.
-_memo: dict[tuple[Any, ...], Row | RowError] = {}
+# Rows parsed from the previous snapshot (and this one so far), by their _READ_KEYS values: the key
+# object itself and the Row or the RowError it raised. Replaced by each parse_rows call, so it never
+# outgrows one snapshot; a hit carries the old key object over, so an unchanged snapshot leaves no
+# new long-lived object for the garbage collector to walk. A cache of a pure function: it changes
+# no result.
+_MemoKey = tuple[Any, ...]
+_Memo = dict[_MemoKey, tuple[_MemoKey, "Row | RowError"]]
+_memo: _Memo = {}
 
 # Kinds of quarantine reason already logged by this process: each is logged once at WARNING,
 # then at DEBUG, so a bad row that stays in the feed for hours does not flood the log every poll.
@@ -245,18 +249,18 @@ def parse_row(raw: Any) -> Row:
     )
 
 
-def _parse_memoized(item: Any, memo: dict[tuple[Any, ...], Row | RowError]) -> Row | RowError:
+def _parse_memoized(item: Any, memo: _Memo) -> Row | RowError:
     """parse_row's answer (a Row, or the RowError it raised), from the previous snapshot's memo when
     the row's fields are the same text. Rows holding anything but text and nulls are parsed anew:
     1 == 1.0 == True as dict keys, and they are not the same priority."""
     key: tuple[Any, ...] | None = None
     if type(item) is dict:
         key = tuple(map(item.get, _READ_KEYS))
-        if set(map(type, key)) <= _TEXT_OR_NONE:
+        if _TEXT_OR_NONE.issuperset(map(type, key)):
             found = _memo.get(key)
             if found is not None:
-                memo[key] = found
-                return found
+                memo[found[0]] = found
+                return found[1]
         else:
             key = None
     try:
@@ -268,7 +272,7 @@ def _parse_memoized(item: Any, memo: dict[tuple[Any, ...], Row | RowError]) -> R
             f"unreadable row ({type(error).__name__}: {_preview(error)})", kind="unreadable row"
         )
     if key is not None:
-        memo[key] = result
+        memo[key] = (key, result)
     return result
 
 
@@ -291,7 +295,7 @@ def parse_rows(raw: list[Any]) -> tuple[list[Row], list[QuarantinedRow]]:
     rows: list[Row] = []
     quarantined: list[QuarantinedRow] = []
     by_kind: dict[str, list[str]] = {}
-    memo: dict[tuple[Any, ...], Row | RowError] = {}
+    memo: _Memo = {}
     for item in raw:
         result = _parse_memoized(item, memo)
         if isinstance(result, Row):

@@ -62,8 +62,10 @@ def call_status(units: Iterable[Unit], fallback: str | None) -> str | None:
 # The previous snapshot's calls, by the identities of the Row objects they were grouped from. The
 # row parser hands back the very same Row object for an unchanged row, so an unchanged incident is
 # found here without being regrouped. Each entry keeps its rows alive, so no id in a key can be
-# reused by another object while the entry exists. Replaced by every group_rows call.
-_memo: dict[tuple[int, ...], tuple[tuple[Row, ...], SnapshotCall]] = {}
+# reused by another object while the entry exists. Replaced by every group_rows call; a hit
+# carries its old key object over (no new long-lived object for the garbage collector to walk).
+_MemoEntry = tuple[tuple[int, ...], tuple[Row, ...], SnapshotCall]
+_memo: dict[tuple[int, ...], _MemoEntry] = {}
 
 
 def _row_order(row: Row) -> tuple[str, str]:
@@ -106,14 +108,14 @@ def group_rows(rows: Iterable[Row]) -> dict[str, SnapshotCall]:
             by_incident[row.incident_number] = [row]
         else:
             group.append(row)
-    memo: dict[tuple[int, ...], tuple[tuple[Row, ...], SnapshotCall]] = {}
+    memo: dict[tuple[int, ...], _MemoEntry] = {}
     calls: dict[str, SnapshotCall] = {}
     for incident, group in by_incident.items():
         key = tuple(map(id, group))
         found = _memo.get(key)
         if found is None:
-            found = (tuple(group), _snapshot_call(incident, group))
-        memo[key] = found
-        calls[incident] = found[1]
+            found = (key, tuple(group), _snapshot_call(incident, group))
+        memo[found[0]] = found
+        calls[incident] = found[2]
     _memo = memo
     return calls
