@@ -88,8 +88,11 @@ class SqliteStore:
         geos = self._geo_for(row[1] for row in rows)
         calls = []
         for data, key, last_seen in rows:
-            call = Call.from_dict(json.loads(data))
-            calls.append(call.with_changes(last_seen=last_seen, geo=geos.get(key, call.geo)))
+            fields = json.loads(data)
+            fields["last_seen"] = last_seen
+            call = Call.from_dict(fields)
+            geo = geos.get(key)
+            calls.append(call if geo is None or geo == call.geo else call.with_changes(geo=geo))
         return calls
 
     def open_calls(self) -> dict[str, Call]:
