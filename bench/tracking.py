@@ -47,19 +47,18 @@ def real_rows() -> Snapshot:
     return rows
 
 
-def make_snapshot(template: Snapshot, incidents: range, changed: set[int], tag: int) -> Snapshot:
-    """Two rows (units) per incident; the second unit of a ``changed`` incident is renamed by ``tag``."""
+def make_snapshot(template: Snapshot, incidents: range, unit_version: Callable[[int], int]) -> Snapshot:
+    """Two rows (units) per incident; the second unit of incident n is renamed when its version moves."""
     rows = []
     for n in incidents:
         base = template[n % len(template)]
-        for unit in (0, 1):
-            unit_number = f"U{n}-X{tag}" if unit == 1 and n in changed else f"U{n}-{unit}"
+        for unit_number in (f"U{n}-0", f"U{n}-v{unit_version(n)}"):
             rows.append({**base, "incident_number": f"B-{n:07d}", "unit_number": unit_number})
     return rows
 
 
 def unchanged_polls(template: Snapshot, incidents: int) -> Callable[[int], Snapshot]:
-    snapshot = make_snapshot(template, range(incidents), set(), 0)
+    snapshot = make_snapshot(template, range(incidents), lambda n: 0)
     return lambda poll: snapshot
 
 
@@ -69,30 +68,33 @@ def churn_polls(template: Snapshot, incidents: int) -> Callable[[int], Snapshot]
 
     def snapshot(poll: int) -> Snapshot:
         start = shift * poll
-        window = range(start, start + incidents)
-        return make_snapshot(template, window, set(range(start + poll % step, start + incidents, step)), poll)
+        # incident n changes a unit on every step-th poll, staggered by n: 1/step of them per poll
+        return make_snapshot(template, range(start, start + incidents), lambda n: (poll + n % step) // step)
 
     return snapshot
 
 
-def time_polls(rows: int, polls: int, next_snapshot: Callable[[int], Snapshot]) -> list[float]:
-    """ms per poll for polls 1..polls, after poll 0 opened every call."""
+def time_polls(
+    rows: int, polls: int, next_snapshot: Callable[[int], Snapshot]
+) -> tuple[list[float], list[int]]:
+    """ms per poll and events per poll for polls 1..polls, after poll 0 opened every call."""
     with tempfile.TemporaryDirectory() as tmp:
         store = SqliteStore(Path(tmp) / "bench.sqlite3")
         pipeline = Pipeline(store, LocalObjectStore(Path(tmp) / "archive"))
         at = datetime(2026, 1, 1, tzinfo=UTC)
         first = pipeline.process(next_snapshot(0), at, "bench", None)
         assert first.opened == rows // 2, first.summary()
-        timings = []
+        timings, events = [], []
         for poll in range(1, polls + 1):
             snapshot = next_snapshot(poll)
             at += timedelta(minutes=1)
             t0 = time.perf_counter()
             result = pipeline.process(snapshot, at, "bench", None)
             timings.append((time.perf_counter() - t0) * 1000)
+            events.append(len(result.events))
             assert result.outcome == "ok" and result.rows == rows, result.summary()
         store.close()
-        return timings
+        return timings, events
 
 
 def p90(values: list[float]) -> float:
@@ -109,14 +111,17 @@ def main() -> None:
     args = parser.parse_args()
     sizes = [int(s) for s in args.rows.split(",") if s.strip()]
     template = real_rows()
-    print(f"{'rows':>7} {'open':>7} {'poll':<10} {'median ms':>10} {'p90 ms':>8} {'rows/s':>12}")
+    print(
+        f"{'rows':>7} {'open':>7} {'poll':<10} {'events':>7} {'median ms':>10} {'p90 ms':>8} {'rows/s':>12}"
+    )
     for rows in sizes:
         incidents = rows // 2
         for kind, polls in (("unchanged", unchanged_polls), ("churn", churn_polls)):
-            timings = time_polls(incidents * 2, args.polls, polls(template, incidents))
+            timings, events = time_polls(incidents * 2, args.polls, polls(template, incidents))
             median = statistics.median(timings)
             print(
-                f"{incidents * 2:>7} {incidents:>7} {kind:<10} {median:>10.1f} {p90(timings):>8.1f} "
+                f"{incidents * 2:>7} {incidents:>7} {kind:<10} {statistics.median(events):>7.0f} "
+                f"{median:>10.1f} {p90(timings):>8.1f} "
                 f"{incidents * 2 / (median / 1000):>12,.0f}"
             )
 

@@ -20,6 +20,10 @@ from dallas_calls.events.encode import event_json
 from dallas_calls.feed.body import decode_json
 from dallas_calls.model import Event
 
+# Archive objects are written on every poll: level 6 compresses JSON nearly as well as 9 in a
+# fraction of the time (any level reads back the same).
+GZIP_LEVEL = 6
+
 
 class ObjectStore(Protocol):
     def put(self, key: str, body: bytes) -> None: ...
@@ -142,7 +146,7 @@ def encode_pages(pages: Sequence[bytes]) -> bytes:
     """The raw archive's form of a snapshot: each response body exactly as received, byte for byte,
     as one gzip member (a snapshot read in several pages has several members). Storing bytes means
     no content can fail the archive, and the archive holds what the feed really sent."""
-    return b"".join(gzip.compress(page, mtime=0) for page in pages)
+    return b"".join(gzip.compress(page, compresslevel=GZIP_LEVEL, mtime=0) for page in pages)
 
 
 def encode_snapshot(rows: list[Any]) -> bytes:
@@ -177,7 +181,7 @@ def decode_snapshot(body: bytes) -> Any:
 def encode_changes(events: Iterable[Event]) -> bytes:
     """One event per line (JSONL), gzipped."""
     text = "".join(event_json(e) + "\n" for e in events)
-    return gzip.compress(text.encode("utf-8"), mtime=0)
+    return gzip.compress(text.encode("utf-8"), compresslevel=GZIP_LEVEL, mtime=0)
 
 
 def decode_changes(body: bytes) -> list[dict[str, Any]]:
