@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from hypothesis import strategies as st
 
 from dallas_calls.feed.body import decode_json
 from dallas_calls.feed.schema import RowError, parse_row, parse_rows
+from dallas_calls.feed.source import rebase_rows
 from dallas_calls.model import INCIDENT_NUMBER_MAX_LENGTH
 from dallas_calls.pipeline import plan_poll
 from dallas_calls.tracking.state import CallsInMemory
@@ -164,3 +166,10 @@ def test_a_body_with_invalid_utf8_or_a_huge_integer_still_decodes() -> None:
         "missing incident_number",
     ]
     assert quarantined[0].raw["incident_number"] == "19-\ufffd1"
+
+
+def test_a_demo_replay_moves_the_rows_it_can_and_leaves_the_others_for_the_schema() -> None:
+    bad = [dict(REAL[0], date="9999-12-31T00:00:00.000", time="23:59:59"), dict(REAL[0], time="25:00")]
+    moved = rebase_rows([*bad, REAL[1]], timedelta(days=400))
+    assert moved[:2] == bad
+    assert moved[2]["date"] != REAL[1]["date"] and parse_row(moved[2]).received_at is not None

@@ -100,17 +100,21 @@ def list_snapshots(folder: Path) -> list[tuple[datetime, Path]]:
 
 
 def rebase_rows(rows: list[Any], shift: timedelta) -> list[Any]:
-    """Move each row's date/time by ``shift`` (demo only: recorded calls look current)."""
-    from dallas_calls.feed.schema import CHICAGO
+    """Move each row's date/time by ``shift`` (demo only: recorded calls look current). A row whose
+    date/time cannot be read or moved is left as it is, for the schema to judge."""
+    from dallas_calls.feed.schema import CHICAGO, RowError
     from dallas_calls.feed.schema import received_at as parse_received
 
     moved = []
     for row in rows:
         if isinstance(row, dict) and row.get("date") and row.get("time"):
-            stamp = parse_received(row["date"], row["time"])
-            if stamp is not None:
-                new = (datetime.fromisoformat(stamp) + shift).astimezone(CHICAGO)
-                row = {**row, "date": new.strftime("%Y-%m-%dT00:00:00.000"), "time": new.strftime("%H:%M:%S")}
+            try:
+                stamp = parse_received(row["date"], row["time"])
+                if stamp is not None:
+                    new = (datetime.fromisoformat(stamp) + shift).astimezone(CHICAGO)
+                    row = {**row, "date": new.strftime("%Y-%m-%dT00:00:00.000"), "time": new.strftime("%H:%M:%S")}
+            except (RowError, OverflowError):
+                pass
         moved.append(row)
     return moved
 
