@@ -112,7 +112,11 @@ def rebase_rows(rows: list[Any], shift: timedelta) -> list[Any]:
                 stamp = parse_received(row["date"], row["time"])
                 if stamp is not None:
                     new = (datetime.fromisoformat(stamp) + shift).astimezone(CHICAGO)
-                    row = {**row, "date": new.strftime("%Y-%m-%dT00:00:00.000"), "time": new.strftime("%H:%M:%S")}
+                    row = {
+                        **row,
+                        "date": new.strftime("%Y-%m-%dT00:00:00.000"),
+                        "time": new.strftime("%H:%M:%S"),
+                    }
             except (RowError, OverflowError):
                 pass
         moved.append(row)
