@@ -66,15 +66,20 @@ def test_an_unchanged_poll_writes_no_call_row_and_last_seen_still_moves(
     assert p.store.get_call(some) == calls[some]
 
 
+def missing_once(tmp_path: Path, rows: list[dict[str, Any]]) -> tuple[Pipeline, str]:
+    """Poll 0 opens every call of ``rows``; poll 1 misses the first one. Checks poll 1 did nothing."""
+    p = pipeline(tmp_path)
+    p.process(rows, at(0), "test", None)
+    gone = rows[0]["incident_number"]
+    missing = p.process(without(rows, gone), at(1), "test", None)
+    assert missing.outcome == "ok" and missing.events == []
+    return p, gone
+
+
 def test_a_call_missing_once_is_not_closed_and_keeps_its_last_seen(
     tmp_path: Path, first_snapshot: list[dict[str, Any]]
 ) -> None:
-    p = pipeline(tmp_path)
-    p.process(first_snapshot, at(0), "test", None)
-    gone = first_snapshot[0]["incident_number"]
-
-    missing = p.process(without(first_snapshot, gone), at(1), "test", None)
-    assert missing.outcome == "ok" and missing.events == []
+    p, gone = missing_once(tmp_path, first_snapshot)
     call = p.store.get_call(gone)
     assert call is not None and call.closed_at is None and call.last_seen == iso(0)
 
@@ -87,10 +92,7 @@ def test_a_call_missing_once_is_not_closed_and_keeps_its_last_seen(
 def test_a_call_missing_twice_closes_with_the_last_poll_that_held_it(
     tmp_path: Path, first_snapshot: list[dict[str, Any]]
 ) -> None:
-    p = pipeline(tmp_path)
-    p.process(first_snapshot, at(0), "test", None)
-    gone = first_snapshot[0]["incident_number"]
-    p.process(without(first_snapshot, gone), at(1), "test", None)
+    p, gone = missing_once(tmp_path, first_snapshot)
     p.store.close()
 
     restarted = pipeline(tmp_path)  # the miss count survives a restart
