@@ -15,6 +15,7 @@ from dallas_calls.feed.source import ReplayExhausted, ReplaySource, list_snapsho
 from dallas_calls.model import Geo
 from dallas_calls.pipeline import Pipeline
 from dallas_calls.storage.sqlite import SqliteStore
+from dallas_calls.tracking.diff import DEFAULT_CLOSE_AFTER_POLLS
 
 
 def _units(rows: list[dict[str, Any]]) -> dict[str, set[str]]:
@@ -24,17 +25,29 @@ def _units(rows: list[dict[str, Any]]) -> dict[str, set[str]]:
     return found
 
 
-def expected_counts(folder: Path) -> dict[str, int]:
-    """An independent oracle: set arithmetic over consecutive raw snapshots."""
+def expected_replay(folder: Path, close_after: int = 1) -> tuple[dict[str, int], set[str]]:
+    """An independent oracle: set arithmetic over consecutive raw snapshots. A call closes once it
+    has been missing from ``close_after`` snapshots in a row; one that returns after its close is
+    an update (reopened), not a second opening. Returns the event counts and the calls left open."""
     totals = {"call.opened": 0, "call.updated": 0, "call.closed": 0}
-    previous: dict[str, set[str]] = {}
+    open_units: dict[str, set[str]] = {}
+    misses: dict[str, int] = {}
+    closed: set[str] = set()
     for _, path in list_snapshots(folder):
         current = _units(json.loads(gzip.decompress(path.read_bytes())))
-        totals["call.opened"] += len(set(current) - set(previous))
-        totals["call.closed"] += len(set(previous) - set(current))
-        totals["call.updated"] += sum(1 for i in set(current) & set(previous) if current[i] != previous[i])
-        previous = current
-    return totals
+        for incident in current.keys() - open_units.keys():
+            totals["call.updated" if incident in closed else "call.opened"] += 1
+        totals["call.updated"] += sum(
+            1 for i in current.keys() & open_units.keys() if current[i] != open_units[i]
+        )
+        for incident in open_units.keys() - current.keys():
+            misses[incident] = misses.get(incident, 0) + 1
+        gone = {i for i, count in misses.items() if count >= close_after}
+        totals["call.closed"] += len(gone)
+        closed = (closed | gone) - current.keys()
+        open_units = {**{i: u for i, u in open_units.items() if i not in gone}, **current}
+        misses = {i: count for i, count in misses.items() if i not in gone and i not in current}
+    return totals, set(open_units)
 
 
 async def replay_all(pipeline: Pipeline, source: ReplaySource) -> list[str]:
@@ -46,22 +59,25 @@ async def replay_all(pipeline: Pipeline, source: ReplaySource) -> list[str]:
             return outcomes
 
 
+@pytest.mark.parametrize("close_after", [1, 2, 3])
 async def test_replay_of_recorded_sequence_produces_exactly_the_expected_events(
-    tmp_path: Path, feed_sequence: Path
+    tmp_path: Path, feed_sequence: Path, close_after: int
 ) -> None:
     store = SqliteStore(tmp_path / "db.sqlite3")
     archive = LocalObjectStore(tmp_path / "archive")
-    outcomes = await replay_all(Pipeline(store, archive), ReplaySource(feed_sequence))
+    outcomes = await replay_all(
+        Pipeline(store, archive, close_after=close_after), ReplaySource(feed_sequence)
+    )
 
     assert outcomes == ["ok"] * 14
     events = store.events_after(0, limit=10_000)
     counts = {
         t: sum(1 for e in events if e.type == t) for t in ("call.opened", "call.updated", "call.closed")
     }
-    assert counts == expected_counts(feed_sequence)
+    expected, still_open = expected_replay(feed_sequence, close_after)
+    assert counts == expected
     assert [e.id for e in events] == list(range(1, len(events) + 1))
-    final = _units(json.loads(gzip.decompress(list_snapshots(feed_sequence)[-1][1].read_bytes())))
-    assert set(store.open_calls()) == set(final)
+    assert set(store.open_calls()) == still_open
 
 
 async def test_every_fetched_snapshot_is_archived_raw_and_changes_match_the_event_log(
@@ -95,7 +111,7 @@ async def test_replay_resumes_after_restart_without_duplicates(tmp_path: Path, f
     events = reopened.events_after(0, limit=10_000)
     assert [e.id for e in events] == list(range(1, len(events) + 1))
     opened = [e.incident_number for e in events if e.type == "call.opened"]
-    assert len(opened) == expected_counts(feed_sequence)["call.opened"]
+    assert len(opened) == expected_replay(feed_sequence, DEFAULT_CLOSE_AFTER_POLLS)[0]["call.opened"]
 
 
 class _FixedLocator:

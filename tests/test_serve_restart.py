@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 
+from dallas_calls.model import Event
 from dallas_calls.storage.sqlite import SqliteStore
 from tests.conftest import LiveServer
 
@@ -55,7 +56,24 @@ def test_sigkill_between_polls_then_restart_continues_the_log(live_server: LiveS
     assert [e.id for e in events] == list(range(1, len(events) + 1))
     opened = [e.incident_number for e in events if e.type == "call.opened"]
     assert len(opened) == len(set(opened))  # nobody opened twice across the crash
-    assert set(store.open_calls()) == {c["incident_number"] for c in after["current_active_calls"]}
+    # the view at id N is the log's state at N (the server may have polled again before it stopped)
+    assert _open_at(events, after["last_event_id"]) == {
+        c["incident_number"] for c in after["current_active_calls"]
+    }
+    assert set(store.open_calls()) == _open_at(events, events[-1].id)
+
+
+def _open_at(events: list[Event], last_id: int) -> set[str]:
+    """The incidents open once the events up to ``last_id`` are applied."""
+    open_calls: set[str] = set()
+    for event in events:
+        if event.id > last_id or event.incident_number is None:
+            continue
+        if event.type in ("call.opened", "call.updated"):
+            open_calls.add(event.incident_number)
+        elif event.type == "call.closed":
+            open_calls.discard(event.incident_number)
+    return open_calls
 
 
 def test_kill_9_at_random_moments_leaves_a_complete_log_and_change_archive(live_server: LiveServer) -> None:

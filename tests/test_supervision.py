@@ -5,6 +5,7 @@ poller is gone or stalled, so a supervisor can restart the process."""
 from __future__ import annotations
 
 import asyncio
+import json
 import resource
 import time
 from collections.abc import Iterator
@@ -46,7 +47,7 @@ class _Rows:
 
     async def next_snapshot(self) -> Snapshot:
         rows = self.snapshots.pop(0) if len(self.snapshots) > 1 else self.snapshots[0]
-        return Snapshot(rows, datetime.now(UTC), self.name)
+        return Snapshot(rows, datetime.now(UTC), self.name, json.dumps(rows).encode())
 
     async def aclose(self) -> None:
         return None

@@ -10,6 +10,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from dallas_calls.tracking.diff import DEFAULT_CLOSE_AFTER_POLLS
+
 DEFAULT_FEED_URL = "https://www.dallasopendata.com/resource/9fxf-t2tr.json"
 
 
@@ -33,6 +35,11 @@ class Settings(BaseSettings):
     )
     guard_max_drop: float = Field(
         0.5, gt=0, le=1, description="Fraction of open calls a single poll may close."
+    )
+    close_after_polls: int = Field(
+        DEFAULT_CLOSE_AFTER_POLLS,
+        ge=1,
+        description="Consecutive snapshots a call must be missing from before it is closed.",
     )
     host: str = Field("127.0.0.1", description="Address `serve`/`api` listen on.")
     port: int = Field(8000, ge=0, le=65535, description="Port `serve`/`api` listen on.")

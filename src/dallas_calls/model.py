@@ -7,13 +7,17 @@ dataclasses or as the dicts produced by their ``to_dict`` methods; the dict form
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 EventType = Literal["call.opened", "call.updated", "call.closed", "location.resolved"]
 EVENT_TYPES: tuple[str, ...] = ("call.opened", "call.updated", "call.closed", "location.resolved")
 
 Precision = Literal["address", "intersection", "street", "beat", "none"]
 PRECISIONS: tuple[str, ...] = ("address", "intersection", "street", "beat", "none")
+
+# The longest incident number a call may have: the feed schema quarantines longer ones and the API
+# answers 404 for them without a lookup.
+INCIDENT_NUMBER_MAX_LENGTH = 64
 
 # Fields of a Call that the tracker compares between snapshots. A change to any of them is an update.
 TRACKED_FIELDS: tuple[str, ...] = (
@@ -55,8 +59,10 @@ class QuarantinedRow:
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
-class Unit:
+class Unit(NamedTuple):
+    """One unit on a call. A named tuple: the tracker hashes and compares every call's units on
+    every poll, and tuples do that in C."""
+
     unit_number: str
     status: str | None
 
@@ -175,8 +181,15 @@ FieldDelta = tuple[Any, Any]
 
 @dataclass(frozen=True, slots=True)
 class CallUpdate:
+    """A call carried forward with its field-level deltas. A call closed earlier and back in the
+    feed is *reopened*: the same record, with ``closed_at`` among the deltas (old value → None)."""
+
     call: Call
     changes: dict[str, FieldDelta]
+
+    @property
+    def reopened(self) -> bool:
+        return "closed_at" in self.changes
 
 
 @dataclass(frozen=True, slots=True)

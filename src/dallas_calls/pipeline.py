@@ -10,21 +10,22 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from dallas_calls import metrics
 from dallas_calls.archive.keys import changes_key, raw_key
-from dallas_calls.archive.store import ObjectStore, decode_changes, encode_changes, encode_snapshot
+from dallas_calls.archive.store import ObjectStore, decode_changes, encode_changes
 from dallas_calls.events.bus import EventBus
 from dallas_calls.events.encode import event_from_dict, location_event
 from dallas_calls.feed.schema import parse_rows
 from dallas_calls.feed.source import ReplayExhausted, Snapshot, SnapshotSource
 from dallas_calls.model import Call, CallUpdate, ChangeSet, Event, Geo, NewEvent, PollRecord, QuarantinedRow
 from dallas_calls.storage.sqlite import SqliteStore
-from dallas_calls.tracking.diff import diff_snapshot
+from dallas_calls.tracking.diff import DEFAULT_CLOSE_AFTER_POLLS, diff_snapshot
 from dallas_calls.tracking.guard import (
     DEFAULT_MAX_DROP_FRACTION,
     DEFAULT_MIN_OPEN,
@@ -32,6 +33,7 @@ from dallas_calls.tracking.guard import (
     guard_changes,
 )
 from dallas_calls.tracking.snapshot import group_rows
+from dallas_calls.tracking.state import OpenCalls
 
 log = logging.getLogger(__name__)
 
@@ -78,11 +80,11 @@ def _iso(at: datetime) -> str:
     return at.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def archive_raw(archive: ObjectStore, rows: list[Any], fetched_at: datetime) -> tuple[datetime, str]:
-    """Write the raw snapshot under its time key, before anything else. Keys have one-second
-    resolution: the same snapshot again (a replay) reuses its key, a different one fetched in
-    the same second moves to the next free second, so no snapshot ever overwrites another."""
-    body = encode_snapshot(rows)
+def archive_raw(archive: ObjectStore, body: bytes, fetched_at: datetime) -> tuple[datetime, str]:
+    """Write the raw snapshot (``Snapshot.archived``: bytes, so no content can fail it) under its
+    time key, before anything else. Keys have one-second resolution: the same snapshot again (a
+    replay) reuses its key, a different one fetched in the same second moves to the next free
+    second, so no snapshot ever overwrites another."""
     for _ in range(60):
         key = raw_key(fetched_at)
         if not archive.exists(key):
@@ -92,6 +94,12 @@ def archive_raw(archive: ObjectStore, rows: list[Any], fetched_at: datetime) -> 
             return fetched_at, key
         fetched_at += timedelta(seconds=1)
     raise RuntimeError(f"no free archive key near {raw_key(fetched_at)}")
+
+
+def count_events(events: Sequence[Event]) -> None:
+    """Add events to the metrics, one increment per type (not per event: a busy poll has thousands)."""
+    for kind, count in Counter(e.type for e in events).items():
+        metrics.EVENTS.labels(kind).inc(count)
 
 
 def write_change_record(archive: ObjectStore, events: Sequence[Event], at: datetime) -> str:
@@ -152,34 +160,40 @@ class PollPlan:
     decision: GuardDecision  # ok / held, with the reason
     changes: ChangeSet  # what to apply: guarded (closes held back), cached geo attached
     seen: tuple[str, ...]  # incident numbers present in the snapshot (their last_seen moves)
+    misses: dict[str, int]  # open calls absent from the snapshot: consecutive misses, this one included
     rows: int  # raw rows in the snapshot
     quarantined: list[QuarantinedRow]
     open_before: int
 
     @property
     def open_after(self) -> int:
-        return self.open_before + len(self.changes.opened) - len(self.changes.closed)
+        reopened = sum(1 for u in self.changes.updated if u.reopened)
+        return self.open_before + len(self.changes.opened) + reopened - len(self.changes.closed)
 
 
 def plan_poll(
-    previous: Mapping[str, Call],
+    stored: OpenCalls,
     raw_rows: Sequence[Any],
     now: str,
     previous_held: bool,
     geo_lookup: GeoLookup,
     min_open: int = DEFAULT_MIN_OPEN,
     max_drop_fraction: float = DEFAULT_MAX_DROP_FRACTION,
+    close_after: int = DEFAULT_CLOSE_AFTER_POLLS,
 ) -> PollPlan:
-    """Parse → group → diff → guard → attach cached geo: the tracker stage, pure but for
-    ``geo_lookup``. Both runtimes (``Pipeline.process`` and the AWS tracker) call this."""
+    """Parse → group → diff → guard → attach cached geo: the tracker stage, pure but for the reads
+    of ``stored`` and ``geo_lookup``. Both runtimes (``Pipeline.process`` and the AWS tracker) call
+    this. A held poll still counts its absences: it only holds back the closes."""
     rows, quarantined = parse_rows(list(raw_rows))
     snapshot = group_rows(rows)
-    changes = diff_snapshot(previous, snapshot, now)
+    diff = diff_snapshot(stored, snapshot, now, close_after)
+    open_before = len(stored.fingerprints)
     decision = guard_changes(
-        changes,
-        open_before=len(previous),
+        diff.changes,
+        open_before=open_before,
         snapshot_size=len(snapshot),
         previous_held=previous_held,
+        missing=len(diff.misses),
         min_open=min_open,
         max_drop_fraction=max_drop_fraction,
     )
@@ -187,9 +201,10 @@ def plan_poll(
         decision=decision,
         changes=with_cached_geo(decision.changes, geo_lookup),
         seen=tuple(snapshot),
+        misses=diff.misses,
         rows=len(raw_rows),
         quarantined=quarantined,
-        open_before=len(previous),
+        open_before=open_before,
     )
 
 
@@ -244,6 +259,7 @@ class Pipeline:
         min_open: int = DEFAULT_MIN_OPEN,
         max_drop_fraction: float = DEFAULT_MAX_DROP_FRACTION,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        close_after: int = DEFAULT_CLOSE_AFTER_POLLS,
     ) -> None:
         self.store = store
         self.archive = archive
@@ -251,6 +267,7 @@ class Pipeline:
         self.locator = locator
         self.min_open = min_open
         self.max_drop_fraction = max_drop_fraction
+        self.close_after = close_after
         self.clock = clock
         self.recording_failed = False  # the store could not record the last failed poll either
 
@@ -312,7 +329,7 @@ class Pipeline:
 
     def _archive_and_process(self, snapshot: Snapshot, t0: float) -> PollResult:
         try:
-            fetched_at, key = self._archive_raw(snapshot.rows, snapshot.fetched_at)
+            fetched_at, key = archive_raw(self.archive, snapshot.archived, snapshot.fetched_at)
         except Exception as exc:
             metrics.ARCHIVE_ERRORS.labels("raw").inc()
             raise StageFailed(f"archive {raw_key(snapshot.fetched_at)}", exc) from exc
@@ -321,9 +338,6 @@ class Pipeline:
         except Exception as exc:
             log.exception("processing snapshot %s failed", key)
             raise StageFailed("process", exc, key) from exc
-
-    def _archive_raw(self, rows: list[Any], fetched_at: datetime) -> tuple[datetime, str]:
-        return archive_raw(self.archive, rows, fetched_at)
 
     def process(
         self,
@@ -337,13 +351,14 @@ class Pipeline:
         t0 = time.perf_counter() if t0 is None else t0
         now = _iso(fetched_at)
         plan = plan_poll(
-            self.store.open_calls(),
+            self.store.tracked_calls(),
             raw_rows,
             now,
             previous_held=self.store.last_snapshot_poll_held(),
             geo_lookup=lambda key: self.store.get_location(key, now),
             min_open=self.min_open,
             max_drop_fraction=self.max_drop_fraction,
+            close_after=self.close_after,
         )
         decision, applied, quarantined = plan.decision, plan.changes, plan.quarantined
         poll = PollRecord(
@@ -357,7 +372,7 @@ class Pipeline:
             snapshot_key=key,
             counts=applied.counts(),
         )
-        events = self.store.apply(applied, poll, seen=plan.seen, quarantined=quarantined)
+        events = self.store.apply(applied, poll, misses=plan.misses, quarantined=quarantined)
         if decision.outcome == "held":
             log.warning("poll held: %s", decision.reason)
         self._archive_events(events, fetched_at)
@@ -366,8 +381,7 @@ class Pipeline:
         metrics.FEED_ROWS.inc(len(raw_rows))
         metrics.QUARANTINED_ROWS.inc(len(quarantined))
         metrics.OPEN_CALLS.set(plan.open_after)
-        for event in events:
-            metrics.EVENTS.labels(event.type).inc()
+        count_events(events)
         counts = applied.counts()
         return PollResult(
             outcome=decision.outcome,
@@ -433,6 +447,5 @@ class Pipeline:
                 new_events.append(found.event)
         events = self.store.append_events(new_events)
         self._archive_events(events, now_dt)
-        for event in events:
-            metrics.EVENTS.labels(event.type).inc()
+        count_events(events)
         return events

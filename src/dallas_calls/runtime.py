@@ -138,6 +138,7 @@ def build_components(settings: Settings, bus: EventBus | None = None) -> Compone
         locator=locator,
         min_open=settings.guard_min_open,
         max_drop_fraction=settings.guard_max_drop,
+        close_after=settings.close_after_polls,
     )
     return Components(settings, store, archive, bus, pipeline)
 

@@ -89,7 +89,7 @@ async def test_snapshot_then_stream_handoff_has_no_gap_under_concurrent_polls(
                 await server.pipeline.poll(replay)
             except ReplayExhausted:
                 return
-            await asyncio.sleep(0.01)
+            await asyncio.sleep(0.05)  # a poll takes ~1 ms now: spread them over the handoffs
 
     poller = asyncio.run_coroutine_threadsafe(poll_all(), server.loop)
     handoffs: list[tuple[int, dict[str, Any], SseClient, asyncio.Task[Any]]] = []

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 import dallas_calls.storage.dynamodb as dynamodb
-from dallas_calls.archive.store import LocalObjectStore
+from dallas_calls.archive.store import LocalObjectStore, encode_snapshot
 from dallas_calls.aws.config import AwsConfig, JsonFormatter
 from dallas_calls.aws.handlers import handle_locator, locate_snapshot
 from dallas_calls.model import Geo, NewEvent
@@ -42,7 +42,7 @@ def test_locator_caps_its_work_and_the_rest_waits_for_the_next_snapshot(
     rt = aws.runtime(clock=clock, locator=FakeLocator())
     rt.config = AwsConfig(**{**_fields(rt.config), "locate_limit": 10})
     at, rows = recorded[0]
-    _, key = archive_raw(rt.archive, rows, at)
+    _, key = archive_raw(rt.archive, encode_snapshot(rows), at)
     first = locate_snapshot(rt, key)
     assert (first["asked"], first["deferred"]) == (10, 28)
     second = locate_snapshot(rt, key)  # the next message: the cache answers the first ten
@@ -55,7 +55,7 @@ def test_locator_caps_its_work_and_the_rest_waits_for_the_next_snapshot(
 def test_a_failing_provider_does_not_stop_the_other_keys(aws: AwsWorld, recorded: Recorded) -> None:
     rt = aws.runtime(clock=Clock(recorded[0][0]), locator=FlakyLocator())
     at, rows = recorded[0]
-    _, key = archive_raw(rt.archive, rows, at)
+    _, key = archive_raw(rt.archive, encode_snapshot(rows), at)
     result = locate_snapshot(rt, key)
     assert result["errors"] == 13 and result["asked"] == 38
     events = rt.store.events_after(0)

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from dallas_calls.archive.keys import raw_key
-from dallas_calls.archive.store import LocalObjectStore, decode_changes
+from dallas_calls.archive.store import LocalObjectStore, decode_changes, encode_snapshot
 from dallas_calls.aws.handlers import (
     Runtime,
     handle_download,
@@ -35,7 +35,7 @@ Recorded = list[tuple[datetime, list[Any]]]
 
 def upload(aws: AwsWorld, rt: Runtime, at: datetime, rows: list[Any]) -> dict[str, Any]:
     """Archive a snapshot (as the downloader does) and return the SQS event it caused."""
-    archive_raw(rt.archive, rows, at)
+    archive_raw(rt.archive, encode_snapshot(rows), at)
     event = aws.receive(aws.tracker_queue)
     return {"Records": [r for r in event["Records"] if s3_keys(r)]}
 

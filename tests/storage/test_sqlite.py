@@ -10,7 +10,7 @@ import pytest
 
 from dallas_calls.feed.schema import parse_rows
 from dallas_calls.model import ChangeSet, Geo, PollRecord
-from dallas_calls.storage import sqlite as sqlite_mod
+from dallas_calls.storage import sqlite_schema
 from dallas_calls.storage.sqlite import SCHEMA_VERSION, SchemaTooNew, SqliteStore
 from dallas_calls.tracking.diff import diff_snapshot
 from dallas_calls.tracking.snapshot import group_rows
@@ -18,7 +18,7 @@ from dallas_calls.tracking.snapshot import group_rows
 
 def _changes(rows: list[dict[str, Any]], store: SqliteStore, at: str) -> ChangeSet:
     parsed, _ = parse_rows(rows)
-    return diff_snapshot(store.open_calls(), group_rows(parsed), at)
+    return diff_snapshot(store.tracked_calls(), group_rows(parsed), at, close_after=1).changes
 
 
 def _poll(at: str, outcome: str = "ok") -> PollRecord:
@@ -105,8 +105,8 @@ def test_migrations_run_in_order_from_an_older_version(
     path = tmp_path / "s.db"
     SqliteStore(path).close()
     extra = "ALTER TABLE polls ADD COLUMN note TEXT;"
-    monkeypatch.setattr(sqlite_mod, "MIGRATIONS", (*sqlite_mod.MIGRATIONS, extra))
-    monkeypatch.setattr(sqlite_mod, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
+    monkeypatch.setattr(sqlite_schema, "MIGRATIONS", (*sqlite_schema.MIGRATIONS, extra))
+    monkeypatch.setattr(sqlite_schema, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
     SqliteStore(path).close()
     conn = sqlite3.connect(path)
     assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION + 1

@@ -4,24 +4,31 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
+from collections.abc import Mapping
 from typing import Any
 
 from dallas_calls.feed.schema import parse_rows
-from dallas_calls.model import Call
+from dallas_calls.model import Call, ChangeSet
 from dallas_calls.tracking.diff import diff_snapshot
-from dallas_calls.tracking.snapshot import group_rows
+from dallas_calls.tracking.snapshot import SnapshotCall, group_rows
+from dallas_calls.tracking.state import CallsInMemory
 from tests.fakes.data import load_feed_snapshot
 
 T0 = "2019-06-18T05:17:00Z"
 T1 = "2019-06-18T06:09:00Z"
 
 
+def diff(previous: Mapping[str, Call], snap: Mapping[str, SnapshotCall], at: str) -> ChangeSet:
+    """The diff against open calls in memory, closing a call at its first absence."""
+    return diff_snapshot(CallsInMemory(previous), snap, at, close_after=1).changes
+
+
 def open_calls(rows: list[dict[str, Any]], at: str = T0) -> dict[str, Call]:
     parsed, _ = parse_rows(rows)
-    return {c.incident_number: c for c in diff_snapshot({}, group_rows(parsed), at).opened}
+    return {c.incident_number: c for c in diff({}, group_rows(parsed), at).opened}
 
 
-def snapshot(rows: list[dict[str, Any]]) -> dict[str, Any]:
+def snapshot(rows: list[dict[str, Any]]) -> dict[str, SnapshotCall]:
     parsed, quarantined = parse_rows(rows)
     assert not quarantined
     return group_rows(parsed)
@@ -35,7 +42,7 @@ def units_by_incident(rows: list[dict[str, Any]]) -> dict[str, set[str]]:
 
 
 def test_first_snapshot_opens_each_incident_once_with_its_units(first_snapshot: list[dict[str, Any]]) -> None:
-    changes = diff_snapshot({}, snapshot(first_snapshot), T0)
+    changes = diff({}, snapshot(first_snapshot), T0)
     expected = units_by_incident(first_snapshot)
     assert {c.incident_number for c in changes.opened} == set(expected)
     assert len(changes.opened) == len(expected) == 38  # 59 unit rows, 38 incidents
@@ -47,21 +54,21 @@ def test_first_snapshot_opens_each_incident_once_with_its_units(first_snapshot: 
 
 def test_identical_snapshot_yields_no_changes(first_snapshot: list[dict[str, Any]]) -> None:
     previous = open_calls(first_snapshot)
-    assert diff_snapshot(previous, snapshot(first_snapshot), T1).is_empty()
+    assert diff(previous, snapshot(first_snapshot), T1).is_empty()
 
 
 def test_row_order_does_not_change_the_result(first_snapshot: list[dict[str, Any]]) -> None:
     previous = open_calls(first_snapshot)
     shuffled = list(first_snapshot)
     random.Random(7).shuffle(shuffled)
-    assert diff_snapshot(previous, snapshot(shuffled), T1).is_empty()
+    assert diff(previous, snapshot(shuffled), T1).is_empty()
 
 
 def test_real_consecutive_pair_gives_exact_opened_closed_and_unit_updates(
     first_snapshot: list[dict[str, Any]], second_snapshot: list[dict[str, Any]]
 ) -> None:
     before, after = units_by_incident(first_snapshot), units_by_incident(second_snapshot)
-    changes = diff_snapshot(open_calls(first_snapshot), snapshot(second_snapshot), T1)
+    changes = diff(open_calls(first_snapshot), snapshot(second_snapshot), T1)
 
     assert {c.incident_number for c in changes.opened} == set(after) - set(before)
     assert {c.incident_number for c in changes.closed} == set(before) - set(after)
@@ -87,7 +94,7 @@ def test_status_and_priority_changes_are_field_deltas(first_snapshot: list[dict[
         {**row, "status": "En Route", "priority": "1"} if row["incident_number"] == target else row
         for row in first_snapshot
     ]
-    changes = diff_snapshot(previous, snapshot(changed), T1)
+    changes = diff(previous, snapshot(changed), T1)
     assert not changes.opened and not changes.closed
     (update,) = changes.updated
     assert update.call.incident_number == target
@@ -101,7 +108,7 @@ def test_a_unit_leaving_is_an_update_not_a_close(first_snapshot: list[dict[str, 
     target = next(i for i, units in sorted(counts.items()) if len(units) >= 2)
     leaving = sorted(counts[target])[0]
     rows = [r for r in first_snapshot if not (r["incident_number"] == target and r["unit_number"] == leaving)]
-    changes = diff_snapshot(open_calls(first_snapshot), snapshot(rows), T1)
+    changes = diff(open_calls(first_snapshot), snapshot(rows), T1)
     (update,) = changes.updated
     assert list(update.changes) == ["units"]
     old, new = update.changes["units"]
@@ -111,10 +118,10 @@ def test_a_unit_leaving_is_an_update_not_a_close(first_snapshot: list[dict[str, 
 
 def test_received_at_uses_chicago_time_with_daylight_saving() -> None:
     rows = load_feed_snapshot("2015-12-18T20-10-00Z")[:1]
-    (call,) = diff_snapshot({}, snapshot(rows), T0).opened
+    (call,) = diff({}, snapshot(rows), T0).opened
     assert call.received_at is not None and call.received_at.endswith("-06:00")  # CST in December
     summer = load_feed_snapshot("2019-06-18T05-17-00Z")[:1]
-    (call,) = diff_snapshot({}, snapshot(summer), T0).opened
+    (call,) = diff({}, snapshot(summer), T0).opened
     assert call.received_at == "2019-06-17T23:46:00-05:00"  # CDT in June
 
 

@@ -58,7 +58,7 @@ def test_normal_turnover_closes_at_once() -> None:
     decision = guard_changes(_closing(10), open_before=20, snapshot_size=25, previous_held=False)
     assert decision.outcome == "ok" and len(decision.changes.closed) == 10
     # few open calls: a large fraction may close without suspicion
-    assert suspicious_reason(open_before=19, snapshot_size=1, closing=18) is None
+    assert suspicious_reason(open_before=19, snapshot_size=1, missing=18) is None
 
 
 def test_thresholds_are_configurable() -> None:

@@ -46,7 +46,7 @@ from dallas_calls.events.bus import EventBus
 from dallas_calls.events.sse import RETRY_MS, StreamFilter, client_stream
 from dallas_calls.liveness import Liveness
 from dallas_calls.mode import ModeState
-from dallas_calls.model import EVENT_TYPES, Call, Event
+from dallas_calls.model import EVENT_TYPES, INCIDENT_NUMBER_MAX_LENGTH, Call, Event
 from dallas_calls.storage.port import ReadStore
 
 log = logging.getLogger(__name__)
@@ -496,7 +496,7 @@ def create_app(
 
     @app.get("/calls/{incident_number}", tags=["calls"], summary="One call with its event history")
     async def get_call(incident_number: str) -> Response:
-        if len(incident_number) > 64:
+        if len(incident_number) > INCIDENT_NUMBER_MAX_LENGTH:
             raise ApiError(404, "not_found", "no such call")
         call, events = await run_in_threadpool(
             lambda: (

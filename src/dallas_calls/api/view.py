@@ -292,7 +292,9 @@ class CurrentCallsView:
         data = event.data if isinstance(event.data, dict) else {}
         call = data.get("call")
         if event.type in ("call.opened", "call.updated") and isinstance(call, dict):
-            self.calls[str(call.get("incident_number"))] = call
+            number = str(call.get("incident_number"))
+            self.calls[number] = call
+            self.recent_closed.pop(number, None)  # a reopened call counts once, as open
         elif event.type == "call.closed" and isinstance(call, dict):
             number = str(call.get("incident_number"))
             self.calls.pop(number, None)

@@ -34,7 +34,8 @@ variable                                    used by   meaning
 Shared with the one-machine runtime (:class:`dallas_calls.config.Settings`): ``DALLAS_CALLS_FEED_URL``,
 ``DALLAS_CALLS_APP_TOKEN``, ``DALLAS_CALLS_FEED_TIMEOUT_S``, ``DALLAS_CALLS_FEED_PAGE_SIZE``,
 ``DALLAS_CALLS_FEED_MAX_ATTEMPTS`` (downloader); ``DALLAS_CALLS_GUARD_MIN_OPEN``,
-``DALLAS_CALLS_GUARD_MAX_DROP`` (tracker); ``DALLAS_CALLS_EVENT_RETENTION_DAYS`` (TTL of event
+``DALLAS_CALLS_GUARD_MAX_DROP``, ``DALLAS_CALLS_CLOSE_AFTER_POLLS`` (tracker);
+``DALLAS_CALLS_EVENT_RETENTION_DAYS`` (TTL of event
 batches); ``DALLAS_CALLS_GEOCODE`` and the geocoder settings (locator); ``DALLAS_CALLS_LOG_LEVEL``.
 """
 

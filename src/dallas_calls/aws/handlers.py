@@ -47,6 +47,7 @@ from dallas_calls.aws.config import AwsConfig, setup_json_logging
 from dallas_calls.config import Settings
 from dallas_calls.events.encode import event_json
 from dallas_calls.feed.schema import parse_rows
+from dallas_calls.feed.source import LiveSource, Snapshot
 from dallas_calls.model import Event, NewEvent, PollRecord
 from dallas_calls.pipeline import (
     CallLocator,
@@ -65,6 +66,7 @@ from dallas_calls.storage.dynamodb import (
     iso,
 )
 from dallas_calls.tracking.snapshot import SnapshotCall, group_rows
+from dallas_calls.tracking.state import CallsInMemory
 
 log = logging.getLogger("dallas_calls.aws")
 
@@ -251,12 +253,12 @@ def handle_download(rt: Runtime) -> dict[str, Any]:
     started = rt.clock()
     t0 = time.perf_counter()
 
-    async def fetch() -> list[Any]:
+    async def fetch() -> Snapshot:
         async with SocrataFeed(config) as feed:
-            return await feed.fetch()
+            return await LiveSource(feed, rt.clock).next_snapshot()
 
     try:
-        rows = asyncio.run(fetch())
+        snapshot = asyncio.run(fetch())
     except Exception as exc:
         reason = f"fetch: {exc}"
         log.error("poll failed", extra={"outcome": "failed", "reason": reason})
@@ -270,10 +272,10 @@ def handle_download(rt: Runtime) -> dict[str, Any]:
             )
         )
         raise
-    fetched_at, key = archive_raw(rt.archive, rows, rt.clock())
+    fetched_at, key = archive_raw(rt.archive, snapshot.archived, snapshot.fetched_at)
     result = {
         "snapshot_key": key,
-        "rows": len(rows),
+        "rows": len(snapshot.rows),
         "fetched_at": iso(fetched_at),
         "duration_ms": round((time.perf_counter() - t0) * 1000, 1),
     }
@@ -313,13 +315,14 @@ def track_snapshot(rt: Runtime, key: str) -> dict[str, Any]:
             rows = _read_rows(rt, key)
         counter = store.last_event_id()  # read before the cache: a locator commit in between is caught
         plan = plan_poll(
-            state.calls,
+            CallsInMemory(state.calls, state.misses, closed=store.calls_by_number),
             rows,
             now,
             previous_held=state.held,
             geo_lookup=lambda location_key: store.get_location(location_key, now),
             min_open=settings.guard_min_open,
             max_drop_fraction=settings.guard_max_drop,
+            close_after=settings.close_after_polls,
         )
         poll = PollRecord(
             started_at=now,
@@ -334,7 +337,14 @@ def track_snapshot(rt: Runtime, key: str) -> dict[str, Any]:
         )
         try:
             events = store.apply_poll(
-                state, counter, plan.changes, poll, plan.seen, plan.quarantined, archive_at=fetched_at
+                state,
+                counter,
+                plan.changes,
+                poll,
+                plan.seen,
+                plan.quarantined,
+                archive_at=fetched_at,
+                misses=plan.misses,
             )
         except StaleSnapshot as exc:
             return {"snapshot_key": key, "outcome": "stale", "reason": str(exc)}

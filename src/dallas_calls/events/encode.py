@@ -9,13 +9,20 @@ from dallas_calls.model import ChangeSet, Event, Geo, NewEvent
 
 
 def changeset_events(changes: ChangeSet, at: str) -> list[NewEvent]:
-    """call.opened, then call.updated, then call.closed, each in incident order."""
+    """call.opened, then call.updated, then call.closed, each in incident order.
+
+    A reopened call (closed earlier, back in the feed) is a ``call.updated`` with ``"reopened":
+    true`` and ``closed_at: [old, null]`` among its changes, not a second ``call.opened``: it is the
+    same incident, its record and first_seen continue, and every client that applies
+    ``call.updated`` as "put this call on the map" is already right."""
     events: list[NewEvent] = []
     for call in changes.opened:
         events.append(NewEvent("call.opened", at, {"call": call.to_dict()}, call.incident_number))
     for update in changes.updated:
         delta = {name: [old, new] for name, (old, new) in update.changes.items()}
-        data = {"call": update.call.to_dict(), "changes": delta}
+        data: dict[str, Any] = {"call": update.call.to_dict(), "changes": delta}
+        if update.reopened:
+            data["reopened"] = True
         events.append(NewEvent("call.updated", at, data, update.call.incident_number))
     for call in changes.closed:
         events.append(NewEvent("call.closed", at, {"call": call.to_dict()}, call.incident_number))

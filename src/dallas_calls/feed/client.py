@@ -1,7 +1,7 @@
 """Async client for the City of Dallas active-calls feed (Socrata dataset ``9fxf-t2tr``).
 
-:meth:`SocrataFeed.fetch` returns the whole snapshot, exactly the rows as received, or raises
-:class:`FeedError`. It never returns a partial snapshot: the tracker closes every call missing from
+:meth:`SocrataFeed.fetch_pages` returns the whole snapshot, every response body exactly as received
+(the bytes the raw archive keeps) with its decoded rows, or raises :class:`FeedError`. It never returns a partial snapshot: the tracker closes every call missing from
 a snapshot, so a silently truncated read would close real calls.
 
 How the read is made robust:
@@ -22,7 +22,6 @@ How the read is made robust:
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import random
 from collections.abc import Awaitable, Callable
@@ -34,7 +33,9 @@ from typing import Any
 
 import httpx
 
-__all__ = ["DEFAULT_FEED_URL", "FeedConfig", "FeedError", "SocrataFeed", "parse_retry_after"]
+from dallas_calls.feed.body import decode_json
+
+__all__ = ["DEFAULT_FEED_URL", "FeedConfig", "FeedError", "FeedPage", "SocrataFeed", "parse_retry_after"]
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +56,14 @@ class FeedError(Exception):
         super().__init__(message)
         self.status = status
         self.attempts = attempts
+
+
+@dataclass(frozen=True, slots=True)
+class FeedPage:
+    """One response: its body byte for byte, and the JSON array it holds."""
+
+    body: bytes
+    rows: list[Any]
 
 
 class _Retryable(Exception):
@@ -181,32 +190,36 @@ class SocrataFeed:
         if self._owns_client:
             await self._client.aclose()
 
-    async def fetch(self) -> list[dict[str, Any]]:
-        """The whole snapshot: every page, rows exactly as received, in ``:id`` order.
+    async def fetch(self) -> list[Any]:
+        """The rows of :meth:`fetch_pages`, in ``:id`` order."""
+        return [row for page in await self.fetch_pages() for row in page.rows]
 
-        Elements are whatever the JSON array held; a non-object element is passed through for the
-        schema to quarantine, because the raw archive must keep exactly what the feed sent.
-        Raises :class:`FeedError` if any page cannot be read after the allowed attempts.
+    async def fetch_pages(self) -> list[FeedPage]:
+        """The whole snapshot: every page, each body exactly as received, in ``:id`` order.
+
+        Rows are whatever the JSON arrays held; a non-object element is passed through for the
+        schema to quarantine. Raises :class:`FeedError` if any page cannot be read after the
+        allowed attempts.
         """
         limit = self.config.page_size
-        rows: list[dict[str, Any]] = []
+        pages: list[FeedPage] = []
         for page_number in range(self.config.max_pages):
             page = await self._fetch_page(offset=page_number * limit, limit=limit)
-            if len(page) > limit:
+            if len(page.rows) > limit:
                 # The server ignored $limit; paging by offset would then be meaningless.
                 raise FeedError(
-                    f"{self.name}: page at offset {page_number * limit} has {len(page)} rows, "
+                    f"{self.name}: page at offset {page_number * limit} has {len(page.rows)} rows, "
                     f"more than $limit={limit}"
                 )
-            rows.extend(page)
-            if len(page) < limit:
-                return rows
+            pages.append(page)
+            if len(page.rows) < limit:
+                return pages
         raise FeedError(
             f"{self.name}: feed did not end after {self.config.max_pages} pages of {limit} rows "
-            f"({len(rows)} rows read); refusing to read an endless feed"
+            f"({sum(len(p.rows) for p in pages)} rows read); refusing to read an endless feed"
         )
 
-    async def _fetch_page(self, *, offset: int, limit: int) -> list[Any]:
+    async def _fetch_page(self, *, offset: int, limit: int) -> FeedPage:
         params = {"$limit": str(limit), "$offset": str(offset), "$order": ":id"}
         attempts = self.config.max_attempts
         last: _Retryable | None = None
@@ -246,7 +259,7 @@ class SocrataFeed:
         ceiling = min(cap, self.config.backoff_base_s * 2 ** (attempt - 1))
         return self._rng.uniform(0.0, ceiling)
 
-    async def _request_page(self, params: dict[str, str]) -> list[Any]:
+    async def _request_page(self, params: dict[str, str]) -> FeedPage:
         """One request for one page. Raises _Retryable for transient failures, FeedError otherwise."""
         timeout = self.config.timeout_s
         try:
@@ -276,16 +289,18 @@ class SocrataFeed:
         except httpx.InvalidURL as error:
             raise FeedError(f"{self.name}: invalid URL: {error}") from error
         try:
-            # A big page is decoded in a worker thread: 50,000 rows take a few hundred ms, and the
-            # event loop serves the API and every SSE stream meanwhile.
+            # A big page is decoded in a worker thread: the event loop serves the API and every SSE
+            # stream meanwhile.
             data = (
-                await asyncio.to_thread(json.loads, body) if len(body) > OFF_LOOP_BYTES else json.loads(body)
+                await asyncio.to_thread(decode_json, body)
+                if len(body) > OFF_LOOP_BYTES
+                else decode_json(body)
             )
         except ValueError as error:
             raise _Retryable(f"malformed JSON ({len(body)} bytes: {error})", status=status) from None
         if not isinstance(data, list):
             raise _Retryable(f"expected a JSON array, got {type(data).__name__}", status=status)
-        return data
+        return FeedPage(body, data)
 
     async def _read(self, response: httpx.Response, *, limit: int, truncate: bool = False) -> bytes:
         """The response body, at most ``limit`` bytes: cut (for error snippets) or refused."""

@@ -12,23 +12,34 @@ What is checked, and why:
   dashboard colours and sorts by it, so a garbage value must not pass as a priority.
 - ``date`` and ``time`` must parse: ``received_at`` is derived from them and a wrong timestamp is
   worse than a visible quarantine.
+- ``incident_number`` is at most :data:`~dallas_calls.model.INCIDENT_NUMBER_MAX_LENGTH` characters,
+  the longest the API accepts: a call no one could look up must not be tracked.
+- A ``date`` + ``time`` whose instant cannot be represented (``9999-12-31 23:59:59`` Dallas time is
+  past year 9999 in UTC) is an error like any other bad timestamp.
+- Text holding a lone surrogate (a ``"\\ud800"`` escape in the JSON: not a character, and not
+  encodable as UTF-8) quarantines its row; the stored copy of the row has it replaced by U+FFFD,
+  and the reason says so. Every quarantined copy is made safe this way, once, here.
 - Text fields are stripped; blank text becomes ``None``. Odd but harmless values (a reporting area
   "System.Xml.XmlElement" or "4198,4225") are kept verbatim: they are real and not ours to fix.
 - Unknown extra keys are ignored, so a new column in the feed does not break the poller.
 
-Plain code rather than pydantic: the rules are few, and a 2,000-row snapshot parses in a few ms.
+Parsing is total: whatever JSON a row holds, :func:`parse_rows` returns; a row it cannot use is
+quarantined with the reason. Plain code rather than pydantic: the rules are few. A row whose fields
+are all text (nearly every row) is parsed once and then found in a memo of the previous snapshot's
+rows, so a snapshot that barely changed costs a lookup per row.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from datetime import UTC, datetime
 from datetime import time as dt_time
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from dallas_calls.model import QuarantinedRow, Row
+from dallas_calls.model import INCIDENT_NUMBER_MAX_LENGTH, QuarantinedRow, Row
 
 __all__ = [
     "CHICAGO",
@@ -54,6 +65,20 @@ _TEXT_FIELDS: tuple[str, ...] = (
     "status",
 )
 _REQUIRED_FIELDS: tuple[str, ...] = ("incident_number", "location")
+# Every key a Row is made from: a row's values for these are its identity in the memo.
+_READ_KEYS: tuple[str, ...] = (*_REQUIRED_FIELDS, *_TEXT_FIELDS, "priority", "date", "time")
+_TEXT_OR_NONE = frozenset({str, type(None)})
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+REPLACEMENT = "\ufffd"
+
+# Rows parsed from the previous snapshot (and this one so far), by their _READ_KEYS values: the key
+# object itself and the Row or the RowError it raised. Replaced by each parse_rows call, so it never
+# outgrows one snapshot; a hit carries the old key object over, so an unchanged snapshot leaves no
+# new long-lived object for the garbage collector to walk. A cache of a pure function: it changes
+# no result.
+_MemoKey = tuple[Any, ...]
+_Memo = dict[_MemoKey, tuple[_MemoKey, "Row | RowError"]]
+_memo: _Memo = {}
 
 # Kinds of quarantine reason already logged by this process: each is logged once at WARNING,
 # then at DEBUG, so a bad row that stays in the feed for hours does not flood the log every poll.
@@ -84,10 +109,44 @@ def _text(raw: dict[str, Any], key: str) -> str | None:
         return None
     if isinstance(value, str):
         stripped = value.strip()
+        if not stripped.isascii() and _LONE_SURROGATE.search(stripped):
+            raise RowError(
+                f"{key} holds a lone surrogate (replaced with U+FFFD in the stored row)",
+                kind="lone surrogate",
+            )
         return stripped or None
     if isinstance(value, int | float) and not isinstance(value, bool):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise RowError(f"{key} is not text: {value!r}", kind=f"bad {key}")
         return str(value)
-    raise RowError(f"{key} is not text: {value!r}", kind=f"bad {key}")
+    raise RowError(f"{key} is not text: {_preview(value)}", kind=f"bad {key}")
+
+
+def _preview(value: object, limit: int = 80) -> str:
+    """A short, safe repr for a reason (reasons are logged and stored)."""
+    text = safe_text(repr(value))
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def safe_text(text: str) -> str:
+    """``text`` with each lone surrogate replaced by U+FFFD (valid Unicode, encodable as UTF-8)."""
+    return text if text.isascii() else _LONE_SURROGATE.sub(REPLACEMENT, text)
+
+
+def made_safe(value: Any) -> tuple[Any, bool]:
+    """``value`` (any JSON value) with every lone surrogate in its text, keys included, replaced by
+    U+FFFD, and whether anything was replaced. What is stored or logged must be valid Unicode."""
+    if isinstance(value, str):
+        safe = safe_text(value)
+        return safe, safe != value
+    if isinstance(value, list):
+        items = [made_safe(v) for v in value]
+        return [v for v, _ in items], any(changed for _, changed in items)
+    if isinstance(value, dict):
+        pairs = [(made_safe(k), made_safe(v)) for k, v in value.items()]
+        changed = any(kc or vc for (_, kc), (_, vc) in pairs)
+        return {k: v for (k, _), (v, _) in pairs}, changed
+    return value, False
 
 
 def _priority(raw: dict[str, Any]) -> int | None:
@@ -104,7 +163,7 @@ def _priority(raw: dict[str, Any]) -> int | None:
     elif isinstance(value, int) and not isinstance(value, bool):
         number = value
     if number is None or not 1 <= number <= 4:
-        raise RowError(f"priority {value!r} is not an integer 1-4", kind="bad priority")
+        raise RowError(f"priority {_preview(value)} is not an integer 1-4", kind="bad priority")
     return number
 
 
@@ -133,7 +192,10 @@ def _received_at_cached(date: str | None, time: str | None) -> str | None:
     # A round trip through UTC normalizes a wall time that does not exist (02:30 on the spring-forward
     # day) to the real instant it denotes (03:30 CDT). An ambiguous time (01:30 on the fall-back day)
     # keeps fold=0: the first occurrence, in daylight time.
-    return local.astimezone(UTC).astimezone(CHICAGO).isoformat()
+    try:
+        return local.astimezone(UTC).astimezone(CHICAGO).isoformat()
+    except (OverflowError, ValueError):  # the instant falls outside years 1-9999 in UTC
+        raise RowError(f"date {date!r} {time!r} is out of the representable range", kind="bad date") from None
 
 
 def received_at(date: str | None, time: str | None) -> str | None:
@@ -150,7 +212,9 @@ def received_at(date: str | None, time: str | None) -> str | None:
     d = (date.strip() or None) if isinstance(date, str) else date
     t = (time.strip() or None) if isinstance(time, str) else time
     if (d is not None and not isinstance(d, str)) or (t is not None and not isinstance(t, str)):
-        raise RowError(f"date/time are not text: {date!r} {time!r}", kind="bad date/time")
+        raise RowError(f"date/time are not text: {_preview(date)} {_preview(time)}", kind="bad date/time")
+    if any(v is not None and not v.isascii() for v in (d, t)):
+        raise RowError(f"date/time are not ASCII: {_preview(date)} {_preview(time)}", kind="bad date/time")
     return _received_at_cached(d, t)
 
 
@@ -164,6 +228,11 @@ def parse_row(raw: Any) -> Row:
         if value is None:
             raise RowError(f"missing {key}", kind=f"missing {key}")
         required[key] = value
+    if len(required["incident_number"]) > INCIDENT_NUMBER_MAX_LENGTH:
+        raise RowError(
+            f"incident_number is longer than {INCIDENT_NUMBER_MAX_LENGTH} characters",
+            kind="long incident_number",
+        )
     text = {key: _text(raw, key) for key in _TEXT_FIELDS}
     return Row(
         incident_number=required["incident_number"],
@@ -180,23 +249,61 @@ def parse_row(raw: Any) -> Row:
     )
 
 
+def _parse_memoized(item: Any, memo: _Memo) -> Row | RowError:
+    """parse_row's answer (a Row, or the RowError it raised), from the previous snapshot's memo when
+    the row's fields are the same text. Rows holding anything but text and nulls are parsed anew:
+    1 == 1.0 == True as dict keys, and they are not the same priority."""
+    key: tuple[Any, ...] | None = None
+    if type(item) is dict:
+        key = tuple(map(item.get, _READ_KEYS))
+        if _TEXT_OR_NONE.issuperset(map(type, key)):
+            found = _memo.get(key)
+            if found is not None:
+                memo[found[0]] = found
+                return found[1]
+        else:
+            key = None
+    try:
+        result: Row | RowError = parse_row(item)
+    except RowError as error:
+        result = error
+    except Exception as error:  # parsing is total: an unforeseen fault quarantines the row only
+        result = RowError(
+            f"unreadable row ({type(error).__name__}: {_preview(error)})", kind="unreadable row"
+        )
+    if key is not None:
+        memo[key] = (key, result)
+    return result
+
+
+def _quarantined(item: Any, error: RowError) -> QuarantinedRow:
+    record, replaced = made_safe(item if isinstance(item, dict) else {"value": item})
+    reason = error.reason
+    if replaced and "lone surrogate" not in reason:
+        reason += " (lone surrogates replaced with U+FFFD in the stored row)"
+    return QuarantinedRow(raw=record, reason=reason)
+
+
 def parse_rows(raw: list[Any]) -> tuple[list[Row], list[QuarantinedRow]]:
-    """Split a snapshot into valid rows and quarantined ones, keeping the input order.
+    """Split a snapshot into valid rows and quarantined ones, keeping the input order. Never raises.
 
     Each quarantined record keeps the raw data (a non-object row is wrapped as ``{"value": ...}``
-    since :class:`QuarantinedRow` holds a dict) and the reason. Each kind of reason is logged once
-    per process, with the count seen in this snapshot and one example.
+    since :class:`QuarantinedRow` holds a dict; lone surrogates replaced) and the reason. Each kind
+    of reason is logged once per process, with the count seen in this snapshot and one example.
     """
+    global _memo
     rows: list[Row] = []
     quarantined: list[QuarantinedRow] = []
     by_kind: dict[str, list[str]] = {}
+    memo: _Memo = {}
     for item in raw:
-        try:
-            rows.append(parse_row(item))
-        except RowError as error:
-            record = item if isinstance(item, dict) else {"value": item}
-            quarantined.append(QuarantinedRow(raw=record, reason=error.reason))
-            by_kind.setdefault(error.kind, []).append(error.reason)
+        result = _parse_memoized(item, memo)
+        if isinstance(result, Row):
+            rows.append(result)
+        else:
+            quarantined.append(_quarantined(item, result))
+            by_kind.setdefault(result.kind, []).append(quarantined[-1].reason)
+    _memo = memo
     for kind, reasons in by_kind.items():
         level = logging.DEBUG if kind in _logged_kinds else logging.WARNING
         _logged_kinds.add(kind)

@@ -7,17 +7,25 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from dallas_calls.archive.keys import key_time
-from dallas_calls.archive.store import decode_snapshot
+from dallas_calls.archive.store import decode_snapshot, encode_pages, encode_snapshot
+
+if TYPE_CHECKING:
+    from dallas_calls.feed.client import FeedPage
 
 
 @dataclass(frozen=True, slots=True)
 class Snapshot:
+    """What one poll read. ``archived`` is the raw archive's object for it: the response bodies
+    exactly as received (or the recorded file exactly as it was), so archiving it cannot fail on
+    content and replaying it gives back the same ``rows``."""
+
     rows: list[Any]
     fetched_at: datetime  # aware, UTC
     source: str
+    archived: bytes
 
 
 class SnapshotSource(Protocol):
@@ -30,10 +38,10 @@ class SnapshotSource(Protocol):
     async def aclose(self) -> None: ...
 
 
-class RowFetcher(Protocol):
+class PageFetcher(Protocol):
     name: str
 
-    async def fetch(self) -> list[dict[str, Any]]: ...
+    async def fetch_pages(self) -> list[FeedPage]: ...
 
     async def aclose(self) -> None: ...
 
@@ -41,14 +49,15 @@ class RowFetcher(Protocol):
 class LiveSource:
     """A live feed (the Socrata client): each snapshot is stamped with the time it was read."""
 
-    def __init__(self, feed: RowFetcher, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+    def __init__(self, feed: PageFetcher, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.feed = feed
         self.clock = clock
         self.name = feed.name
 
     async def next_snapshot(self) -> Snapshot:
-        rows = await self.feed.fetch()
-        return Snapshot(list(rows), self.clock(), self.name)
+        pages = await self.feed.fetch_pages()
+        rows = [row for page in pages for row in page.rows]
+        return Snapshot(rows, self.clock(), self.name, encode_pages([page.body for page in pages]))
 
     async def aclose(self) -> None:
         await self.feed.aclose()
@@ -91,17 +100,25 @@ def list_snapshots(folder: Path) -> list[tuple[datetime, Path]]:
 
 
 def rebase_rows(rows: list[Any], shift: timedelta) -> list[Any]:
-    """Move each row's date/time by ``shift`` (demo only: recorded calls look current)."""
-    from dallas_calls.feed.schema import CHICAGO
+    """Move each row's date/time by ``shift`` (demo only: recorded calls look current). A row whose
+    date/time cannot be read or moved is left as it is, for the schema to judge."""
+    from dallas_calls.feed.schema import CHICAGO, RowError
     from dallas_calls.feed.schema import received_at as parse_received
 
     moved = []
     for row in rows:
         if isinstance(row, dict) and row.get("date") and row.get("time"):
-            stamp = parse_received(row["date"], row["time"])
-            if stamp is not None:
-                new = (datetime.fromisoformat(stamp) + shift).astimezone(CHICAGO)
-                row = {**row, "date": new.strftime("%Y-%m-%dT00:00:00.000"), "time": new.strftime("%H:%M:%S")}
+            try:
+                stamp = parse_received(row["date"], row["time"])
+                if stamp is not None:
+                    new = (datetime.fromisoformat(stamp) + shift).astimezone(CHICAGO)
+                    row = {
+                        **row,
+                        "date": new.strftime("%Y-%m-%dT00:00:00.000"),
+                        "time": new.strftime("%H:%M:%S"),
+                    }
+            except (RowError, OverflowError):
+                pass
         moved.append(row)
     return moved
 
@@ -149,15 +166,18 @@ class ReplaySource:
             self._shift = None
         at, path = self.snapshots[self.position]
         self.position += 1
-        rows = decode_snapshot(path.read_bytes())
+        recorded = path.read_bytes()
+        rows = decode_snapshot(recorded)
         if not isinstance(rows, list):
             raise ValueError(f"{path} does not hold a JSON array")
         if not self.rebase:
-            return Snapshot(rows, at, self.name)
+            archived = recorded if recorded[:2] == b"\x1f\x8b" else encode_pages([recorded])
+            return Snapshot(rows, at, self.name, archived)
         now = self.clock()
         if self._shift is None:
             self._shift = now - self.snapshots[-1][0]
-        return Snapshot(rebase_rows(rows, self._shift), now, self.name)
+        moved = rebase_rows(rows, self._shift)
+        return Snapshot(moved, now, self.name, encode_snapshot(moved))
 
     async def aclose(self) -> None:
         return None

@@ -47,7 +47,7 @@ import json
 import logging
 import time
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -56,6 +56,7 @@ from typing import Any
 from dallas_calls.archive.store import decode_changes, encode_changes
 from dallas_calls.events.encode import changeset_events, event_from_dict
 from dallas_calls.model import Call, ChangeSet, Event, Geo, NewEvent, PollRecord, QuarantinedRow
+from dallas_calls.tracking.state import CallsInMemory, OpenCalls
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +106,7 @@ class TrackerState:
     last_id: int = 0  # last id of the tracker's last batch
     materialized: int = 0  # the calls table reflects the tracker's batches up to this id
     polls: list[PollRecord] = field(default_factory=list)
+    misses: dict[str, int] = field(default_factory=dict)  # open calls absent from recent snapshots
 
 
 # -- attribute helpers -------------------------------------------------------------------------
@@ -383,6 +385,23 @@ class DynamoStore:
             return None
         return self._with_geo([self._call_from_item(item)])[0]
 
+    def calls_by_number(self, incidents: Collection[str]) -> dict[str, Call]:
+        """The calls among ``incidents`` that the read model holds, open or closed (until their TTL):
+        how the tracker finds a closed call that came back. BatchGetItem, 100 keys a request."""
+        wanted = sorted(set(incidents))
+        found: list[Call] = []
+        for start in range(0, len(wanted), 100):
+            request: Item = {
+                self.names.calls: {"Keys": [{"incident_number": _s(n)} for n in wanted[start : start + 100]]}
+            }
+            while request:
+                response = self.client.batch_get_item(RequestItems=request)
+                for item in response.get("Responses", {}).get(self.names.calls, []):
+                    if not self._expired(item):
+                        found.append(self._call_from_item(item))
+                request = response.get("UnprocessedKeys") or {}
+        return {c.incident_number: c for c in self._with_geo(found)}
+
     def calls_between(self, start: str, end: str, limit: int = 1000) -> list[Call]:
         """Calls first seen in [start, end), oldest first: a Query per day of the ``by_day`` index."""
         day = datetime.fromisoformat(start.replace("Z", "+00:00")).astimezone(UTC).date()
@@ -603,7 +622,13 @@ class DynamoStore:
             last_id=_int(item, "last_id"),
             materialized=_int(item, "materialized"),
             polls=polls,
+            misses={str(n): int(c) for n, c in json.loads(_str(item, "misses") or "{}").items()},
         )
+
+    def tracked_calls(self) -> OpenCalls:
+        """The port's view for a diff, from the tracker's consistent state."""
+        state = self.load_tracker()
+        return CallsInMemory(state.calls, state.misses, closed=self.calls_by_number)
 
     def repair(self, state: TrackerState) -> bool:
         """Finish materializing the tracker's last batch if a crash interrupted it."""
@@ -624,9 +649,10 @@ class DynamoStore:
         seen: Iterable[str],
         quarantined: Sequence[QuarantinedRow],
         archive_at: datetime,
+        misses: dict[str, int] | None = None,
     ) -> list[Event]:
-        """Commit one poll atomically: its event batch, the new open-call state and the high-water
-        mark. Raises :class:`Conflict` if the counter or the tracker item moved since they were read,
+        """Commit one poll atomically: its event batch, the new open-call state (with the misses of
+        the open calls absent from the snapshot) and the high-water mark. Raises :class:`Conflict` if the counter or the tracker item moved since they were read,
         :class:`StaleSnapshot` if the poll is not newer than the high-water mark."""
         if state.fetched_at is not None and poll.started_at <= state.fetched_at:
             raise StaleSnapshot(f"{poll.started_at} is not after {state.fetched_at}")
@@ -639,6 +665,7 @@ class DynamoStore:
         for incident in seen:
             if incident in calls:
                 calls[incident]["last_seen"] = poll.started_at
+        absent = {n: count for n, count in (misses or {}).items() if n in calls}
         polls = [poll, *state.polls][:RECENT_POLLS]
         names = {"#v": "version", "#s": "state", "#q": "quarantine"}
         values: dict[str, Any] = {
@@ -648,6 +675,7 @@ class DynamoStore:
             ":held": {"BOOL": poll.outcome == "held"},
             ":polls": _s(_dumps([_poll_dict(p) for p in polls])),
             ":q": _s(_dumps([{"raw": q.raw, "reason": q.reason} for q in quarantined[:QUARANTINE_KEPT]])),
+            ":misses": _s(_dumps(absent)),
         }
         sets = [
             "#v = :version",
@@ -656,6 +684,7 @@ class DynamoStore:
             "held = :held",
             "polls = :polls",
             "#q = :q",
+            "misses = :misses",
         ]
         if poll.snapshot_key:
             sets.append("snapshot_key = :key")
@@ -715,10 +744,11 @@ class DynamoStore:
         seen: Sequence[str],
         quarantined: Sequence[QuarantinedRow] = (),
         archive_at: datetime | None = None,
+        misses: dict[str, int] | None = None,
     ) -> list[Event]:
         """Commit, then materialize the read model."""
         at = archive_at or datetime.fromisoformat(poll.started_at.replace("Z", "+00:00"))
-        stored = self.commit_poll(state, counter, changes, poll, seen, quarantined, at)
+        stored = self.commit_poll(state, counter, changes, poll, seen, quarantined, at, misses)
         changed = {e.incident_number for e in stored}
         touches = {
             n: t for n, t in self.seen_touches(state, seen, poll.started_at).items() if n not in changed
@@ -829,14 +859,16 @@ class DynamoStore:
         self,
         changes: ChangeSet,
         poll: PollRecord,
-        seen: Iterable[str] = (),
+        misses: dict[str, int] | None = None,
         quarantined: Sequence[QuarantinedRow] = (),
     ) -> list[Event]:
         """The port's apply, for a single writer that computed ``changes`` from the tracker state
-        (the AWS tracker uses load_tracker / commit_poll directly, with retries)."""
+        (the AWS tracker uses load_tracker / commit_poll directly, with retries). Every open call
+        not in ``misses`` was in the snapshot."""
         state = self.load_tracker()
         self.repair(state)
-        return self.apply_poll(state, self.last_event_id(), changes, poll, list(seen), quarantined)
+        seen = [n for n in state.calls if n not in (misses or {})]
+        return self.apply_poll(state, self.last_event_id(), changes, poll, seen, quarantined, misses=misses)
 
     def record_poll(self, poll: PollRecord, quarantined: Sequence[QuarantinedRow] = ()) -> None:
         """Record a poll that changed nothing (a failed fetch): kept as ``last_failure``."""

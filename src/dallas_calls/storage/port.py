@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Protocol
 
 from dallas_calls.model import Call, ChangeSet, Event, Geo, NewEvent, PollRecord, QuarantinedRow
+from dallas_calls.tracking.state import OpenCalls
 
 
 class ReadStore(Protocol):
@@ -34,14 +35,19 @@ class StateStore(Protocol):
         """Every open call by incident number, with its cached geo attached."""
         ...
 
+    def tracked_calls(self) -> OpenCalls:
+        """What the tracker diffs the next snapshot against."""
+        ...
+
     def apply(
         self,
         changes: ChangeSet,
         poll: PollRecord,
-        seen: Iterable[str] = (),
+        misses: dict[str, int] | None = None,
         quarantined: Sequence[QuarantinedRow] = (),
     ) -> list[Event]:
-        """Apply a ChangeSet, append its events and record the poll, all in one transaction."""
+        """Apply a ChangeSet, append its events and record the poll, all in one transaction.
+        ``misses``: consecutive misses of the open calls absent from the snapshot."""
         ...
 
     def record_poll(self, poll: PollRecord, quarantined: Sequence[QuarantinedRow] = ()) -> None: ...

@@ -11,90 +11,30 @@ import json
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from dallas_calls.events.encode import changeset_events
 from dallas_calls.model import Call, ChangeSet, Event, Geo, NewEvent, PollRecord, QuarantinedRow
-
-# Each entry migrates the schema from version i to i+1; PRAGMA user_version holds the version.
-MIGRATIONS: tuple[str, ...] = (
-    """
-    CREATE TABLE calls (
-        incident_number TEXT PRIMARY KEY,
-        data TEXT NOT NULL,
-        location_key TEXT NOT NULL,
-        last_seen TEXT NOT NULL,
-        closed_at TEXT
-    );
-    CREATE INDEX calls_open ON calls (closed_at) WHERE closed_at IS NULL;
-    CREATE INDEX calls_location_key ON calls (location_key);
-    CREATE TABLE events (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        type TEXT NOT NULL,
-        at TEXT NOT NULL,
-        incident_number TEXT,
-        location_key TEXT,
-        data TEXT NOT NULL
-    );
-    CREATE INDEX events_incident ON events (incident_number);
-    CREATE INDEX events_location ON events (location_key) WHERE location_key IS NOT NULL;
-    CREATE TABLE polls (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        started_at TEXT NOT NULL,
-        outcome TEXT NOT NULL,
-        rows INTEGER NOT NULL,
-        quarantined INTEGER NOT NULL,
-        duration_ms REAL NOT NULL,
-        reason TEXT,
-        source TEXT NOT NULL,
-        snapshot_key TEXT,
-        counts TEXT NOT NULL
-    );
-    CREATE TABLE quarantine (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        poll_id INTEGER NOT NULL REFERENCES polls (id),
-        reason TEXT NOT NULL,
-        raw TEXT NOT NULL
-    );
-    CREATE TABLE locations (
-        location_key TEXT PRIMARY KEY,
-        geo TEXT NOT NULL,
-        precision TEXT NOT NULL,
-        resolved_at TEXT NOT NULL,
-        expires_at TEXT NOT NULL
-    );
-    """,
-    """
-    CREATE TABLE meta (
-        key TEXT PRIMARY KEY,
-        value TEXT NOT NULL
-    );
-    """,
+from dallas_calls.storage.sqlite_schema import SCHEMA_VERSION, SchemaTooNew, migrate
+from dallas_calls.storage.sqlite_tracked import (
+    LAST_SEEN,
+    SEEN_AT_KEY,
+    OpenCallIndex,
+    StoredOpenCalls,
+    data_version,
 )
+from dallas_calls.tracking.state import OpenCalls
 
-SCHEMA_VERSION = len(MIGRATIONS)
+__all__ = ["SCHEMA_VERSION", "SchemaTooNew", "SqliteStore", "migrate"]
 
-
-class SchemaTooNew(RuntimeError):
-    """The database was written by a newer dallas-calls; refusing to guess at its layout."""
+_CALL_COLUMNS = f"data, location_key, {LAST_SEEN}"
 
 
 def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), sort_keys=True)
-
-
-def migrate(conn: sqlite3.Connection) -> int:
-    """Bring the schema to SCHEMA_VERSION; returns the version found before migrating."""
-    found = int(conn.execute("PRAGMA user_version").fetchone()[0])
-    if found > SCHEMA_VERSION:
-        raise SchemaTooNew(f"database schema v{found} is newer than this program's v{SCHEMA_VERSION}")
-    for version in range(found, SCHEMA_VERSION):
-        with conn:
-            conn.executescript("BEGIN;" + MIGRATIONS[version] + f"PRAGMA user_version = {version + 1};")
-    return found
 
 
 class SqliteStore:
@@ -110,6 +50,7 @@ class SqliteStore:
         self._conn.execute("PRAGMA foreign_keys=ON")
         self._conn.execute("PRAGMA busy_timeout=5000")
         self._lock = threading.RLock()
+        self._index: OpenCallIndex | None = None
         migrate(self._conn)
 
     @contextmanager
@@ -148,31 +89,45 @@ class SqliteStore:
         geos = self._geo_for(row[1] for row in rows)
         calls = []
         for data, key, last_seen in rows:
-            call = Call.from_dict(json.loads(data))
-            calls.append(call.with_changes(last_seen=last_seen, geo=geos.get(key, call.geo)))
+            fields = json.loads(data)
+            fields["last_seen"] = last_seen
+            call = Call.from_dict(fields)
+            geo = geos.get(key)
+            calls.append(call if geo is None or geo == call.geo else call.with_changes(geo=geo))
         return calls
 
     def open_calls(self) -> dict[str, Call]:
         with self._lock:
-            rows = self._conn.execute(
-                "SELECT data, location_key, last_seen FROM calls WHERE closed_at IS NULL"
-            ).fetchall()
+            rows = self._conn.execute(f"SELECT {_CALL_COLUMNS} FROM calls WHERE closed_at IS NULL").fetchall()
             return {c.incident_number: c for c in self._calls_from_rows(rows)}
 
     def get_call(self, incident_number: str) -> Call | None:
+        return self.calls_by_number([incident_number]).get(incident_number)
+
+    def calls_by_number(self, incidents: Collection[str]) -> dict[str, Call]:
+        """The stored calls, open or closed, among ``incidents`` (unknown ones are left out)."""
         with self._lock:
             rows = self._conn.execute(
-                "SELECT data, location_key, last_seen FROM calls WHERE incident_number = ?",
-                (incident_number,),
+                f"SELECT {_CALL_COLUMNS} FROM calls "
+                "WHERE incident_number IN (SELECT value FROM json_each(?))",
+                (json.dumps(list(incidents)),),
             ).fetchall()
-            calls = self._calls_from_rows(rows)
-            return calls[0] if calls else None
+            return {c.incident_number: c for c in self._calls_from_rows(rows)}
+
+    def tracked_calls(self) -> OpenCalls:
+        """What the tracker diffs a snapshot against. Kept in memory between polls and followed by
+        every apply; rebuilt from the table when another connection has written to the file."""
+        with self._lock:
+            index = self._index
+            if index is None or index.version != data_version(self._conn):
+                index = self._index = OpenCallIndex.read(self._conn, self.open_calls())
+            return StoredOpenCalls(index.fingerprints, index.misses, self.calls_by_number)
 
     def calls_between(self, start: str, end: str, limit: int = 1000) -> list[Call]:
         """Calls first seen in [start, end), open or closed, oldest first (for /history)."""
         with self._lock:
             rows = self._conn.execute(
-                "SELECT data, location_key, last_seen FROM calls "
+                f"SELECT {_CALL_COLUMNS} FROM calls "
                 "WHERE json_extract(data, '$.first_seen') >= ? AND json_extract(data, '$.first_seen') < ? "
                 "ORDER BY json_extract(data, '$.first_seen') LIMIT ?",
                 (start, end, limit),
@@ -207,44 +162,74 @@ class SqliteStore:
         return poll_id
 
     def _append(self, conn: sqlite3.Connection, events: Sequence[NewEvent]) -> list[Event]:
-        stored: list[Event] = []
-        for ev in events:
-            cur = conn.execute(
-                "INSERT INTO events (type, at, incident_number, location_key, data) VALUES (?, ?, ?, ?, ?)",
-                (ev.type, ev.at, ev.incident_number, ev.location_key, _dumps(ev.data)),
-            )
-            stored.append(
-                Event(int(cur.lastrowid or 0), ev.type, ev.at, ev.data, ev.incident_number, ev.location_key)
-            )
+        """Insert events with the next ids, in one statement. Inside the write transaction no one
+        else can insert, so the ids are the AUTOINCREMENT sequence's next ones, given explicitly
+        (SQLite advances the sequence past them)."""
+        row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'events'").fetchone()
+        first = (int(row[0]) if row else 0) + 1
+        stored = [
+            Event(first + i, ev.type, ev.at, ev.data, ev.incident_number, ev.location_key)
+            for i, ev in enumerate(events)
+        ]
+        conn.executemany(
+            "INSERT INTO events (id, type, at, incident_number, location_key, data) VALUES (?, ?, ?, ?, ?, ?)",
+            [(e.id, e.type, e.at, e.incident_number, e.location_key, _dumps(e.data)) for e in stored],
+        )
         return stored
 
     def apply(
         self,
         changes: ChangeSet,
         poll: PollRecord,
-        seen: Iterable[str] = (),
+        misses: Mapping[str, int] | None = None,
         quarantined: Sequence[QuarantinedRow] = (),
     ) -> list[Event]:
+        """Commit one poll that read a snapshot: its changed calls, its events, its poll record and
+        ``seen_at``. Only changed calls are written: an unchanged open call's last_seen is
+        ``seen_at``. ``misses`` holds the consecutive misses of the open calls absent from the
+        snapshot (closed ones are ignored); every other open call is present."""
         events = changeset_events(changes, poll.started_at)
-        upserts = [c for c in changes.opened] + [u.call for u in changes.updated] + list(changes.closed)
+        upserts = [*changes.opened, *(u.call for u in changes.updated), *changes.closed]
+        closed = {c.incident_number for c in changes.closed}
+        absent = {n: count for n, count in (misses or {}).items() if n not in closed}
         with self._transaction() as conn:
             conn.executemany(
                 "INSERT INTO calls (incident_number, data, location_key, last_seen, closed_at) "
                 "VALUES (?, ?, ?, ?, ?) ON CONFLICT (incident_number) DO UPDATE SET "
                 "data = excluded.data, location_key = excluded.location_key, "
-                "last_seen = excluded.last_seen, closed_at = excluded.closed_at",
+                "last_seen = excluded.last_seen, closed_at = excluded.closed_at, missed_polls = 0",
                 [
                     (c.incident_number, _dumps(c.to_dict()), c.location_key, c.last_seen, c.closed_at)
                     for c in upserts
                 ],
             )
-            conn.executemany(
-                "UPDATE calls SET last_seen = ? WHERE incident_number = ? AND closed_at IS NULL",
-                [(poll.started_at, incident) for incident in seen],
-            )
+            self._record_absences(conn, absent, poll.started_at)
             stored = self._append(conn, events)
             self._insert_poll(conn, poll, quarantined)
+        with self._lock:
+            if self._index is not None:
+                self._index.committed(changes, absent)
         return stored
+
+    @staticmethod
+    def _record_absences(conn: sqlite3.Connection, absent: Mapping[str, int], seen_at: str) -> None:
+        """A call missing for the first time keeps the previous ``seen_at`` as its own last_seen;
+        calls missing before and present again go back to following ``seen_at``."""
+        conn.executemany(
+            "UPDATE calls SET last_seen = CASE WHEN missed_polls = 0 THEN coalesce("
+            "(SELECT value FROM meta WHERE key = ?), last_seen) ELSE last_seen END, missed_polls = ? "
+            "WHERE incident_number = ? AND closed_at IS NULL",
+            [(SEEN_AT_KEY, count, incident) for incident, count in absent.items()],
+        )
+        conn.execute(
+            "UPDATE calls SET missed_polls = 0 WHERE missed_polls > 0 AND closed_at IS NULL "
+            "AND incident_number NOT IN (SELECT value FROM json_each(?))",
+            (json.dumps(list(absent)),),
+        )
+        conn.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (SEEN_AT_KEY, seen_at),
+        )
 
     def record_poll(self, poll: PollRecord, quarantined: Sequence[QuarantinedRow] = ()) -> None:
         with self._transaction() as conn:

@@ -25,15 +25,17 @@ class GuardDecision:
 def suspicious_reason(
     open_before: int,
     snapshot_size: int,
-    closing: int,
+    missing: int,
     min_open: int = DEFAULT_MIN_OPEN,
     max_drop_fraction: float = DEFAULT_MAX_DROP_FRACTION,
 ) -> str | None:
-    """Why this snapshot is not to be trusted with closes, or None when it looks normal."""
+    """Why this snapshot is not to be trusted with closes, or None when it looks normal. ``missing``
+    counts the open calls absent from it, whether or not they close now: a snapshot that drops
+    most calls is suspect even while their closes still wait for a second absence."""
     if snapshot_size == 0 and open_before > 0:
         return f"empty snapshot while {open_before} calls are open"
-    if open_before >= min_open and closing > open_before * max_drop_fraction:
-        return f"snapshot drops {closing} of {open_before} open calls (more than {max_drop_fraction:.0%})"
+    if open_before >= min_open and missing > open_before * max_drop_fraction:
+        return f"snapshot drops {missing} of {open_before} open calls (more than {max_drop_fraction:.0%})"
     return None
 
 
@@ -42,12 +44,16 @@ def guard_changes(
     open_before: int,
     snapshot_size: int,
     previous_held: bool,
+    missing: int | None = None,
     min_open: int = DEFAULT_MIN_OPEN,
     max_drop_fraction: float = DEFAULT_MAX_DROP_FRACTION,
 ) -> GuardDecision:
     """Hold the closes of a suspicious snapshot, unless the previous poll was held too: a second
-    consecutive suspicious poll confirms the drop is real. Opens and updates always apply."""
-    reason = suspicious_reason(open_before, snapshot_size, len(changes.closed), min_open, max_drop_fraction)
+    consecutive suspicious poll confirms the drop is real. Opens and updates always apply.
+    ``missing`` (open calls absent from the snapshot) defaults to the closes: every absent call
+    closing at once."""
+    dropped = len(changes.closed) if missing is None else missing
+    reason = suspicious_reason(open_before, snapshot_size, dropped, min_open, max_drop_fraction)
     if reason is None:
         return GuardDecision("ok", changes)
     if previous_held:

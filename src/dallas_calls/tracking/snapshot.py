@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from dallas_calls.geocoding.keys import location_key
 from dallas_calls.model import Row, Unit
+from dallas_calls.tracking.state import Fingerprint, fingerprint
 
 # How far along a unit is; the call shows its most advanced unit's status. Unknown statuses rank
 # below the known ones, so a new status word in the feed never hides a known one.
@@ -36,6 +36,12 @@ class SnapshotCall:
     status: str | None
     units: tuple[Unit, ...]
     location_key: str
+    # Its tracked fields as one tuple, made once: an unchanged incident keeps this very object from
+    # poll to poll (see _memo), so comparing it with the stored one is nearly free.
+    fingerprint: Fingerprint = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "fingerprint", fingerprint(self))
 
 
 def _status_rank(status: str | None) -> tuple[int, str]:
@@ -53,33 +59,63 @@ def call_status(units: Iterable[Unit], fallback: str | None) -> str | None:
     return best if best is not None else fallback
 
 
+# The previous snapshot's calls, by the identities of the Row objects they were grouped from. The
+# row parser hands back the very same Row object for an unchanged row, so an unchanged incident is
+# found here without being regrouped. Each entry keeps its rows alive, so no id in a key can be
+# reused by another object while the entry exists. Replaced by every group_rows call; a hit
+# carries its old key object over (no new long-lived object for the garbage collector to walk).
+_MemoEntry = tuple[tuple[int, ...], tuple[Row, ...], SnapshotCall]
+_memo: dict[tuple[int, ...], _MemoEntry] = {}
+
+
+def _row_order(row: Row) -> tuple[str, str]:
+    return (row.unit_number or "", row.status or "")
+
+
+def _snapshot_call(incident: str, group: list[Row]) -> SnapshotCall:
+    group = sorted(group, key=_row_order)
+    first = group[0]
+    units: list[Unit] = []
+    seen: set[str] = set()
+    for row in group:  # sorted by unit number: the first row of each unit is kept
+        if row.unit_number and row.unit_number not in seen:
+            seen.add(row.unit_number)
+            units.append(Unit(row.unit_number, row.status))
+    return SnapshotCall(
+        incident_number=incident,
+        division=first.division,
+        nature_of_call=first.nature_of_call,
+        priority=first.priority,
+        received_at=first.received_at,
+        block=first.block,
+        location=first.location,
+        beat=first.beat,
+        reporting_area=first.reporting_area,
+        status=call_status(units, first.status),
+        units=tuple(units),
+        location_key=location_key(first.block, first.location),
+    )
+
+
 def group_rows(rows: Iterable[Row]) -> dict[str, SnapshotCall]:
     """One SnapshotCall per incident number. Incident fields come from the lowest unit's row, so the
     result does not depend on the feed's row order; duplicate (incident, unit) rows collapse."""
-    by_incident: dict[str, list[Row]] = defaultdict(list)
+    global _memo
+    by_incident: dict[str, list[Row]] = {}
     for row in rows:
-        by_incident[row.incident_number].append(row)
+        group = by_incident.get(row.incident_number)
+        if group is None:
+            by_incident[row.incident_number] = [row]
+        else:
+            group.append(row)
+    memo: dict[tuple[int, ...], _MemoEntry] = {}
     calls: dict[str, SnapshotCall] = {}
     for incident, group in by_incident.items():
-        group.sort(key=lambda r: (r.unit_number or "", r.status or ""))
-        first = group[0]
-        units_by_number: dict[str, Unit] = {}
-        for row in group:
-            if row.unit_number and row.unit_number not in units_by_number:
-                units_by_number[row.unit_number] = Unit(row.unit_number, row.status)
-        units = tuple(units_by_number[n] for n in sorted(units_by_number))
-        calls[incident] = SnapshotCall(
-            incident_number=incident,
-            division=first.division,
-            nature_of_call=first.nature_of_call,
-            priority=first.priority,
-            received_at=first.received_at,
-            block=first.block,
-            location=first.location,
-            beat=first.beat,
-            reporting_area=first.reporting_area,
-            status=call_status(units, first.status),
-            units=units,
-            location_key=location_key(first.block, first.location),
-        )
+        key = tuple(map(id, group))
+        found = _memo.get(key)
+        if found is None:
+            found = (key, tuple(group), _snapshot_call(incident, group))
+        memo[found[0]] = found
+        calls[incident] = found[2]
+    _memo = memo
     return calls
