@@ -102,3 +102,108 @@ async def test_two_api_processes_on_one_redis_both_see_every_event(
         for proc, _ in procs:
             proc.terminate()
             proc.wait(timeout=15)
+
+
+def _last_id(url: str) -> int:
+    return int(httpx.get(url + "/current-calls/", timeout=5).json()["last_event_id"])
+
+
+async def test_redis_killed_mid_stream_both_replicas_converge_and_clients_see_each_id_once(
+    tmp_path: Path, redis_server: RedisServer, feed_sequence: Path
+) -> None:
+    """A poller (`serve --bus redis`) and an API replica (`api --bus redis`, same store): Redis dies
+    while polls commit, then comes back. Both views read what the bus lost from the store and
+    converge within 5 s; every SSE client, on either, sees each id exactly once, in order."""
+    from dallas_calls.archive.store import decode_snapshot
+    from dallas_calls.feed.source import list_snapshots
+    from dallas_calls.storage.sqlite import SqliteStore
+    from tests.conftest import LiveServer
+
+    snapshots = [decode_snapshot(p.read_bytes()) for _, p in list_snapshots(feed_sequence)]
+    poller = LiveServer(
+        tmp_path / "data", snapshots, mode_args=("--no-demo-fallback", "--bus", redis_server.url)
+    )
+    poller.start()
+    replica: subprocess.Popen[bytes] | None = None
+    try:
+        replica, replica_url = _start_shared_api(poller.data_dir, redis_server.url)
+        start = _last_id(poller.url)
+        clients = [
+            SseClient(f"{u}/get-events/?last_event_id={start}")
+            for u in (poller.url, poller.url, replica_url, replica_url)
+        ]
+        async with httpx.AsyncClient() as http:
+            readers = [asyncio.create_task(c.collect_until(http, 10**9, timeout=60)) for c in clients]
+            poller.advance()
+            await asyncio.sleep(1.0)
+            redis_server.stop()  # mid-stream
+            for _ in range(3):
+                poller.advance()
+                await asyncio.sleep(0.7)
+            redis_server.start()
+            poller.advance()
+            store = SqliteStore(poller.data_dir / "dallas-calls.sqlite3")
+            deadline = time.monotonic() + 5 + 3
+            while time.monotonic() < deadline:
+                target = store.last_event_id()
+                if _last_id(poller.url) == target and _last_id(replica_url) == target:
+                    break
+                await asyncio.sleep(0.2)
+            target = store.last_event_id()
+            assert _last_id(poller.url) == target and _last_id(replica_url) == target, "converged"
+            assert target > start + 10
+            await asyncio.sleep(1.0)
+            for reader in readers:
+                reader.cancel()
+            await asyncio.gather(*readers, return_exceptions=True)
+            want = [e.id for e in store.events_after(start, 100_000)]
+            for client in clients:
+                ids = [e.id for e in client.events if e.id is not None]
+                assert ids == want, f"{client.url}: {len(ids)} ids, want {len(want)}"
+            for url in (poller.url, replica_url):
+                shown = {
+                    c["incident_number"]
+                    for c in (await http.get(url + "/current-calls/")).json()["current_active_calls"]
+                }
+                assert shown == set(store.open_calls())
+            store.close()
+    finally:
+        if replica is not None and replica.poll() is None:
+            replica.terminate()
+            replica.wait(timeout=15)
+        poller.close()
+
+
+def _start_shared_api(data_dir: Path, bus: str) -> tuple[subprocess.Popen[bytes], str]:
+    """`dallas-calls api` on the poller's own data directory (it reads the same SQLite store)."""
+    port = free_port()
+    env = {**os.environ, "DALLAS_CALLS_GEOCODE": "false"}
+    log = (data_dir / "replica.log").open("wb")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "dallas_calls.cli",
+            "api",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(data_dir),
+            "--bus",
+            bus,
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                return proc, url
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("replica did not start: " + (data_dir / "replica.log").read_text()[-2000:])

@@ -4,23 +4,21 @@ stream gets a reset, and an id from the old store is never resumed in the new on
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from dallas_calls.api.view import CurrentCallsView
+from dallas_calls.archive.store import LocalObjectStore
 from dallas_calls.events.bus import LocalBus
 from dallas_calls.events.sse import client_stream
-from dallas_calls.feed.schema import parse_rows
-from dallas_calls.model import PollRecord
+from dallas_calls.pipeline import Pipeline
 from dallas_calls.storage.sqlite import SqliteStore
-from dallas_calls.tracking.diff import diff_snapshot
-from dallas_calls.tracking.snapshot import group_rows
 
 
 def _fill(store: SqliteStore, rows: list[dict[str, Any]]) -> None:
-    parsed, _ = parse_rows(rows)
-    at = "2019-06-18T05:17:00Z"
-    store.apply(diff_snapshot(store.open_calls(), group_rows(parsed), at), PollRecord(at, "ok", source="t"))
+    archive = LocalObjectStore(store.path.parent / f"{store.path.stem}-archive")
+    Pipeline(store, archive).process(rows, datetime(2019, 6, 18, 5, 17, tzinfo=UTC), "test", None)
 
 
 async def _next(stream: Any) -> str:

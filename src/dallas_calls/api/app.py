@@ -40,7 +40,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from dallas_calls import metrics
 from dallas_calls.api.event_stream import EventStreamResponse
 from dallas_calls.api.middleware import UNTIMED_PATHS, MetricsMiddleware, RateLimitMiddleware
-from dallas_calls.api.view import DEFAULT_RING_SIZE, CurrentCallsView, iso_utc, parse_time
+from dallas_calls.api.stats import iso_utc, parse_time
+from dallas_calls.api.view import DEFAULT_RING_SIZE, CurrentCallsView
 from dallas_calls.config import Settings
 from dallas_calls.events.bus import EventBus
 from dallas_calls.events.sse import RETRY_MS, StreamFilter, client_stream
@@ -191,6 +192,12 @@ class _SelectiveGZip:
             await self.plain(scope, receive, send)
 
 
+def _lag_reason(body: Mapping[str, Any]) -> str:
+    if body.get("store_check_error"):
+        return f"cannot read the store: {body['store_check_error']}"
+    return f"{body['store_lag_events']} events behind the store for {body['store_behind_s']} s"
+
+
 def _event_id(text: str | None, name: str) -> int | None:
     if text is None or text.strip() == "":
         return None
@@ -338,12 +345,16 @@ def create_app(
             "reason": None,
             "last_event_id": view.last_event_id,
             "bus_connected": bool(getattr(bus, "connected", True)),
+            **view.lag.report(),
         }
         if background is None and poll is None:
             # API-only replica: nothing polls here; ready when the bus is connected.
             body["role"] = "api-only"
-            body["ready"] = body["bus_connected"]
-            body["reason"] = None if body["ready"] else "event bus disconnected"
+            body["ready"] = body["bus_connected"] and body["in_step"]
+            if not body["bus_connected"]:
+                body["reason"] = "event bus disconnected"
+            elif not body["in_step"]:
+                body["reason"] = _lag_reason(body)
             return body
         body["role"] = "poller" if background is not None else "api-shared-store"
         limit = STALE_POLL_INTERVALS * settings.poll_interval_s
@@ -358,6 +369,8 @@ def create_app(
             )
         elif not body["bus_connected"]:
             body["reason"] = "event bus disconnected"
+        elif not body["in_step"]:
+            body["reason"] = _lag_reason(body)
         else:
             body["ready"] = True
         return body

@@ -19,11 +19,13 @@ import gzip
 import hashlib
 import json
 import logging
-from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+from dallas_calls.api.follow import STORE_CHECK_S, InOrder, Lag, read_range
+from dallas_calls.api.stats import STATS_HOURS, call_stats, iso_utc, parse_time
+from dallas_calls.api.wakeups import WakeRounds
 from dallas_calls.events.bus import EventBus, Overflow, Subscription
 from dallas_calls.events.sse import StreamFilter, frame
 from dallas_calls.mode import ModeState
@@ -33,10 +35,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_RING_SIZE = 10_000
 VIEW_QUEUE_SIZE = 100_000
+LOAD_REPLAY = 1000  # newest events applied again on load (see load())
 SYNC_CHUNK = 500  # events applied between two turns of the event loop
-COALESCE_S = 0.005  # a round of wake-ups starts at most this long after the event that needs it
-WAKE_BATCH = 200  # client streams woken per turn of the event loop
-STATS_HOURS = 24
 
 
 class EventStore(Protocol):
@@ -51,20 +51,6 @@ class EventStore(Protocol):
     def events_after(self, after_id: int, limit: int = 1000) -> list[Event]: ...
 
     def calls_between(self, start: str, end: str, limit: int = 1000) -> list[Call]: ...
-
-
-def iso_utc(at: datetime) -> str:
-    return at.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-def parse_time(text: object) -> datetime | None:
-    if not isinstance(text, str) or not text:
-        return None
-    try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,13 +95,10 @@ class CurrentCallsView:
         self._sub: Subscription | None = None
         self._bus: EventBus | None = None
         self._task: asyncio.Task[None] | None = None
-        # Client streams waiting for newer events, woken in rounds (see _notify).
-        self._waiters: list[asyncio.Future[None]] = []
-        self._round: list[asyncio.Future[None]] | None = None  # the round being woken
-        self._round_pending = False  # events came while a round was running: another follows
-        self._wake_timer: asyncio.TimerHandle | None = None
-        self._round_started = 0.0
-        self._next_round_at = 0.0  # rounds take at most half the loop's time while events stream
+        self._wakeups = WakeRounds()  # the client streams waiting for newer events
+        self._order = InOrder(lambda: self.last_event_id, self._apply_one)
+        self.lag = Lag()
+        self._watch: asyncio.Task[None] | None = None
         self._joined: tuple[int, int, bytes] | None = None  # (after, upto, frames) shared by clients
         # (after, ring generation, events): the slice shared by the clients at the same cursor
         self._live: tuple[int, int, list[Event]] | None = None
@@ -126,12 +109,22 @@ class CurrentCallsView:
     # -- building ------------------------------------------------------------------------------
 
     def load(self) -> None:
-        """(Re)build from the store: its open calls, as of its last event id."""
+        """(Re)build from the store: its open calls, then its newest ``LOAD_REPLAY`` events again.
+        Events carry whole calls, so applying them again is harmless, and it makes the view right
+        even when the store's calls lag its event log (the AWS tracker commits the log first): a
+        replica starting between the two still ends in the log's state."""
         self.store_id = getattr(self.store, "store_id", None)
+        last = self.store.last_event_id()
         self.calls = {n: c.to_dict() for n, c in self.store.open_calls().items()}
-        self.last_event_id = self.store.last_event_id()
-        self.ring_floor = self.last_event_id
+        start = max(last - LOAD_REPLAY, 0)
+        replay = self.store.events_after(start, LOAD_REPLAY) if last else []
+        self.last_event_id = start if replay else last
+        self.ring_floor = replay[0].id - 1 if replay else last
         self._ids, self._events, self._frames, self._ring_start = [], [], {}, 0
+        self._order.held.clear()
+        for event in replay:
+            self._apply_one(event)
+        self.last_event_id = max(self.last_event_id, last)
         self._joined = self._live = None
         self._generation += 1
         self._load_recent_closed()
@@ -167,12 +160,49 @@ class CurrentCallsView:
                     self.recent_closed[call.incident_number] = at
 
     def attach(self, bus: EventBus) -> None:
-        """Subscribe to the bus and start applying its events (call from the running loop)."""
+        """Subscribe to the bus and start applying its events (call from the running loop); check
+        the store every few seconds for events the bus did not bring."""
         self._bus = bus
         self._sub = bus.subscribe(VIEW_QUEUE_SIZE)
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="current-calls-view")
+        loop = asyncio.get_running_loop()
+        self._task = loop.create_task(self._run(), name="current-calls-view")
+        self._watch = loop.create_task(self._watch_store(), name="current-calls-store-check")
+
+    async def _watch_store(self) -> None:
+        while True:
+            await asyncio.sleep(STORE_CHECK_S)
+            await self.catch_up()
+
+    async def catch_up(self) -> int:
+        """Read what the store holds beyond this view and apply it; returns how many events."""
+        store = self.store
+        try:
+            latest = await asyncio.to_thread(store.last_event_id)
+            after = self.last_event_id
+            missing = await asyncio.to_thread(read_range, store, after, latest) if latest > after else []
+        except Exception as exc:
+            self.lag.error = f"{type(exc).__name__}: {exc}"
+            return 0
+        if store is not self.store:  # replaced meanwhile: the new store's view is already loaded
+            return 0
+        before = self.last_event_id
+        for event in missing:
+            self._order.offer(event, store)
+        if self._order.held:
+            self._order.drain(store)
+        self.lag.record(latest, self.last_event_id)
+        applied = self.last_event_id - before
+        if applied > 0:
+            log.info("caught up %d event ids from the store that the bus did not bring", applied)
+            self._notify()
+        return max(applied, 0)
 
     async def detach(self) -> None:
+        if self._watch is not None:
+            self._watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watch
+            self._watch = None
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -238,55 +268,17 @@ class CurrentCallsView:
             self._notify()
 
     def _notify(self) -> None:
-        """Newer events are in the ring: wake the waiting client streams, coalesced.
-
-        Waking a client costs the same whether it takes one event or a hundred, so the cost of a
-        publish is paid per round of wake-ups, not per event per client: a round starts at most
-        ``COALESCE_S`` after the first event that needs it, and every client it wakes takes
-        everything new at once. A round wakes ``WAKE_BATCH`` clients per turn of the event loop, so
-        requests (more publishes among them) go on while it runs; events that arrive meanwhile are
-        taken by the clients woken later in the round, and by one more round after it. The next
-        round waits at least as long as the last one took: while events stream in, wake-ups take
-        at most half of the loop's time, and the publishes in between are not starved."""
-        if self._round is not None:
-            self._round_pending = True
-            return
-        if self._wake_timer is not None or not self._waiters:
-            return
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:  # no loop (a synchronous caller in tests): nobody can be waiting
-            return
-        delay = max(COALESCE_S, self._next_round_at - loop.time())
-        self._wake_timer = loop.call_later(delay, self._start_round)
-
-    def _start_round(self) -> None:
-        self._wake_timer = None
-        self._round_started = asyncio.get_running_loop().time()
-        self._round, self._waiters = self._waiters, []
-        self._round_pending = False
-        self._wake_some()
-
-    def _wake_some(self) -> None:
-        batch = self._round
-        assert batch is not None
-        for future in batch[-WAKE_BATCH:]:
-            if not future.done():
-                future.set_result(None)
-        del batch[-WAKE_BATCH:]
-        if batch:
-            asyncio.get_running_loop().call_soon(self._wake_some)
-            return
-        self._round = None
-        now = asyncio.get_running_loop().time()
-        self._next_round_at = now + (now - self._round_started)
-        if self._round_pending:
-            self._round_pending = False
-            self._notify()
+        """Newer events are in the ring (or the store changed): wake the waiting client streams,
+        in coalesced rounds (see ``WakeRounds``)."""
+        self._wakeups.notify()
 
     # -- applying events -----------------------------------------------------------------------
 
     def apply(self, event: Event) -> None:
+        """Apply one event from the bus, in id order (gaps are filled from the store first)."""
+        self._order.offer(event, self.store)
+
+    def _apply_one(self, event: Event) -> None:
         if event.id <= self.last_event_id:
             return
         data = event.data if isinstance(event.data, dict) else {}
@@ -362,23 +354,12 @@ class CurrentCallsView:
     def close_streams(self) -> None:
         """The server is stopping: end every client stream now (they reconnect by id)."""
         self.closing = True
-        for future in [*self._waiters, *(self._round or [])]:
-            if not future.done():
-                future.set_result(None)
-        self._waiters = []
+        self._wakeups.wake_all()
 
     async def wait_newer(self, after_id: int) -> None:
         epoch = self.epoch
         while self.ring_last_id() <= after_id and self.epoch == epoch and not self.closing:
-            if len(self._waiters) > 2 * self.clients + 100:  # forget streams that left meanwhile
-                self._waiters = [f for f in self._waiters if not f.done()]
-            future = asyncio.get_running_loop().create_future()
-            self._waiters.append(future)
-            try:
-                await future
-            finally:
-                if not future.done():  # cancelled (the client left): forget it
-                    future.cancel()
+            await self._wakeups.wait(self.clients)
 
     def frames_after(self, after_id: int, events: list[Event]) -> bytes:
         if not events:
@@ -453,59 +434,10 @@ class CurrentCallsView:
     # -- /stats --------------------------------------------------------------------------------
 
     def stats(self) -> dict[str, Any]:
-        """Counts over the open calls, the oldest open call and calls opened per hour for the 24
-        hours up to ``as_of`` (the time of the newest event: a replay of old recordings gets a
-        meaningful chart)."""
-        if self._stats_cache is not None and self._stats_cache[0] == self.version:
-            return self._stats_cache[1]
-        anchor = parse_time(self.as_of) or datetime.now(UTC)
-        calls = list(self.calls.values())
-        by_priority: dict[str, int] = {"1": 0, "2": 0, "3": 0, "4": 0, "unknown": 0}
-        for call in calls:
-            p = call.get("priority")
-            label = str(p) if isinstance(p, int) else "unknown"
-            by_priority[label] = by_priority.get(label, 0) + 1
-
-        def count(field: str) -> dict[str, int]:
-            found = Counter(str(c.get(field) or "unknown") for c in calls)
-            return dict(sorted(found.items()))
-
-        oldest = None
-        received = [(parse_time(c.get("received_at")) or parse_time(c.get("first_seen")), c) for c in calls]
-        dated = [(at, c) for at, c in received if at is not None]
-        if dated:
-            at, call = min(dated, key=lambda pair: pair[0])
-            oldest = {
-                "incident_number": call.get("incident_number"),
-                "received_at": call.get("received_at"),
-                "age_s": round(max((anchor - at).total_seconds(), 0.0), 1),
-            }
-        top = anchor.replace(minute=0, second=0, microsecond=0)
-        hours = [top - timedelta(hours=h) for h in range(STATS_HOURS - 1, -1, -1)]
-        start = hours[0]
-        for number, at in list(self.recent_closed.items()):
-            if at < start - timedelta(hours=1):
-                del self.recent_closed[number]
-        buckets = dict.fromkeys(hours, 0)
-        for at in [at for at, _ in dated] + list(self.recent_closed.values()):
-            hour = at.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-            if hour in buckets:
-                buckets[hour] += 1
-        located = sum(1 for c in calls if isinstance(c.get("geo"), dict) and c["geo"].get("lat") is not None)
-        result = {
-            "as_of": self.as_of,
-            "open_calls": len(calls),
-            "by_division": count("division"),
-            "by_priority": by_priority,
-            "by_nature": count("nature_of_call"),
-            "by_status": count("status"),
-            "oldest_open": oldest,
-            "opened_per_hour": [{"hour": iso_utc(h), "count": buckets[h]} for h in hours],
-            "located": located,
-            "unlocated": len(calls) - located,
-        }
-        self._stats_cache = (self.version, result)
-        return result
+        """``/stats``, computed once per change of the view."""
+        if self._stats_cache is None or self._stats_cache[0] != self.version:
+            self._stats_cache = (self.version, call_stats(self.calls, self.recent_closed, self.as_of))
+        return self._stats_cache[1]
 
 
 def _key(value: datetime | None) -> datetime:
