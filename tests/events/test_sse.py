@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from dallas_calls.events.sse import StreamFilter, control_frame, frame, retry_frame
+from dallas_calls.events.filters import StreamFilter
+from dallas_calls.events.sse import control_frame, frame, retry_frame
 from dallas_calls.model import Event
 
 

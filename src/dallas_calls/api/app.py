@@ -44,7 +44,8 @@ from dallas_calls.api.stats import iso_utc, parse_time
 from dallas_calls.api.view import DEFAULT_RING_SIZE, CurrentCallsView
 from dallas_calls.config import Settings
 from dallas_calls.events.bus import EventBus
-from dallas_calls.events.sse import RETRY_MS, StreamFilter, client_stream
+from dallas_calls.events.filters import StreamFilter
+from dallas_calls.events.sse import RETRY_MS, client_stream
 from dallas_calls.liveness import Liveness
 from dallas_calls.mode import ModeState
 from dallas_calls.model import EVENT_TYPES, INCIDENT_NUMBER_MAX_LENGTH, Call, Event
@@ -408,6 +409,9 @@ def create_app(
         last_event_id: str | None = None,
         division: str | None = None,
         priority: str | None = None,
+        near: str | None = Query(None, max_length=64, description="lat,lon: only events in a circle"),
+        radius_m: str | None = Query(None, max_length=16, description="the circle's radius (default 1000)"),
+        bbox: str | None = Query(None, max_length=128, description="south,west,north,east: a box"),
         store: str | None = Query(None, max_length=64),
     ) -> Response:
         """`id:` / `event:` / `data:` framing, a `retry:` hint and a heartbeat comment. Resumes
@@ -416,12 +420,14 @@ def create_app(
         `event: overflow` and is disconnected (resume by id). `?store=` names the store the id came
         from (`store_id` of `/current-calls/`): an id from another store (an earlier demo run)
         gets `reset`, and so does every stream when the server switches stores. Filters: `?division=` (comma
-        separated), `?priority=` (1-4 or `unknown`, comma separated)."""
+        separated), `?priority=` (1-4 or `unknown`, comma separated), an area: `?near=lat,lon&radius_m=M` or
+        `?bbox=south,west,north,east` (a call's events while its point is inside, the update that
+        moves it out, and the `location.resolved` that places a call inside)."""
         after = _event_id(request.headers.get("last-event-id"), "Last-Event-ID")
         if after is None:
             after = _event_id(last_event_id, "last_event_id")
         try:
-            flt = StreamFilter.parse(division, priority)
+            flt = StreamFilter.parse(division, priority, near, radius_m, bbox)
         except ValueError as exc:
             raise ApiError(400, "bad_request", str(exc)) from exc
         stream = client_stream(

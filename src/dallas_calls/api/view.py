@@ -27,7 +27,8 @@ from dallas_calls.api.follow import STORE_CHECK_S, InOrder, Lag, read_range
 from dallas_calls.api.stats import STATS_HOURS, call_stats, iso_utc, parse_time
 from dallas_calls.api.wakeups import WakeRounds
 from dallas_calls.events.bus import EventBus, Overflow, Subscription
-from dallas_calls.events.sse import StreamFilter, frame
+from dallas_calls.events.filters import StreamFilter
+from dallas_calls.events.sse import frame
 from dallas_calls.mode import ModeState
 from dallas_calls.model import Call, Event
 

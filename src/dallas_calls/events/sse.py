@@ -15,14 +15,15 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Iterable
-from dataclasses import dataclass
 from typing import Protocol
 
 from dallas_calls import metrics
 from dallas_calls.events.encode import event_json
+from dallas_calls.events.filters import StreamFilter
 from dallas_calls.model import Event
 
 RETRY_MS = 3000
+NO_FILTER = StreamFilter()
 BACKLOG_PAGE = 500
 FUTURE_ID_GRACE_S = 1.0  # how long an id ahead of this replica may wait for the bus to catch up
 
@@ -102,66 +103,6 @@ class EventLog(Protocol):
         """The server is stopping: streams end (clients reconnect to another replica or later)."""
 
 
-@dataclass(frozen=True, slots=True)
-class StreamFilter:
-    """Server-side filters of ``/get-events/``: divisions (upper-cased) and priorities (None for
-    "unknown")."""
-
-    divisions: frozenset[str] | None = None
-    priorities: frozenset[int | None] | None = None
-
-    @property
-    def empty(self) -> bool:
-        return self.divisions is None and self.priorities is None
-
-    @classmethod
-    def parse(cls, division: str | None, priority: str | None) -> StreamFilter:
-        """From the query parameters; raises ValueError with a message on a bad priority."""
-        divisions = None
-        if division:
-            divisions = frozenset(d.strip().upper() for d in division.split(",") if d.strip()) or None
-        priorities: frozenset[int | None] | None = None
-        if priority:
-            found: set[int | None] = set()
-            for part in (p.strip().lower() for p in priority.split(",")):
-                if not part:
-                    continue
-                if part in ("unknown", "none", "null"):
-                    found.add(None)
-                elif part.isdigit() and 1 <= int(part) <= 9:
-                    found.add(int(part))
-                else:
-                    raise ValueError(f"priority must be a number 1-9 or 'unknown', got {part!r}")
-            priorities = frozenset(found) or None
-        return cls(divisions, priorities)
-
-    def matches_call(self, division: object, priority: object) -> bool:
-        if self.divisions is not None and (
-            not isinstance(division, str) or division.strip().upper() not in self.divisions
-        ):
-            return False
-        if self.priorities is not None:
-            value = priority if isinstance(priority, int) else None
-            if value not in self.priorities:
-                return False
-        return True
-
-    def matches(self, event: Event, log: EventLog) -> bool:
-        if self.empty:
-            return True
-        data = event.data
-        call = data.get("call") if isinstance(data, dict) else None
-        if isinstance(call, dict):
-            return self.matches_call(call.get("division"), call.get("priority"))
-        incidents = data.get("incident_numbers") if isinstance(data, dict) else None
-        if isinstance(incidents, list):
-            known = [log.call_matches(str(n), self) for n in incidents]
-            decided = [k for k in known if k is not None]
-            # A location for calls this replica does not know passes: the client decides.
-            return any(decided) if decided else True
-        return True
-
-
 def _frames(events: Iterable[Event], log: EventLog, flt: StreamFilter) -> bytes:
     return b"".join(log.frame_of(e) for e in events if flt.matches(e, log))
 
@@ -186,7 +127,7 @@ def _overflow() -> bytes:
 async def client_stream(
     log: EventLog,
     after_id: int | None,
-    flt: StreamFilter = StreamFilter(),
+    flt: StreamFilter = NO_FILTER,
     queue_size: int = 1000,
     retry_ms: int = RETRY_MS,
     future_grace_s: float = FUTURE_ID_GRACE_S,

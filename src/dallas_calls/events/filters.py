@@ -1,0 +1,166 @@
+"""Server-side filters of ``/get-events/``: divisions, priorities, and an area (a circle around a
+point, or a box), so that a client watching "near me" receives only the events that concern it.
+
+Area rules: a call event passes when the call's point lies in the area, and also when an update
+moves it out (its old point was inside: the client must drop it); a ``location.resolved`` passes
+when its point lies inside, so a call located into the area after it opened reaches the client
+then (it counts as new there). A call with no point yet is outside every area.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from dallas_calls.model import Event
+
+M_PER_DEG_LAT = 110_540.0
+M_PER_DEG_LON_EQUATOR = 111_320.0
+MAX_RADIUS_M = 50_000.0
+DEFAULT_RADIUS_M = 1_000.0
+
+
+class KnownCalls(Protocol):
+    def call_matches(self, incident_number: str, flt: StreamFilter) -> bool | None:
+        """Whether a call known to the view passes the filter (None: not known)."""
+
+
+def _point(geo: object) -> tuple[float, float] | None:
+    if not isinstance(geo, dict):
+        return None
+    lat, lon = geo.get("lat"), geo.get("lon")
+    if isinstance(lat, int | float) and isinstance(lon, int | float) and not isinstance(lat, bool):
+        return float(lat), float(lon)
+    return None
+
+
+def _floats(text: str, count: int, name: str) -> list[float]:
+    parts = [p.strip() for p in text.split(",")]
+    try:
+        values = [float(p) for p in parts]
+    except ValueError:
+        values = []
+    if len(values) != count or not all(math.isfinite(v) for v in values):
+        raise ValueError(f"{name} must be {count} comma-separated numbers, got {text!r}")
+    return values
+
+
+@dataclass(frozen=True, slots=True)
+class Area:
+    """A circle (``radius_m`` around ``lat, lon``) or a box (``south, west, north, east``)."""
+
+    lat: float = 0.0
+    lon: float = 0.0
+    radius_m: float = 0.0
+    box: tuple[float, float, float, float] | None = None
+
+    @classmethod
+    def parse(cls, near: str | None, radius_m: str | None, bbox: str | None) -> Area | None:
+        """From the query parameters; None when neither is given; ValueError with a message."""
+        if near and bbox:
+            raise ValueError("give near (with radius_m) or bbox, not both")
+        if radius_m and not near:
+            raise ValueError("radius_m needs near=lat,lon")
+        if near:
+            lat, lon = _floats(near, 2, "near")
+            if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+                raise ValueError(f"near must be lat,lon in degrees, got {near!r}")
+            radius = _floats(radius_m, 1, "radius_m")[0] if radius_m else DEFAULT_RADIUS_M
+            if not 0 < radius <= MAX_RADIUS_M:
+                raise ValueError(f"radius_m must be in (0, {MAX_RADIUS_M:g}], got {radius:g}")
+            return cls(lat, lon, radius)
+        if bbox:
+            south, west, north, east = _floats(bbox, 4, "bbox")
+            if not (-90 <= south < north <= 90 and -180 <= west < east <= 180):
+                raise ValueError("bbox must be south,west,north,east with south < north and west < east")
+            return cls(box=(south, west, north, east))
+        return None
+
+    def contains(self, geo: object) -> bool:
+        point = _point(geo)
+        if point is None:
+            return False
+        lat, lon = point
+        if self.box is not None:
+            south, west, north, east = self.box
+            return south <= lat <= north and west <= lon <= east
+        dy = (lat - self.lat) * M_PER_DEG_LAT
+        dx = (lon - self.lon) * M_PER_DEG_LON_EQUATOR * math.cos(math.radians(self.lat))
+        return dx * dx + dy * dy <= self.radius_m * self.radius_m
+
+
+@dataclass(frozen=True, slots=True)
+class StreamFilter:
+    """Divisions (upper-cased), priorities (None for "unknown") and an area; all optional."""
+
+    divisions: frozenset[str] | None = None
+    priorities: frozenset[int | None] | None = None
+    area: Area | None = None
+
+    @property
+    def empty(self) -> bool:
+        return self.divisions is None and self.priorities is None and self.area is None
+
+    @classmethod
+    def parse(
+        cls,
+        division: str | None,
+        priority: str | None,
+        near: str | None = None,
+        radius_m: str | None = None,
+        bbox: str | None = None,
+    ) -> StreamFilter:
+        """From the query parameters; raises ValueError with a message on a bad value."""
+        divisions = None
+        if division:
+            divisions = frozenset(d.strip().upper() for d in division.split(",") if d.strip()) or None
+        priorities: frozenset[int | None] | None = None
+        if priority:
+            found: set[int | None] = set()
+            for part in (p.strip().lower() for p in priority.split(",")):
+                if not part:
+                    continue
+                if part in ("unknown", "none", "null"):
+                    found.add(None)
+                elif part.isascii() and part.isdigit() and 1 <= int(part) <= 9:
+                    found.add(int(part))
+                else:
+                    raise ValueError(f"priority must be a number 1-9 or 'unknown', got {part!r}")
+            priorities = frozenset(found) or None
+        return cls(divisions, priorities, Area.parse(near, radius_m, bbox))
+
+    def matches_call(self, division: object, priority: object) -> bool:
+        """The division and priority parts of the filter (the area is judged per event)."""
+        if self.divisions is not None and (
+            not isinstance(division, str) or division.strip().upper() not in self.divisions
+        ):
+            return False
+        if self.priorities is not None:
+            value = priority if isinstance(priority, int) else None
+            if value not in self.priorities:
+                return False
+        return True
+
+    def matches(self, event: Event, calls: KnownCalls) -> bool:
+        if self.empty:
+            return True
+        data: dict[str, Any] = event.data if isinstance(event.data, dict) else {}
+        call = data.get("call")
+        if isinstance(call, dict):
+            if not self.matches_call(call.get("division"), call.get("priority")):
+                return False
+            if self.area is None or self.area.contains(call.get("geo")):
+                return True
+            changes = data.get("changes")
+            moved = changes.get("geo") if isinstance(changes, dict) else None
+            return isinstance(moved, list | tuple) and bool(moved) and self.area.contains(moved[0])
+        if self.area is not None and not self.area.contains(data.get("geo")):
+            return False
+        incidents = data.get("incident_numbers")
+        if isinstance(incidents, list):
+            known = [calls.call_matches(str(n), self) for n in incidents]
+            decided = [k for k in known if k is not None]
+            # A location for calls this replica does not know passes: the client decides.
+            return any(decided) if decided else True
+        return True
