@@ -107,6 +107,7 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from dallas_calls.api.app import create_app
+    from dallas_calls.api.server import server_options
     from dallas_calls.serving import ServeController
 
     settings = _settings(args)
@@ -130,7 +131,7 @@ def _serve(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     try:
-        uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level.lower())
+        uvicorn.run(app, **server_options(settings))
     finally:
         controller.close()
     return 0
@@ -141,6 +142,7 @@ def _api(args: argparse.Namespace) -> int:
     import uvicorn
 
     from dallas_calls.api.app import create_app
+    from dallas_calls.api.server import server_options
 
     settings = _settings(args)
     store: ReadStore
@@ -155,7 +157,7 @@ def _api(args: argparse.Namespace) -> int:
     else:
         raise UsageError(f"unknown store {settings.store!r}: use sqlite or dynamodb")
     app = create_app(settings, store, build_bus(settings))
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level.lower())
+    uvicorn.run(app, **server_options(settings))
     return 0
 
 

@@ -17,6 +17,7 @@ import httpx
 import pytest
 import uvicorn
 
+from dallas_calls.api.server import server_options
 from dallas_calls.archive.store import LocalObjectStore
 from dallas_calls.config import Settings
 from dallas_calls.events.bus import EventBus, LocalBus
@@ -50,7 +51,8 @@ class ApiServer:
         self.sock.listen(2048)
         self.port = self.sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(self.app, log_level="warning", lifespan="on", timeout_graceful_shutdown=2)
+        options = {**server_options(settings), "log_level": "warning"}
+        config = uvicorn.Config(self.app, lifespan="on", timeout_graceful_shutdown=2, **options)
         self.server = uvicorn.Server(config)
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self._run, daemon=True)

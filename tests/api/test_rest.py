@@ -272,19 +272,6 @@ async def test_ingest_is_idempotent_and_reaches_the_view_and_streams(make_server
         ]
 
 
-def test_rate_limit_answers_429_with_retry_after_but_not_on_the_stream(make_server: Any) -> None:
-    server = make_server(rate_limit_per_min=5)
-    with httpx.Client(base_url=server.url) as http:
-        codes = [http.get("/config.json").status_code for _ in range(6)]
-        assert codes[:5] == [200] * 5 and codes[5] == 429
-        limited = http.get("/stats")
-        assert limited.status_code == 429 and int(limited.headers["retry-after"]) >= 1
-        assert "message" in limited.json()
-        assert http.get("/healthz").status_code == 200
-        with http.stream("GET", "/get-events/") as stream:
-            assert stream.status_code == 200
-
-
 def test_errors_are_json_and_the_small_routes_work(make_server: Any) -> None:
     server = make_server(cors_origins="https://example.org", tile_url="https://tiles.test/{z}/{x}/{y}.png")
     with httpx.Client(base_url=server.url) as http:

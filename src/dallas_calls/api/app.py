@@ -23,30 +23,45 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import FastAPI, Query, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, model_validator
+from pydantic import ValidationError
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from sse_starlette.sse import SendTimeoutError
 from starlette.concurrency import run_in_threadpool
-from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from dallas_calls import metrics
-from dallas_calls.api.middleware import UNTIMED_PATHS, MetricsMiddleware, RateLimitMiddleware
-from dallas_calls.api.view import DEFAULT_RING_SIZE, CurrentCallsView, iso_utc, parse_time
+from dallas_calls.api import schemas
+from dallas_calls.api.errors import ApiError, install_error_handlers, invalid_request, problems_of
+from dallas_calls.api.limits import (
+    EVENT_STREAM_PATHS,
+    RateLimitMiddleware,
+    StreamConnectionLimit,
+    trusted_proxies,
+)
+from dallas_calls.api.middleware import MetricsMiddleware
+from dallas_calls.api.openapi import INGEST_BODY_REF, install_openapi, responses
+from dallas_calls.api.security import SecurityHeadersMiddleware, content_security_policy, install_docs
+from dallas_calls.api.view import (
+    DEFAULT_RING_SIZE,
+    EARLIEST_TIME,
+    LATEST_TIME,
+    CurrentCallsView,
+    iso_utc,
+    parse_time,
+)
 from dallas_calls.config import Settings
 from dallas_calls.events.bus import EventBus
 from dallas_calls.events.sse import RETRY_MS, StreamFilter, client_stream
 from dallas_calls.mode import ModeState
-from dallas_calls.model import EVENT_TYPES, Call, Event
+from dallas_calls.model import MAX_EVENT_ID, Event, ascii_int
 from dallas_calls.storage.port import ReadStore
 
 log = logging.getLogger(__name__)
@@ -69,111 +84,6 @@ PLACEHOLDER_INDEX = """<!doctype html>
 """
 
 
-# -- errors ------------------------------------------------------------------------------------
-
-
-class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str, headers: Mapping[str, str] | None = None):
-        super().__init__(message)
-        self.status, self.code, self.message, self.headers = status, code, message, dict(headers or {})
-
-
-def error_response(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
-    return JSONResponse({"error": code, "message": message, **extra}, status_code=status)
-
-
-_STATUS_CODES = {
-    400: "bad_request",
-    401: "unauthorized",
-    403: "forbidden",
-    404: "not_found",
-    405: "method_not_allowed",
-    413: "too_large",
-    422: "invalid_request",
-    429: "rate_limited",
-}
-
-
-def _install_error_handlers(app: FastAPI) -> None:
-    async def api_error(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, ApiError)
-        response = error_response(exc.status, exc.code, exc.message)
-        response.headers.update(exc.headers)
-        return response
-
-    async def http_error(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, StarletteHTTPException)
-        message = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
-        if exc.status_code == 404 and message == "Not Found":
-            message = f"no such path: {request.url.path}"
-        response = error_response(exc.status_code, _STATUS_CODES.get(exc.status_code, "error"), message)
-        if exc.headers:
-            response.headers.update(exc.headers)
-        return response
-
-    async def validation_error(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, RequestValidationError)
-        problems = [
-            {"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", ""))} for e in exc.errors()
-        ]
-        summary = "; ".join(f"{'.'.join(p['loc'])}: {p['msg']}" for p in problems)
-        return error_response(422, "invalid_request", f"invalid request: {summary}", errors=problems)
-
-    async def unexpected(request: Request, exc: Exception) -> Response:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return error_response(500, "internal_error", "internal server error")
-
-    app.add_exception_handler(ApiError, api_error)
-    app.add_exception_handler(StarletteHTTPException, http_error)
-    app.add_exception_handler(RequestValidationError, validation_error)
-    app.add_exception_handler(Exception, unexpected)
-
-
-# -- ingest schema -----------------------------------------------------------------------------
-
-
-class IngestEvent(BaseModel):
-    """One event as the publisher sends it: the wire form ``{id, type, at, data}``."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    id: StrictInt = Field(ge=1)
-    type: Literal["call.opened", "call.updated", "call.closed", "location.resolved"]
-    at: str = Field(min_length=1, max_length=64)
-    data: dict[str, Any]
-
-    @model_validator(mode="after")
-    def _check(self) -> IngestEvent:
-        if parse_time(self.at) is None:
-            raise ValueError(f"at: not an ISO 8601 time: {self.at!r}")
-        if self.type.startswith("call."):
-            call = self.data.get("call")
-            if not isinstance(call, dict):
-                raise ValueError(f"{self.type} needs data.call (an object)")
-            try:
-                Call.from_dict(call)
-            except (KeyError, TypeError, ValueError, AttributeError) as exc:
-                raise ValueError(f"data.call is not a call: {exc!r}") from exc
-        else:
-            if not isinstance(self.data.get("location_key"), str):
-                raise ValueError("location.resolved needs data.location_key (a string)")
-            if not isinstance(self.data.get("geo"), dict):
-                raise ValueError("location.resolved needs data.geo (an object)")
-            numbers = self.data.get("incident_numbers", [])
-            if not isinstance(numbers, list) or not all(isinstance(n, str) for n in numbers):
-                raise ValueError("data.incident_numbers must be a list of strings")
-        return self
-
-
-class IngestBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    events: list[IngestEvent] = Field(max_length=10_000)
-
-
-assert set(EVENT_TYPES) == {"call.opened", "call.updated", "call.closed", "location.resolved"}
-
-
 # -- helpers -----------------------------------------------------------------------------------
 
 
@@ -185,7 +95,7 @@ class _SelectiveGZip:
         self.gzip = GZipMiddleware(app, minimum_size=1000)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"] not in UNTIMED_PATHS:
+        if scope["type"] == "http" and scope["path"] not in EVENT_STREAM_PATHS:
             await self.gzip(scope, receive, send)
         else:
             await self.plain(scope, receive, send)
@@ -203,12 +113,25 @@ class _EventStreamResponse(EventSourceResponse):
 
 
 def _event_id(text: str | None, name: str) -> int | None:
+    """An event id from a header or parameter: ASCII digits, 0 to MAX_EVENT_ID (400 otherwise)."""
     if text is None or text.strip() == "":
         return None
     value = text.strip()
-    if not value.isdigit() or len(value) > 18:
-        raise ApiError(400, "bad_request", f"{name} must be a non-negative integer event id, got {value!r}")
-    return int(value)
+    number = ascii_int(value) if len(value) <= 16 else None
+    if number is None or number > MAX_EVENT_ID:
+        raise ApiError(
+            400, "bad_request", f"{name} must be an event id (0 to {MAX_EVENT_ID}), got {value[:40]!r}"
+        )
+    return number
+
+
+def _require_bearer(request: Request, token: str) -> None:
+    auth = request.headers.get("authorization", "")
+    scheme, _, given = auth.partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
+        raise ApiError(
+            401, "unauthorized", "a valid bearer token is required", {"WWW-Authenticate": "Bearer"}
+        )
 
 
 def _etag_matches(header: str, etag: str) -> bool:
@@ -228,7 +151,11 @@ def _parse_bound(text: str | None, name: str) -> datetime:
         raise ApiError(400, "bad_request", f"{name} is required (ISO 8601 time, e.g. 2019-06-18T05:00:00Z)")
     parsed = parse_time(text.strip().replace(" ", "+"))
     if parsed is None:
-        raise ApiError(400, "bad_request", f"{name} is not an ISO 8601 time: {text!r}")
+        raise ApiError(
+            400,
+            "bad_request",
+            f"{name} is not an ISO 8601 time from {EARLIEST_TIME.year} to {LATEST_TIME.year - 1}: {text[:80]!r}",
+        )
     return parsed
 
 
@@ -316,6 +243,8 @@ def create_app(
         summary="Live Dallas police calls: current calls, an event stream, stats and history.",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
 
     async def replace_store(new_store: ReadStore, reason: str) -> None:
@@ -328,7 +257,9 @@ def create_app(
     app.state.bus = bus
     app.state.mode = mode
     app.state.replace_store = replace_store
-    _install_error_handlers(app)
+    install_error_handlers(app)
+    install_openapi(app)
+    install_docs(app, settings.tile_url)
 
     def default_readiness() -> dict[str, Any]:
         store = current["store"]
@@ -370,7 +301,12 @@ def create_app(
 
     # -- routes ----------------------------------------------------------------------------------
 
-    @app.get("/current-calls/", tags=["calls"], summary="Open calls, with the last event id")
+    @app.get(
+        "/current-calls/",
+        tags=["calls"],
+        summary="Open calls, with the last event id",
+        responses=responses(schemas.CurrentCallsBody),
+    )
     async def current_calls(request: Request) -> Response:
         """`{"current_active_calls": [Call], "last_event_id": N, "as_of": ts}`. Strong ETag;
         `If-None-Match` → 304; gzip when accepted. Open `/get-events/?last_event_id=N` next."""
@@ -392,7 +328,9 @@ def create_app(
         tags=["events"],
         summary="Server-Sent Events stream of call and location events",
         response_class=Response,
-        responses={200: {"content": {"text/event-stream": {}}}},
+        responses=responses(
+            None, 400, 422, **{"200": {"content": {"text/event-stream": {"schema": {"type": "string"}}}}}
+        ),
     )
     async def get_events(
         request: Request,
@@ -416,7 +354,13 @@ def create_app(
         except ValueError as exc:
             raise ApiError(400, "bad_request", str(exc)) from exc
         stream = client_stream(
-            view, after, flt, queue_size=settings.sse_queue_size, retry_ms=RETRY_MS, store_id=store
+            view,
+            after,
+            flt,
+            queue_size=settings.sse_queue_size,
+            retry_ms=RETRY_MS,
+            store_id=store,
+            max_backlog=settings.sse_max_backlog,
         )
         return _EventStreamResponse(
             stream,
@@ -430,11 +374,9 @@ def create_app(
         "/events/",
         tags=["events"],
         summary="Ingest events (the AWS publisher)",
+        responses=responses(schemas.IngestResultBody, 400, 401, 404, 413, 422),
         openapi_extra={
-            "requestBody": {
-                "required": True,
-                "content": {"application/json": {"schema": IngestBody.model_json_schema()}},
-            }
+            "requestBody": {"required": True, "content": {"application/json": {"schema": INGEST_BODY_REF}}}
         },
     )
     async def ingest(request: Request) -> Response:
@@ -444,18 +386,14 @@ def create_app(
         token = settings.ingest_token
         if not token:
             raise ApiError(404, "not_found", "ingest is disabled (no ingest token configured)")
-        auth = request.headers.get("authorization", "")
-        scheme, _, given = auth.partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
-            raise ApiError(
-                401, "unauthorized", "a valid bearer token is required", {"WWW-Authenticate": "Bearer"}
-            )
+        _require_bearer(request, token)
         limit = settings.ingest_max_bytes
         declared = request.headers.get("content-length")
         if declared is not None:
-            if not declared.strip().isdigit():
+            size = ascii_int(declared.strip())
+            if size is None:
                 raise ApiError(400, "bad_request", "invalid Content-Length")
-            if int(declared) > limit:
+            if size > limit:
                 raise ApiError(413, "too_large", f"body over {limit} bytes")
         body = bytearray()
         async for chunk in request.stream():
@@ -463,14 +401,11 @@ def create_app(
             if len(body) > limit:
                 raise ApiError(413, "too_large", f"body over {limit} bytes")
         try:
-            parsed = IngestBody.model_validate_json(bytes(body))
+            parsed = schemas.IngestBody.model_validate_json(bytes(body))
         except ValidationError as exc:
-            problems = [
-                {"loc": [str(p) for p in e["loc"]], "msg": e["msg"]}
-                for e in exc.errors(include_url=False, include_input=False)
-            ]
-            summary = "; ".join(f"{'.'.join(p['loc']) or 'body'}: {p['msg']}" for p in problems[:5])
-            return error_response(422, "invalid_request", f"invalid events: {summary}", errors=problems)
+            return invalid_request(
+                problems_of(exc.errors(include_url=False, include_input=False)), "invalid events"
+            )
         await view.sync()
         newest = view.last_event_id
         fresh: dict[int, Event] = {}
@@ -498,7 +433,12 @@ def create_app(
             }
         )
 
-    @app.get("/calls/{incident_number}", tags=["calls"], summary="One call with its event history")
+    @app.get(
+        "/calls/{incident_number}",
+        tags=["calls"],
+        summary="One call with its event history",
+        responses=responses(schemas.CallDetailBody, 404, 422),
+    )
     async def get_call(incident_number: str) -> Response:
         if len(incident_number) > 64:
             raise ApiError(404, "not_found", "no such call")
@@ -526,17 +466,27 @@ def create_app(
             ]
         return JSONResponse({"call": body, "events": [e.to_dict() for e in events]})
 
-    @app.get("/stats", tags=["calls"], summary="Counts, ages and calls per hour")
+    @app.get(
+        "/stats",
+        tags=["calls"],
+        summary="Counts, ages and calls per hour",
+        responses=responses(schemas.StatsBody),
+    )
     async def stats() -> Response:
         await view.sync()
         return JSONResponse(view.stats())
 
-    @app.get("/history", tags=["calls"], summary="Calls first seen in a time window")
+    @app.get(
+        "/history",
+        tags=["calls"],
+        summary="Calls first seen in a time window",
+        responses=responses(schemas.HistoryBody, 400, 422),
+    )
     async def history(
         start: str | None = None, end: str | None = None, limit: int = Query(1000, ge=1, le=HISTORY_MAX_LIMIT)
     ) -> Response:
-        """Calls (open or closed) first seen in `[start, end)`, oldest first. ISO 8601 times; the
-        window may span at most 31 days."""
+        """Calls (open or closed) first seen in `[start, end)`, oldest first. ISO 8601 times from
+        1900 to 2199; the window may span at most 31 days."""
         begin, finish = _parse_bound(start, "start"), _parse_bound(end, "end")
         if finish <= begin:
             raise ApiError(400, "bad_request", "end must be after start")
@@ -555,20 +505,44 @@ def create_app(
             }
         )
 
-    @app.get("/healthz", tags=["ops"], summary="Liveness")
+    @app.get("/healthz", tags=["ops"], summary="Liveness", responses=responses(schemas.HealthBody))
     async def healthz() -> Response:
         return JSONResponse({"ok": True, "uptime_s": round(time.monotonic() - started["at"], 1)})
 
-    @app.get("/readyz", tags=["ops"], summary="Readiness: feed freshness (or bus, on API-only replicas)")
+    @app.get(
+        "/readyz",
+        tags=["ops"],
+        summary="Readiness: feed freshness (or bus, on API-only replicas)",
+        responses={
+            **responses(schemas.ReadyBody),
+            503: {"model": schemas.ReadyBody, "description": "Not ready (`reason` says why)"},
+        },
+    )
     async def readyz() -> Response:
         body = dict(await run_in_threadpool(check_ready))
         return JSONResponse(body, status_code=200 if body.get("ready") else 503)
 
-    @app.get("/metrics", tags=["ops"], summary="Prometheus metrics", response_class=Response)
-    async def prometheus() -> Response:
+    @app.get(
+        "/metrics",
+        tags=["ops"],
+        summary="Prometheus metrics",
+        response_class=Response,
+        responses=responses(
+            None, 401, **{"200": {"content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}}}}
+        ),
+    )
+    async def prometheus(request: Request) -> Response:
+        """Open unless `DALLAS_CALLS_METRICS_TOKEN` is set; then `Authorization: Bearer <token>`."""
+        if settings.metrics_token:
+            _require_bearer(request, settings.metrics_token)
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
-    @app.get("/config.json", tags=["dashboard"], summary="Dashboard configuration")
+    @app.get(
+        "/config.json",
+        tags=["dashboard"],
+        summary="Dashboard configuration",
+        responses=responses(schemas.DashboardConfigBody),
+    )
     async def config_json() -> Response:
         return JSONResponse(
             {
@@ -579,7 +553,12 @@ def create_app(
             }
         )
 
-    @app.get("/geo/{name}.geojson", tags=["dashboard"], summary="City limits and police beats")
+    @app.get(
+        "/geo/{name}.geojson",
+        tags=["dashboard"],
+        summary="City limits and police beats",
+        responses=responses(schemas.GeoJsonBody, 404, 422, media_type="application/geo+json"),
+    )
     async def geojson(name: str) -> Response:
         if name not in ("city", "beats"):
             raise ApiError(404, "not_found", f"no geography {name!r} (city or beats)")
@@ -597,7 +576,10 @@ def create_app(
 
     app.mount("/static", StaticFiles(directory=WEB_DIR, check_dir=False), name="static")
 
+    # Outermost last: proxy headers (trusted peers only) decide the client IP the limits count by;
+    # every response, a limit's 429 included, gets the security headers.
     app.add_middleware(_SelectiveGZip)
+    app.add_middleware(StreamConnectionLimit, per_ip=settings.sse_max_clients_per_ip)
     app.add_middleware(RateLimitMiddleware, per_minute=settings.rate_limit_per_min)
     app.add_middleware(MetricsMiddleware)
     origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
@@ -609,4 +591,6 @@ def create_app(
             allow_headers=["Authorization", "Content-Type", "Last-Event-ID", "If-None-Match"],
             expose_headers=["ETag"],
         )
+    app.add_middleware(SecurityHeadersMiddleware, csp=content_security_policy(settings.tile_url))
+    app.add_middleware(trusted_proxies, proxies=settings.trusted_proxies)
     return app

@@ -2,7 +2,8 @@
 
 A client stream never misses or repeats an event. It sends the backlog after the client's last id
 (from the in-memory ring, or the store's event log when the ring does not reach back that far),
-then the live events from the ring, each time everything after the last id it sent. An id the log no longer holds gets an ``event: reset`` (reload
+then the live events from the ring, each time everything after the last id it sent. An id the log
+no longer holds, or one too far behind to be worth replaying, gets an ``event: reset`` (reload
 ``/current-calls/``). A client whose queue overflows gets a final ``event: overflow`` and the stream
 ends; it resumes with its last id.
 
@@ -20,7 +21,7 @@ from typing import Protocol
 
 from dallas_calls import metrics
 from dallas_calls.events.encode import event_json
-from dallas_calls.model import Event
+from dallas_calls.model import Event, ascii_int
 
 RETRY_MS = 3000
 BACKLOG_PAGE = 500
@@ -121,8 +122,8 @@ class StreamFilter:
                     continue
                 if part in ("unknown", "none", "null"):
                     found.add(None)
-                elif part.isdigit() and 1 <= int(part) <= 9:
-                    found.add(int(part))
+                elif (number := ascii_int(part)) is not None and 1 <= number <= 9:
+                    found.add(number)
                 else:
                     raise ValueError(f"priority must be a number 1-9 or 'unknown', got {part!r}")
             priorities = frozenset(found) or None
@@ -184,6 +185,7 @@ async def client_stream(
     retry_ms: int = RETRY_MS,
     future_grace_s: float = FUTURE_ID_GRACE_S,
     store_id: str | None = None,
+    max_backlog: int | None = None,
 ) -> AsyncIterator[bytes]:
     """The bytes of one client's event stream (see the module docstring for the guarantees).
 
@@ -191,6 +193,9 @@ async def client_stream(
     events behind (or behind the ring's start) and it gets ``event: overflow`` and the stream ends.
     ``store_id`` is the store the client's id came from (``/current-calls/`` gives it): an id from
     another store gets a reset. When the log's store is replaced mid-stream, the stream resets.
+    A client more than ``max_backlog`` events behind gets a reset instead of the replay: reloading
+    ``/current-calls/`` costs one body, a replay of the whole log costs every event since (read from
+    the store and written to the socket, for each such client).
     """
     log.client_joined()
     metrics.SSE_CLIENTS.inc()
@@ -210,6 +215,15 @@ async def client_stream(
             first += control_frame(
                 "reset",
                 {"reason": "unknown event id (newer than this server's log)", "last_event_id": last},
+            )
+        elif max_backlog is not None and log.latest_id() - after_id > max_backlog:
+            last = log.latest_id()
+            first += control_frame(
+                "reset",
+                {
+                    "reason": f"more than {max_backlog} events behind: reload /current-calls/",
+                    "last_event_id": last,
+                },
             )
         else:
             last = after_id
