@@ -27,6 +27,34 @@ from dallas_calls.storage.sqlite import SqliteStore
 
 T = TypeVar("T")
 
+TOKEN = "s3cret-token"
+
+
+def call_dict(number: str, division: str = "NORTHEAST", priority: int | None = 2) -> dict[str, Any]:
+    """A call as the publisher sends it (for POST /events/)."""
+    return {
+        "incident_number": number,
+        "division": division,
+        "nature_of_call": "07 - MINOR ACCIDENT",
+        "priority": priority,
+        "received_at": "2019-06-18T00:10:00-05:00",
+        "block": "100",
+        "location": "MAIN ST",
+        "beat": "111",
+        "reporting_area": "1000",
+        "status": "At Scene",
+        "units": [{"unit_number": "B100", "status": "At Scene"}],
+        "location_key": "100 MAIN ST|DALLAS",
+        "first_seen": "2019-06-18T05:17:00Z",
+        "last_seen": "2019-06-18T05:17:00Z",
+        "closed_at": None,
+        "geo": None,
+    }
+
+
+def event_dict(event_id: int, kind: str = "call.opened", number: str = "2019-1") -> dict[str, Any]:
+    return {"id": event_id, "type": kind, "at": "2019-06-18T05:17:00Z", "data": {"call": call_dict(number)}}
+
 
 class ApiServer:
     def __init__(
