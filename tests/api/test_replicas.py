@@ -14,8 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.api.conftest import SseClient
-from tests.api.test_rest import TOKEN, _event
+from tests.api.conftest import TOKEN, SseClient, event_dict
 from tests.conftest import free_port
 from tests.events.conftest import RedisServer, redis_server_or_skip
 
@@ -81,13 +80,13 @@ async def test_two_api_processes_on_one_redis_both_see_every_event(
             await asyncio.sleep(1.0)  # the streams are open
             first = await http.post(
                 url_a + "/events/",
-                json={"events": [_event(i, number=f"2019-{i}") for i in range(100, 104)]},
+                json={"events": [event_dict(i, number=f"2019-{i}") for i in range(100, 104)]},
                 headers=auth,
             )
             assert first.status_code == 200, first.text
             second = await http.post(
                 url_b + "/events/",
-                json={"events": [_event(i, number=f"2019-{i}") for i in range(104, 107)]},
+                json={"events": [event_dict(i, number=f"2019-{i}") for i in range(104, 107)]},
                 headers=auth,
             )
             assert second.status_code == 200, second.text

@@ -25,6 +25,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import fastapi
 from fastapi import FastAPI, Query, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
@@ -99,6 +100,12 @@ class _SelectiveGZip:
             await self.gzip(scope, receive, send)
         else:
             await self.plain(scope, receive, send)
+
+
+class _GeoJsonResponse(JSONResponse):
+    """The media type of /geo/ (the files are served as they are; this names the type in /docs)."""
+
+    media_type = "application/geo+json"
 
 
 class _EventStreamResponse(EventSourceResponse):
@@ -328,9 +335,7 @@ def create_app(
         tags=["events"],
         summary="Server-Sent Events stream of call and location events",
         response_class=Response,
-        responses=responses(
-            None, 400, 422, **{"200": {"content": {"text/event-stream": {"schema": {"type": "string"}}}}}
-        ),
+        responses=responses("text/event-stream", 400, 422),
     )
     async def get_events(
         request: Request,
@@ -483,7 +488,9 @@ def create_app(
         responses=responses(schemas.HistoryBody, 400, 422),
     )
     async def history(
-        start: str | None = None, end: str | None = None, limit: int = Query(1000, ge=1, le=HISTORY_MAX_LIMIT)
+        start: str | None = Query(None, json_schema_extra={"format": "date-time"}),
+        end: str | None = Query(None, json_schema_extra={"format": "date-time"}),
+        limit: int = Query(1000, ge=1, le=HISTORY_MAX_LIMIT),
     ) -> Response:
         """Calls (open or closed) first seen in `[start, end)`, oldest first. ISO 8601 times from
         1900 to 2199; the window may span at most 31 days."""
@@ -527,9 +534,7 @@ def create_app(
         tags=["ops"],
         summary="Prometheus metrics",
         response_class=Response,
-        responses=responses(
-            None, 401, **{"200": {"content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}}}}
-        ),
+        responses=responses(CONTENT_TYPE_LATEST.split(";")[0], 401),
     )
     async def prometheus(request: Request) -> Response:
         """Open unless `DALLAS_CALLS_METRICS_TOKEN` is set; then `Authorization: Bearer <token>`."""
@@ -557,15 +562,16 @@ def create_app(
         "/geo/{name}.geojson",
         tags=["dashboard"],
         summary="City limits and police beats",
-        responses=responses(schemas.GeoJsonBody, 404, 422, media_type="application/geo+json"),
+        response_class=_GeoJsonResponse,
+        responses=responses(schemas.GeoJsonBody, 404, 422),
     )
-    async def geojson(name: str) -> Response:
+    async def geojson(name: str = fastapi.Path(json_schema_extra={"enum": ["city", "beats"]})) -> Response:
         if name not in ("city", "beats"):
             raise ApiError(404, "not_found", f"no geography {name!r} (city or beats)")
         path = GEO_DATA_DIR / f"{name}.geojson"
         if not path.is_file():
             raise ApiError(404, "not_found", f"{name}.geojson is not installed (run `dallas-calls geodata`)")
-        return FileResponse(path, media_type="application/geo+json")
+        return FileResponse(path, media_type=_GeoJsonResponse.media_type)
 
     @app.get("/", include_in_schema=False)
     async def index() -> Response:

@@ -3,7 +3,8 @@ every ``$ref`` resolvable.
 
 The ingest route reads its body itself (to stop at ``ingest_max_bytes`` before parsing), so FastAPI
 does not see ``IngestBody``; its schema, with the models it refers to, is added to the components
-here and the request body refers to it there.
+here and the request body refers to it there. ``ErrorBody`` is added the same way: errors name
+their media type (JSON) themselves rather than take the route's.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from dallas_calls.api.schemas import ErrorBody, IngestBody
 
 COMPONENTS = "#/components/schemas/"
 INGEST_BODY_REF = {"$ref": f"{COMPONENTS}IngestBody"}
+# Errors are JSON whatever the route's own media type (/geo/ serves application/geo+json).
+ERROR_CONTENT = {"application/json": {"schema": {"$ref": f"{COMPONENTS}ErrorBody"}}}
 
 _DESCRIPTIONS = {
     400: "Bad input (a parameter that is not what it should be)",
@@ -32,15 +35,16 @@ _DESCRIPTIONS = {
 }
 
 
-def responses(ok: type[BaseModel] | None, *errors: int, **ok_extra: Any) -> dict[int | str, dict[str, Any]]:
-    """A route's ``responses``: 200 with ``ok`` (when given), and each error status (429 and 500
-    always: every route is rate limited) with the shared error body."""
-    documented: dict[int | str, dict[str, Any]] = {}
-    if ok is not None:
-        documented[200] = {"model": ok, **ok_extra}
+def responses(ok: type[BaseModel] | str, *errors: int) -> dict[int | str, dict[str, Any]]:
+    """A route's ``responses``: 200 with the model ``ok`` (or, for a text body such as the event
+    stream, its media type), and each error status (429 and 500 always: every route is rate
+    limited) with the shared error body."""
+    documented: dict[int | str, dict[str, Any]] = {
+        200: {"content": {ok: {"schema": {"type": "string"}}}} if isinstance(ok, str) else {"model": ok}
+    }
     for status in sorted({*errors, 429, 500}):
         assert status in STATUS_CODES, status
-        documented[status] = {"model": ErrorBody, "description": _DESCRIPTIONS.get(status, "Error")}
+        documented[status] = {"description": _DESCRIPTIONS.get(status, "Error"), "content": ERROR_CONTENT}
     return documented
 
 
@@ -62,8 +66,9 @@ def install_openapi(app: FastAPI) -> None:
                 routes=app.routes,
             )
             schemas = document.setdefault("components", {}).setdefault("schemas", {})
-            for name, schema in _with_component_refs(IngestBody).items():
-                schemas.setdefault(name, schema)
+            for model in (IngestBody, ErrorBody):
+                for name, schema in _with_component_refs(model).items():
+                    schemas.setdefault(name, schema)
             app.openapi_schema = document
         return app.openapi_schema
 
