@@ -11,13 +11,16 @@ NOT appended to the local SQLite store, whose own ids would not match. Resume of
 served from the view's in-memory ring (the last ``DEFAULT_RING_SIZE`` events); an id older than the
 ring gets a ``reset``. Ids at or below the newest seen are skipped (idempotent redelivery). Do not
 feed one process both a poller and ingest: the two id spaces would collide.
+
+Around the routes: the per-client limits (``limits.py``), the security headers and /docs
+(``security.py``), the error format (``errors.py``) and the OpenAPI document (``openapi.py``,
+models in ``schemas.py``). How uvicorn serves it is in ``server.py``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -31,7 +34,6 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import ValidationError
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from sse_starlette.sse import SendTimeoutError
 from starlette.concurrency import run_in_threadpool
@@ -40,7 +42,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from dallas_calls import metrics
 from dallas_calls.api import schemas
-from dallas_calls.api.errors import ApiError, install_error_handlers, invalid_request, problems_of
+from dallas_calls.api.errors import ApiError, install_error_handlers
+from dallas_calls.api.ingest import ingest_events
+from dallas_calls.api.inputs import event_id_param, time_param
 from dallas_calls.api.limits import (
     EVENT_STREAM_PATHS,
     RateLimitMiddleware,
@@ -49,11 +53,14 @@ from dallas_calls.api.limits import (
 )
 from dallas_calls.api.middleware import MetricsMiddleware
 from dallas_calls.api.openapi import INGEST_BODY_REF, install_openapi, responses
-from dallas_calls.api.security import SecurityHeadersMiddleware, content_security_policy, install_docs
+from dallas_calls.api.security import (
+    SecurityHeadersMiddleware,
+    content_security_policy,
+    install_docs,
+    require_bearer,
+)
 from dallas_calls.api.view import (
     DEFAULT_RING_SIZE,
-    EARLIEST_TIME,
-    LATEST_TIME,
     CurrentCallsView,
     iso_utc,
     parse_time,
@@ -62,7 +69,6 @@ from dallas_calls.config import Settings
 from dallas_calls.events.bus import EventBus
 from dallas_calls.events.sse import RETRY_MS, StreamFilter, client_stream
 from dallas_calls.mode import ModeState
-from dallas_calls.model import MAX_EVENT_ID, Event, ascii_int
 from dallas_calls.storage.port import ReadStore
 
 log = logging.getLogger(__name__)
@@ -119,28 +125,6 @@ class _EventStreamResponse(EventSourceResponse):
             log.info("dropped an SSE client that stopped reading")
 
 
-def _event_id(text: str | None, name: str) -> int | None:
-    """An event id from a header or parameter: ASCII digits, 0 to MAX_EVENT_ID (400 otherwise)."""
-    if text is None or text.strip() == "":
-        return None
-    value = text.strip()
-    number = ascii_int(value) if len(value) <= 16 else None
-    if number is None or number > MAX_EVENT_ID:
-        raise ApiError(
-            400, "bad_request", f"{name} must be an event id (0 to {MAX_EVENT_ID}), got {value[:40]!r}"
-        )
-    return number
-
-
-def _require_bearer(request: Request, token: str) -> None:
-    auth = request.headers.get("authorization", "")
-    scheme, _, given = auth.partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
-        raise ApiError(
-            401, "unauthorized", "a valid bearer token is required", {"WWW-Authenticate": "Bearer"}
-        )
-
-
 def _etag_matches(header: str, etag: str) -> bool:
     base = etag.strip('"').removesuffix("-gz")
     for tag in header.split(","):
@@ -151,19 +135,6 @@ def _etag_matches(header: str, etag: str) -> bool:
         if tag == base:
             return True
     return False
-
-
-def _parse_bound(text: str | None, name: str) -> datetime:
-    if text is None or not text.strip():
-        raise ApiError(400, "bad_request", f"{name} is required (ISO 8601 time, e.g. 2019-06-18T05:00:00Z)")
-    parsed = parse_time(text.strip().replace(" ", "+"))
-    if parsed is None:
-        raise ApiError(
-            400,
-            "bad_request",
-            f"{name} is not an ISO 8601 time from {EARLIEST_TIME.year} to {LATEST_TIME.year - 1}: {text[:80]!r}",
-        )
-    return parsed
 
 
 def _age_s(at: str | None) -> float | None:
@@ -351,9 +322,9 @@ def create_app(
         from (`store_id` of `/current-calls/`): an id from another store (an earlier demo run)
         gets `reset`, and so does every stream when the server switches stores. Filters: `?division=` (comma
         separated), `?priority=` (1-4 or `unknown`, comma separated)."""
-        after = _event_id(request.headers.get("last-event-id"), "Last-Event-ID")
+        after = event_id_param(request.headers.get("last-event-id"), "Last-Event-ID")
         if after is None:
-            after = _event_id(last_event_id, "last_event_id")
+            after = event_id_param(last_event_id, "last_event_id")
         try:
             flt = StreamFilter.parse(division, priority)
         except ValueError as exc:
@@ -388,55 +359,7 @@ def create_app(
         """Bearer token required (`DALLAS_CALLS_INGEST_TOKEN`; 404 while unset). Body
         `{"events": [{id, type, at, data}]}` at most `ingest_max_bytes`. Idempotent by id: events at
         or below the newest id seen are skipped."""
-        token = settings.ingest_token
-        if not token:
-            raise ApiError(404, "not_found", "ingest is disabled (no ingest token configured)")
-        _require_bearer(request, token)
-        limit = settings.ingest_max_bytes
-        declared = request.headers.get("content-length")
-        if declared is not None:
-            size = ascii_int(declared.strip())
-            if size is None:
-                raise ApiError(400, "bad_request", "invalid Content-Length")
-            if size > limit:
-                raise ApiError(413, "too_large", f"body over {limit} bytes")
-        body = bytearray()
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > limit:
-                raise ApiError(413, "too_large", f"body over {limit} bytes")
-        try:
-            parsed = schemas.IngestBody.model_validate_json(bytes(body))
-        except ValidationError as exc:
-            return invalid_request(
-                problems_of(exc.errors(include_url=False, include_input=False)), "invalid events"
-            )
-        await view.sync()
-        newest = view.last_event_id
-        fresh: dict[int, Event] = {}
-        for item in parsed.events:
-            if item.id > newest and item.id not in fresh:
-                fresh[item.id] = Event(
-                    item.id,
-                    item.type,
-                    item.at,
-                    item.data,
-                    incident_number=(item.data.get("call") or {}).get("incident_number"),
-                    location_key=item.data.get("location_key"),
-                )
-        events = [fresh[i] for i in sorted(fresh)]
-        if events:
-            await bus.publish(events)
-            await view.sync()
-            for event in events:
-                metrics.EVENTS.labels(event.type).inc()
-        return JSONResponse(
-            {
-                "accepted": len(events),
-                "duplicates": len(parsed.events) - len(events),
-                "last_event_id": max(view.last_event_id, events[-1].id if events else 0),
-            }
-        )
+        return await ingest_events(request, settings, view, bus)
 
     @app.get(
         "/calls/{incident_number}",
@@ -494,7 +417,7 @@ def create_app(
     ) -> Response:
         """Calls (open or closed) first seen in `[start, end)`, oldest first. ISO 8601 times from
         1900 to 2199; the window may span at most 31 days."""
-        begin, finish = _parse_bound(start, "start"), _parse_bound(end, "end")
+        begin, finish = time_param(start, "start"), time_param(end, "end")
         if finish <= begin:
             raise ApiError(400, "bad_request", "end must be after start")
         if finish - begin > HISTORY_MAX_WINDOW:
@@ -539,7 +462,7 @@ def create_app(
     async def prometheus(request: Request) -> Response:
         """Open unless `DALLAS_CALLS_METRICS_TOKEN` is set; then `Authorization: Bearer <token>`."""
         if settings.metrics_token:
-            _require_bearer(request, settings.metrics_token)
+            require_bearer(request, settings.metrics_token)
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     @app.get(

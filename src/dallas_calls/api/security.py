@@ -22,14 +22,17 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import re
 from urllib.parse import urlsplit
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from dallas_calls.api.errors import ApiError
 
 SWAGGER_ASSETS = "/static/vendor/swagger-ui"
 REFERRER_POLICY = "strict-origin-when-cross-origin"
@@ -98,6 +101,16 @@ class SecurityHeadersMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+def require_bearer(request: Request, token: str) -> None:
+    """401 unless the request carries ``Authorization: Bearer <token>`` (compared in constant time)."""
+    auth = request.headers.get("authorization", "")
+    scheme, _, given = auth.partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
+        raise ApiError(
+            401, "unauthorized", "a valid bearer token is required", {"WWW-Authenticate": "Bearer"}
+        )
 
 
 def _inline_script_hashes(html: str) -> tuple[str, ...]:
