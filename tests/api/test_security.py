@@ -160,3 +160,12 @@ def test_the_openapi_document_resolves_and_documents_every_response(make_server:
     assert "events" in body["properties"]
     event = _resolve(document, body["properties"]["events"]["items"]["$ref"])
     assert event["properties"]["id"]["maximum"] == 2**53 - 1
+
+
+def test_an_unexpected_error_is_a_json_500_with_the_headers_too(make_server: Any) -> None:
+    server = make_server()
+    server.store.close()  # the store fails under the next request that reads it
+    response = httpx.get(server.url + "/history?start=2019-06-18T00:00:00Z&end=2019-06-19T00:00:00Z")
+    assert response.status_code == 500
+    assert response.json() == {"error": "internal_error", "message": "internal server error"}
+    _assert_safe_headers(response)

@@ -53,12 +53,7 @@ from dallas_calls.api.limits import (
 )
 from dallas_calls.api.middleware import MetricsMiddleware
 from dallas_calls.api.openapi import INGEST_BODY_REF, install_openapi, responses
-from dallas_calls.api.security import (
-    SecurityHeadersMiddleware,
-    content_security_policy,
-    install_docs,
-    require_bearer,
-)
+from dallas_calls.api.security import install_docs, install_security_headers, require_bearer
 from dallas_calls.api.view import (
     DEFAULT_RING_SIZE,
     CurrentCallsView,
@@ -238,6 +233,7 @@ def create_app(
     install_error_handlers(app)
     install_openapi(app)
     install_docs(app, settings.tile_url)
+    install_security_headers(app, settings.tile_url)
 
     def default_readiness() -> dict[str, Any]:
         store = current["store"]
@@ -505,8 +501,7 @@ def create_app(
 
     app.mount("/static", StaticFiles(directory=WEB_DIR, check_dir=False), name="static")
 
-    # Outermost last: proxy headers (trusted peers only) decide the client IP the limits count by;
-    # every response, a limit's 429 included, gets the security headers.
+    # Outermost last: proxy headers (trusted peers only) decide the client IP the limits count by.
     app.add_middleware(_SelectiveGZip)
     app.add_middleware(StreamConnectionLimit, per_ip=settings.sse_max_clients_per_ip)
     app.add_middleware(RateLimitMiddleware, per_minute=settings.rate_limit_per_min)
@@ -520,6 +515,5 @@ def create_app(
             allow_headers=["Authorization", "Content-Type", "Last-Event-ID", "If-None-Match"],
             expose_headers=["ETag"],
         )
-    app.add_middleware(SecurityHeadersMiddleware, csp=content_security_policy(settings.tile_url))
     app.add_middleware(trusted_proxies, proxies=settings.trusted_proxies)
     return app

@@ -1,6 +1,6 @@
 """Response headers that keep browsers safe with the dashboard, and the /docs page they allow.
 
-Every response carries a Content-Security-Policy, ``X-Content-Type-Options: nosniff``, a
+Every response (a 500 included) carries a Content-Security-Policy, ``X-Content-Type-Options: nosniff``, a
 ``Referrer-Policy`` and ``X-Frame-Options`` (for browsers without ``frame-ancestors``), added by a
 pure ASGI layer (``BaseHTTPMiddleware`` would buffer the event stream).
 
@@ -101,6 +101,18 @@ class SecurityHeadersMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+def install_security_headers(app: FastAPI, tile_url: str) -> None:
+    """The headers around the app's whole middleware stack, Starlette's ServerErrorMiddleware
+    included, so that even a 500 carries them (``add_middleware`` would place them inside it)."""
+    build = app.build_middleware_stack
+    csp = content_security_policy(tile_url)
+
+    def build_with_headers() -> ASGIApp:
+        return SecurityHeadersMiddleware(build(), csp)
+
+    app.build_middleware_stack = build_with_headers  # type: ignore[method-assign]
 
 
 def require_bearer(request: Request, token: str) -> None:

@@ -154,9 +154,9 @@ locals {
       DALLAS_CALLS_ARCHIVE_URI  = "s3://${var.bucket_name}"
       DALLAS_CALLS_CORS_ORIGINS = var.cors_origins
       DALLAS_CALLS_LOG_LEVEL    = var.log_level
-      # Uvicorn trusts X-Forwarded-For from any peer: only the load balancer can reach the tasks, and
-      # the per-client rate limit needs the real client address.
-      FORWARDED_ALLOW_IPS = "*"
+      # X-Forwarded-For is trusted from any peer: only the load balancer can reach the tasks, and
+      # the per-client limits need the real client address (the app trusts no proxy by default).
+      DALLAS_CALLS_TRUSTED_PROXIES = "*"
     },
     { for role, t in var.tables : "DALLAS_CALLS_${upper(role)}_TABLE" => t.name },
     var.extra_environment,
