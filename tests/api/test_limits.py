@@ -139,6 +139,15 @@ def test_request_heads_over_the_limit_get_431_and_the_connection_closed(make_ser
     assert fine.startswith(b"HTTP/1.1 200 ")
 
 
+def test_the_limit_is_per_request_on_a_kept_alive_connection(make_server: Any) -> None:
+    """Three pipelined requests, each head 10 KiB (30 KiB in all, in one write): all answered."""
+    server = make_server()
+    head = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"p" * 10_000 + b"\r\n\r\n"
+    last = b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Pad: " + b"p" * 10_000 + b"\r\n\r\n"
+    answer = _raw_request(server.port, head + head + last)
+    assert answer.count(b"HTTP/1.1 200 ") == 3, answer[:300]
+
+
 def test_a_header_flood_is_cut_off_after_the_limit(make_server: Any) -> None:
     """100 MB of header: the server hangs up after the first few chunks instead of reading (and
     keeping) them all; it serves everyone else meanwhile."""

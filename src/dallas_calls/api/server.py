@@ -29,19 +29,26 @@ log = logging.getLogger(__name__)
 
 
 class HeaderLimitedProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol with a limit on the size of the request head (431 above)."""
+    """uvicorn's httptools protocol with a limit on the size of the request head (431 above).
+
+    Two checks, because httptools shows a header only once it is complete: a complete head is
+    measured exactly (request target + names + values); a head still incomplete is measured by the
+    bytes read since the read in which it began (not counting that read, which may also hold the
+    end of the previous request on a kept-alive connection). A connection thus holds at most the
+    limit plus two reads of a head before it is answered 431 and closed."""
 
     max_header_bytes = 16384
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._head_bytes = 0  # bytes received while the current request's head is incomplete
+        self._head_bytes = 0  # bytes read since the current request's head began, while incomplete
         self._in_head = False
+        self._head_began = False  # the head began in the read being parsed
         self._head_too_large = False
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        self._in_head, self._head_bytes = True, 0
+        self._in_head, self._head_began, self._head_bytes = True, True, 0
 
     def on_headers_complete(self) -> None:
         self._in_head = False
@@ -54,8 +61,9 @@ class HeaderLimitedProtocol(HttpToolsProtocol):
         super().on_headers_complete()
 
     def data_received(self, data: bytes) -> None:
+        self._head_began = False
         super().data_received(data)
-        if self._in_head and not self.transport.is_closing():
+        if self._in_head and not self._head_began and not self.transport.is_closing():
             self._head_bytes += len(data)
             if self._head_bytes > self.max_header_bytes:
                 self._send_431()
