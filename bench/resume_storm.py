@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -27,6 +26,10 @@ import textwrap
 import time
 
 import httpx
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from header_flood import free_port
 
 SERVER = textwrap.dedent(
     """
@@ -55,12 +58,6 @@ SERVER = textwrap.dedent(
     uvicorn.run(app, **server_options(settings))
     """
 )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def probe(http: httpx.AsyncClient, url: str) -> float:
