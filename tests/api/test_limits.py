@@ -111,7 +111,12 @@ def test_forwarded_for_from_a_trusted_proxy_names_the_client(make_server: Any) -
         one = [
             http.get("/config.json", headers={"X-Forwarded-For": "203.0.113.7"}).status_code for _ in range(3)
         ]
-    assert spread == [200] * 6 and one == [200, 200, 429]
+        # what the client wrote itself comes first; the proxy appended the address it saw
+        spoofed = [
+            http.get("/config.json", headers={"X-Forwarded-For": f"192.0.2.{i}, 203.0.113.8"}).status_code
+            for i in range(3)
+        ]
+    assert spread == [200] * 6 and one == [200, 200, 429] and spoofed == [200, 200, 429]
 
 
 def _raw_request(port: int, head: bytes, timeout: float = 10) -> bytes:

@@ -37,8 +37,10 @@ def client_ip(scope: Scope) -> str:
 
 def trusted_proxies(app: ASGIApp, proxies: str) -> ASGIApp:
     """Honour ``X-Forwarded-For``/``-Proto`` only from the listed proxies (addresses or networks,
-    comma separated; ``*`` trusts every peer). Empty: no peer is trusted, whatever its address
-    (uvicorn's own ``--proxy-headers`` trusts 127.0.0.1 by default; ``serve``/``api`` turn it off)."""
+    comma separated): the client is the header's last address that is not a listed proxy. ``*``
+    trusts every peer and takes the first address, which a client can write itself. Empty: no peer
+    is trusted, whatever its address (uvicorn's own ``--proxy-headers`` trusts 127.0.0.1 by
+    default; ``serve``/``api`` turn it off). uvicorn's middleware does the parsing."""
     listed = [p.strip() for p in proxies.split(",") if p.strip()]
     if not listed:
         return app
