@@ -6,8 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import socket
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +28,7 @@ from dallas_calls.events.bus import EventBus, LocalBus
 from dallas_calls.feed.source import ReplaySource
 from dallas_calls.pipeline import Pipeline, PollResult
 from dallas_calls.storage.sqlite import SqliteStore
+from tests.conftest import free_port
 
 T = TypeVar("T")
 
@@ -229,3 +234,43 @@ async def wait_for(predicate: Callable[[], bool], timeout: float = 10, step: flo
             return True
         await asyncio.sleep(step)
     return predicate()
+
+
+def start_api(
+    data_dir: Path, bus: str = "local", env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[bytes], str]:
+    """`dallas-calls api` as a process on a loopback port (ingest enabled): once ready, (process, URL)."""
+    port = free_port()
+    env = {**os.environ, "DALLAS_CALLS_INGEST_TOKEN": TOKEN, "DALLAS_CALLS_GEOCODE": "false", **(env or {})}
+    data_dir.mkdir(parents=True)
+    log = (data_dir / "api.log").open("wb")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "dallas_calls.cli",
+            "api",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(data_dir),
+            "--bus",
+            bus,
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError((data_dir / "api.log").read_text()[-2000:])
+        try:
+            if httpx.get(url + "/readyz", timeout=1).status_code == 200:
+                return proc, url
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("api did not become ready: " + (data_dir / "api.log").read_text()[-2000:])

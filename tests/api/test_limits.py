@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from dallas_calls.feed.source import ReplaySource
-from tests.api.conftest import SseClient, wait_for
+from tests.api.conftest import SseClient, start_api, wait_for
 from tests.conftest import LiveServer
 
 
@@ -170,11 +170,23 @@ def test_a_header_flood_is_cut_off_after_the_limit(make_server: Any) -> None:
     assert httpx.get(server.url + "/healthz").status_code == 200
 
 
+def _assert_limits_of_a_process(url: str) -> None:
+    """The head limit, and no trust of a loopback peer's X-Forwarded-For (uvicorn's own defaults
+    would trust it), on a server started with a rate limit of 5 a minute."""
+    port = int(url.rsplit(":", 1)[1])
+    head = b"GET /stats HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 20_000 + b"\r\n\r\n"
+    assert _raw_request(port, head).startswith(b"HTTP/1.1 431 ")
+    with httpx.Client(base_url=url) as http:
+        codes = [
+            http.get("/config.json", headers={"X-Forwarded-For": f"198.51.100.{i}"}).status_code
+            for i in range(8)
+        ]
+    assert codes == [200] * 5 + [429] * 3  # (the start-up probes of /healthz, /readyz are not counted)
+
+
 def test_serve_applies_the_limits_with_its_defaults(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, feed_sequence: Path
 ) -> None:
-    """`dallas-calls serve` itself (not only the app): the head limit, and no trust of a loopback
-    peer's X-Forwarded-For although uvicorn's own defaults would trust it."""
     from dallas_calls.archive.store import decode_snapshot
     from dallas_calls.feed.source import list_snapshots
 
@@ -183,18 +195,18 @@ def test_serve_applies_the_limits_with_its_defaults(
     server = LiveServer(tmp_path / "serve", snapshots)
     server.start()
     try:
-        answer = _raw_request(
-            server.port, b"GET /stats HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 20_000 + b"\r\n\r\n"
-        )
-        assert answer.startswith(b"HTTP/1.1 431 ")
-        with httpx.Client(base_url=server.url) as http:
-            codes = [
-                http.get("/config.json", headers={"X-Forwarded-For": f"198.51.100.{i}"}).status_code
-                for i in range(8)
-            ]
-        assert codes == [200] * 5 + [429] * 3  # (the start-up probes of /healthz are not counted)
+        _assert_limits_of_a_process(server.url)
     finally:
         server.close()
+
+
+def test_api_applies_the_limits_with_its_defaults(tmp_path: Path) -> None:
+    proc, url = start_api(tmp_path / "api", env={"DALLAS_CALLS_RATE_LIMIT_PER_MIN": "5"})
+    try:
+        _assert_limits_of_a_process(url)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
 
 
 async def test_the_cap_counts_streams_until_their_sockets_are_gone(make_server: Any) -> None:

@@ -4,18 +4,13 @@ event, whichever replica received it."""
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.api.conftest import TOKEN, SseClient, event_dict
-from tests.conftest import free_port
+from tests.api.conftest import TOKEN, SseClient, event_dict, start_api
 from tests.events.conftest import RedisServer, redis_server_or_skip
 
 pytestmark = pytest.mark.redis
@@ -28,50 +23,13 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
     server.stop()
 
 
-def _start_api(data_dir: Path, bus: str) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    env = {**os.environ, "DALLAS_CALLS_INGEST_TOKEN": TOKEN, "DALLAS_CALLS_GEOCODE": "false"}
-    data_dir.mkdir(parents=True)
-    log = (data_dir / "api.log").open("wb")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "dallas_calls.cli",
-            "api",
-            "--port",
-            str(port),
-            "--data-dir",
-            str(data_dir),
-            "--bus",
-            bus,
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=env,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError((data_dir / "api.log").read_text()[-2000:])
-        try:
-            if httpx.get(url + "/readyz", timeout=1).status_code == 200:
-                return proc, url
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("api did not become ready: " + (data_dir / "api.log").read_text()[-2000:])
-
-
 async def test_two_api_processes_on_one_redis_both_see_every_event(
     tmp_path: Path, redis_server: RedisServer
 ) -> None:
     procs = []
     try:
         for name in ("a", "b"):
-            procs.append(_start_api(tmp_path / name, redis_server.url))
+            procs.append(start_api(tmp_path / name, redis_server.url))
         (_, url_a), (_, url_b) = procs
         auth = {"Authorization": f"Bearer {TOKEN}"}
         async with httpx.AsyncClient() as http:

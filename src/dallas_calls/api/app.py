@@ -54,12 +54,7 @@ from dallas_calls.api.limits import (
 from dallas_calls.api.middleware import MetricsMiddleware
 from dallas_calls.api.openapi import INGEST_BODY_REF, install_openapi, responses
 from dallas_calls.api.security import install_docs, install_security_headers, require_bearer
-from dallas_calls.api.view import (
-    DEFAULT_RING_SIZE,
-    CurrentCallsView,
-    iso_utc,
-    parse_time,
-)
+from dallas_calls.api.view import DEFAULT_RING_SIZE, CurrentCallsView, iso_utc, parse_time
 from dallas_calls.config import Settings
 from dallas_calls.events.bus import EventBus
 from dallas_calls.events.sse import RETRY_MS, StreamFilter, client_stream
