@@ -300,11 +300,11 @@ def create_app(
         responses=responses("text/event-stream", 400, 422),
     )
     async def get_events(
-        request: Request,
         last_event_id: str | None = None,
         division: str | None = None,
         priority: str | None = None,
         store: str | None = Query(None, max_length=64),
+        last_event_id_header: str | None = fastapi.Header(None, alias="Last-Event-ID"),
     ) -> Response:
         """`id:` / `event:` / `data:` framing, a `retry:` hint and a heartbeat comment. Resumes
         after the `Last-Event-ID` header (or `?last_event_id=`) with no gap and no duplicate; an id
@@ -313,7 +313,7 @@ def create_app(
         from (`store_id` of `/current-calls/`): an id from another store (an earlier demo run)
         gets `reset`, and so does every stream when the server switches stores. Filters: `?division=` (comma
         separated), `?priority=` (1-4 or `unknown`, comma separated)."""
-        after = event_id_param(request.headers.get("last-event-id"), "Last-Event-ID")
+        after = event_id_param(last_event_id_header, "Last-Event-ID")
         if after is None:
             after = event_id_param(last_event_id, "last_event_id")
         try:
