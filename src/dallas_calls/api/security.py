@@ -1,8 +1,9 @@
 """Response headers that keep browsers safe with the dashboard, and the /docs page they allow.
 
-Every response (a 500 included) carries a Content-Security-Policy, ``X-Content-Type-Options: nosniff``, a
-``Referrer-Policy`` and ``X-Frame-Options`` (for browsers without ``frame-ancestors``), added by a
-pure ASGI layer (``BaseHTTPMiddleware`` would buffer the event stream).
+Every response (a 500 included) carries a Content-Security-Policy, ``X-Content-Type-Options:
+nosniff``, a ``Referrer-Policy`` and ``X-Frame-Options`` (for browsers without
+``frame-ancestors``), added by a pure ASGI layer (``BaseHTTPMiddleware`` would buffer the event
+stream).
 
 What the policy allows is what the dashboard and /docs really load, no more:
 
