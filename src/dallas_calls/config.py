@@ -64,6 +64,11 @@ class Settings(BaseSettings):
     max_header_bytes: int = Field(
         16384, ge=1024, description="Largest request line + headers accepted (431 above)."
     )
+    request_head_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        description="Seconds a connection may take to send a request line and headers (408 after).",
+    )
     trusted_proxies: str = Field(
         "",
         description="Comma-separated proxy addresses/networks whose X-Forwarded-For is honoured (empty: none).",

@@ -224,3 +224,31 @@ async def test_the_cap_counts_streams_until_their_sockets_are_gone(make_server: 
         async with httpx.AsyncClient() as http:
             await _until_admitted(http, server.url)
     assert await wait_for(lambda: server.view.clients == 0, timeout=10)
+
+
+def _read_until_closed(sock: socket.socket) -> bytes:
+    answer = b""
+    while chunk := sock.recv(65536):
+        answer += chunk
+    return answer
+
+
+def test_a_connection_that_sends_no_whole_head_in_time_is_closed_with_408(make_server: Any) -> None:
+    """Idle or dripping connections do not hold a descriptor for ever; a stream, once its head is
+    in, stays open however long it lives."""
+    server = make_server(request_head_timeout_s=0.5, sse_heartbeat_s=0.2)
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as idle:
+        assert _read_until_closed(idle).startswith(b"HTTP/1.1 408 ")
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as drip:
+        drip.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        time.sleep(0.3)
+        drip.sendall(b"X-Slow: 1\r\n")
+        answer = _read_until_closed(drip)
+        assert answer.startswith(b"HTTP/1.1 408 ") and b"request_timeout" in answer
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as stream:
+        stream.sendall(b"GET /get-events/ HTTP/1.1\r\nHost: x\r\n\r\n")
+        time.sleep(1.2)  # well past the head deadline
+        received = stream.recv(65536)
+        assert received.startswith(b"HTTP/1.1 200 ") or b": heartbeat" in received
+        time.sleep(0.5)
+        assert b": heartbeat" in stream.recv(65536), "the stream is still open"

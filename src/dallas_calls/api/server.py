@@ -9,6 +9,9 @@ Two things uvicorn does not do by itself:
   connection) as soon as they pass ``max_header_bytes``, so a connection holds at most that plus
   one read buffer. The check has to sit in the protocol: by the time an ASGI middleware runs, the
   headers are already in memory.
+* **Bound the time to send it.** uvicorn waits for a first request for ever: a connection that
+  sends nothing (or a byte now and then) holds a file descriptor until the server stops. The
+  protocol closes it with a 408 after ``request_head_timeout_s``.
 * **Trust no proxy by default.** uvicorn's ``proxy_headers`` is on by default and trusts
   ``X-Forwarded-For`` from 127.0.0.1, so behind nothing at all any local client could pick its own
   rate-limit bucket. It is turned off here; the app honours the header only from
@@ -17,6 +20,7 @@ Two things uvicorn does not do by itself:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -35,9 +39,15 @@ class HeaderLimitedProtocol(HttpToolsProtocol):
     measured exactly (request target + names + values); a head still incomplete is measured by the
     bytes read since the read in which it began (not counting that read, which may also hold the
     end of the previous request on a kept-alive connection). A connection thus holds at most the
-    limit plus two reads of a head before it is answered 431 and closed."""
+    limit plus two reads of a head before it is answered 431 and closed.
+
+    And a deadline: a connection that has not sent a whole request head ``head_timeout_s`` after it
+    was opened (or after its request began) is answered 408 and closed. Without it a client holds a
+    file descriptor for ever by connecting and sending nothing, or a byte a minute.
+    """
 
     max_header_bytes = 16384
+    head_timeout_s = 10.0
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -45,13 +55,38 @@ class HeaderLimitedProtocol(HttpToolsProtocol):
         self._in_head = False
         self._head_began = False  # the head began in the read being parsed
         self._head_too_large = False
+        self._head_timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: Any) -> None:
+        super().connection_made(transport)
+        self._start_head_timer()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._stop_head_timer()
+        super().connection_lost(exc)
+
+    def _start_head_timer(self) -> None:
+        if self._head_timer is None:
+            self._head_timer = self.loop.call_later(self.head_timeout_s, self._head_timed_out)
+
+    def _stop_head_timer(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _head_timed_out(self) -> None:
+        self._head_timer = None
+        if not self.transport.is_closing():
+            self._refuse(408, "request_timeout", f"no complete request head within {self.head_timeout_s:g} s")
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._in_head, self._head_began, self._head_bytes = True, True, 0
+        self._start_head_timer()
 
     def on_headers_complete(self) -> None:
         self._in_head = False
+        self._stop_head_timer()
         size = len(self.url) + sum(len(name) + len(value) + 4 for name, value in self.headers)
         if size > self.max_header_bytes:
             # Raised inside the parser's callback: httptools stops and uvicorn answers 400, which
@@ -75,10 +110,15 @@ class HeaderLimitedProtocol(HttpToolsProtocol):
             super().send_400_response(msg)
 
     def _send_431(self) -> None:
-        log.info("refused a request head over %d bytes from %s", self.max_header_bytes, self.client)
-        body = error_body("headers_too_large", f"request line and headers over {self.max_header_bytes} bytes")
+        self._refuse(431, "headers_too_large", f"request line and headers over {self.max_header_bytes} bytes")
+
+    def _refuse(self, status: int, code: str, message: str) -> None:
+        """Answer in the API's error format and close the connection (no ASGI app runs)."""
+        log.info("refused a request from %s: %s", self.client, message)
+        self._stop_head_timer()
+        body = error_body(code, message)
         head = [
-            STATUS_LINE[431],
+            STATUS_LINE[status],
             b"content-type: application/json\r\n",
             b"content-length: " + str(len(body)).encode() + b"\r\n",
             b"x-content-type-options: nosniff\r\n",
@@ -89,9 +129,10 @@ class HeaderLimitedProtocol(HttpToolsProtocol):
         self._in_head = False
 
 
-def header_limited_protocol(max_header_bytes: int) -> type[HeaderLimitedProtocol]:
-    """The protocol class with its limit (uvicorn instantiates the class it is given per connection)."""
-    return type("HeaderLimitedProtocol", (HeaderLimitedProtocol,), {"max_header_bytes": max_header_bytes})
+def header_limited_protocol(max_header_bytes: int, head_timeout_s: float) -> type[HeaderLimitedProtocol]:
+    """The protocol class with its limits (uvicorn instantiates the class it is given per connection)."""
+    limits = {"max_header_bytes": max_header_bytes, "head_timeout_s": head_timeout_s}
+    return type("HeaderLimitedProtocol", (HeaderLimitedProtocol,), limits)
 
 
 def server_options(settings: Settings) -> dict[str, Any]:
@@ -102,7 +143,7 @@ def server_options(settings: Settings) -> dict[str, Any]:
         "host": settings.host,
         "port": settings.port,
         "log_level": settings.log_level.lower(),
-        "http": header_limited_protocol(settings.max_header_bytes),
+        "http": header_limited_protocol(settings.max_header_bytes, settings.request_head_timeout_s),
         "ws": "none",
         "proxy_headers": False,
         "server_header": False,
