@@ -21,7 +21,7 @@ install: $(STAMP)
 # Map libraries come from npm (pinned in package-lock.json) and are served by the app: no CDN.
 $(WEB_STAMP): package.json package-lock.json scripts/build_web_vendor.py
 	@command -v npm >/dev/null || { echo "npm is needed to install the map libraries (Node.js 18+)"; exit 1; }
-	npm ci --no-audit --no-fund --silent
+	npm ci --ignore-scripts --no-audit --no-fund --silent
 	$(PYTHON) scripts/build_web_vendor.py
 	@touch $@
 

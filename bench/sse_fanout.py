@@ -65,6 +65,7 @@ def serve(port: int, data_dir: str, loop: str, http: str) -> None:
         ingest_token=TOKEN,
         ingest_max_bytes=50_000_000,
         rate_limit_per_min=0,
+        sse_max_clients_per_ip=0,  # every client of this bench comes from 127.0.0.1
         geocode=False,
     )
     store = SqliteStore(settings.db_path)

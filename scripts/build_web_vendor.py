@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Copy the dashboard's browser libraries from node_modules/ into src/dallas_calls/web/vendor/.
 
-The dashboard uses no CDN at run time: Leaflet and Leaflet.markercluster are installed from npm
-(`npm ci`, versions pinned in package.json / package-lock.json) and served by the app from
-/static/vendor/. Run from anywhere: paths are relative to the repository root.
+The dashboard and the API documentation use no CDN at run time: Leaflet, Leaflet.markercluster
+and Swagger UI (for /docs) are installed from npm (`npm ci`, versions pinned in package.json /
+package-lock.json) and served by the app from /static/vendor/. Run from anywhere: paths are relative to the repository root.
 
     npm ci && python scripts/build_web_vendor.py
 """
@@ -31,6 +31,11 @@ FILES: list[tuple[str, list[str], str]] = [
             "MIT-LICENCE.txt",
         ],
         "leaflet.markercluster",
+    ),
+    (
+        "swagger-ui-dist",
+        ["swagger-ui-bundle.js", "swagger-ui.css", "favicon-32x32.png", "LICENSE", "NOTICE"],
+        "swagger-ui",
     ),
 ]
 

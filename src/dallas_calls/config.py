@@ -59,7 +59,28 @@ class Settings(BaseSettings):
     event_retention_days: float = Field(
         7.0, gt=0, description="How long the event log keeps events for resume."
     )
-    rate_limit_per_min: int = Field(600, ge=0, description="REST requests per client IP per minute (0: off).")
+    sse_max_backlog: int = Field(
+        5000, ge=0, description="Events a resuming SSE client may be behind; further behind gets a reset."
+    )
+    sse_max_clients_per_ip: int = Field(
+        20, ge=0, description="Open SSE connections per client IP (0: no cap); 429 beyond."
+    )
+    rate_limit_per_min: int = Field(
+        600, ge=0, description="Requests (SSE connects included) per client IP per minute (0: off)."
+    )
+    max_header_bytes: int = Field(
+        16384, ge=1024, description="Largest request line + headers accepted (431 above)."
+    )
+    request_head_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        description="Seconds a connection may take to send a request line and headers (408 after).",
+    )
+    trusted_proxies: str = Field(
+        "",
+        description="Comma-separated proxy addresses/networks whose X-Forwarded-For is honoured (empty: none).",
+    )
+    metrics_token: str | None = Field(None, description="Bearer token for /metrics (open when unset).")
     cors_origins: str = Field("", description="Comma-separated allowed CORS origins (empty: none).")
     tile_url: str = Field(
         "https://tile.openstreetmap.org/{z}/{x}/{y}.png",

@@ -12,6 +12,17 @@ from typing import Any, Literal, NamedTuple
 EventType = Literal["call.opened", "call.updated", "call.closed", "location.resolved"]
 EVENT_TYPES: tuple[str, ...] = ("call.opened", "call.updated", "call.closed", "location.resolved")
 
+# The largest event id: 2**53 - 1, the largest integer a browser's JSON numbers hold exactly. A
+# larger id would be rounded by the dashboard and every reconnect would resume from a wrong id.
+MAX_EVENT_ID = 2**53 - 1
+
+
+def ascii_int(text: str) -> int | None:
+    """The value of ``text`` if it is ASCII digits only, else None. ``str.isdigit()`` alone is not
+    enough: it accepts digits such as "²" or "٣" that ``int()`` then refuses (or reads differently)."""
+    return int(text) if text.isascii() and text.isdigit() else None
+
+
 Precision = Literal["address", "intersection", "street", "beat", "none"]
 PRECISIONS: tuple[str, ...] = ("address", "intersection", "street", "beat", "none")
 

@@ -6,8 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import socket
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,14 +21,44 @@ import httpx
 import pytest
 import uvicorn
 
+from dallas_calls.api.server import server_options
 from dallas_calls.archive.store import LocalObjectStore
 from dallas_calls.config import Settings
 from dallas_calls.events.bus import EventBus, LocalBus
 from dallas_calls.feed.source import ReplaySource
 from dallas_calls.pipeline import Pipeline, PollResult
 from dallas_calls.storage.sqlite import SqliteStore
+from tests.conftest import free_port
 
 T = TypeVar("T")
+
+TOKEN = "s3cret-token"
+
+
+def call_dict(number: str, division: str = "NORTHEAST", priority: int | None = 2) -> dict[str, Any]:
+    """A call as the publisher sends it (for POST /events/)."""
+    return {
+        "incident_number": number,
+        "division": division,
+        "nature_of_call": "07 - MINOR ACCIDENT",
+        "priority": priority,
+        "received_at": "2019-06-18T00:10:00-05:00",
+        "block": "100",
+        "location": "MAIN ST",
+        "beat": "111",
+        "reporting_area": "1000",
+        "status": "At Scene",
+        "units": [{"unit_number": "B100", "status": "At Scene"}],
+        "location_key": "100 MAIN ST|DALLAS",
+        "first_seen": "2019-06-18T05:17:00Z",
+        "last_seen": "2019-06-18T05:17:00Z",
+        "closed_at": None,
+        "geo": None,
+    }
+
+
+def event_dict(event_id: int, kind: str = "call.opened", number: str = "2019-1") -> dict[str, Any]:
+    return {"id": event_id, "type": kind, "at": "2019-06-18T05:17:00Z", "data": {"call": call_dict(number)}}
 
 
 class ApiServer:
@@ -50,7 +84,8 @@ class ApiServer:
         self.sock.listen(2048)
         self.port = self.sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(self.app, log_level="warning", lifespan="on", timeout_graceful_shutdown=2)
+        options = {**server_options(settings), "log_level": "warning"}
+        config = uvicorn.Config(self.app, lifespan="on", timeout_graceful_shutdown=2, **options)
         self.server = uvicorn.Server(config)
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self._run, daemon=True)
@@ -199,3 +234,43 @@ async def wait_for(predicate: Callable[[], bool], timeout: float = 10, step: flo
             return True
         await asyncio.sleep(step)
     return predicate()
+
+
+def start_api(
+    data_dir: Path, bus: str = "local", env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[bytes], str]:
+    """`dallas-calls api` as a process on a loopback port (ingest enabled): once ready, (process, URL)."""
+    port = free_port()
+    env = {**os.environ, "DALLAS_CALLS_INGEST_TOKEN": TOKEN, "DALLAS_CALLS_GEOCODE": "false", **(env or {})}
+    data_dir.mkdir(parents=True)
+    log = (data_dir / "api.log").open("wb")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "dallas_calls.cli",
+            "api",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(data_dir),
+            "--bus",
+            bus,
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError((data_dir / "api.log").read_text()[-2000:])
+        try:
+            if httpx.get(url + "/readyz", timeout=1).status_code == 200:
+                return proc, url
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("api did not become ready: " + (data_dir / "api.log").read_text()[-2000:])

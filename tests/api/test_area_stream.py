@@ -12,8 +12,7 @@ import httpx
 import pytest
 
 from dallas_calls.events.filters import Area, StreamFilter
-from tests.api.conftest import SseClient
-from tests.api.test_rest import TOKEN, _call
+from tests.api.conftest import TOKEN, SseClient, call_dict
 
 CENTRE = (32.7767, -96.7970)  # downtown Dallas
 
@@ -35,7 +34,7 @@ def _events() -> list[dict[str, Any]]:
     rnd = random.Random(7)
     events: list[dict[str, Any]] = []
     for i in range(60):
-        call = _call(f"A-{i}")
+        call = call_dict(f"A-{i}")
         call["geo"] = _geo(CENTRE[0] + rnd.uniform(-0.03, 0.03), CENTRE[1] + rnd.uniform(-0.03, 0.03))
         events.append({"id": len(events) + 1, "type": "call.opened", "data": {"call": call}})
     inside = dict(events[0]["data"]["call"], geo=_geo(*CENTRE))
@@ -48,7 +47,7 @@ def _events() -> list[dict[str, Any]]:
             "data": {"call": moved, "changes": {"geo": [inside["geo"], moved["geo"]]}},
         }
     )
-    late = _call("LATE-1")  # opened with no point: outside every area
+    late = call_dict("LATE-1")  # opened with no point: outside every area
     events.append({"id": len(events) + 1, "type": "call.opened", "data": {"call": late}})
     events.append(
         {

@@ -14,8 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.api.conftest import SseClient
-from tests.api.test_rest import TOKEN, _event
+from tests.api.conftest import TOKEN, SseClient, event_dict, start_api
 from tests.conftest import free_port
 from tests.events.conftest import RedisServer, redis_server_or_skip
 
@@ -29,50 +28,13 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
     server.stop()
 
 
-def _start_api(data_dir: Path, bus: str) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    env = {**os.environ, "DALLAS_CALLS_INGEST_TOKEN": TOKEN, "DALLAS_CALLS_GEOCODE": "false"}
-    data_dir.mkdir(parents=True)
-    log = (data_dir / "api.log").open("wb")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "dallas_calls.cli",
-            "api",
-            "--port",
-            str(port),
-            "--data-dir",
-            str(data_dir),
-            "--bus",
-            bus,
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=env,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError((data_dir / "api.log").read_text()[-2000:])
-        try:
-            if httpx.get(url + "/readyz", timeout=1).status_code == 200:
-                return proc, url
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("api did not become ready: " + (data_dir / "api.log").read_text()[-2000:])
-
-
 async def test_two_api_processes_on_one_redis_both_see_every_event(
     tmp_path: Path, redis_server: RedisServer
 ) -> None:
     procs = []
     try:
         for name in ("a", "b"):
-            procs.append(_start_api(tmp_path / name, redis_server.url))
+            procs.append(start_api(tmp_path / name, redis_server.url))
         (_, url_a), (_, url_b) = procs
         auth = {"Authorization": f"Bearer {TOKEN}"}
         async with httpx.AsyncClient() as http:
@@ -81,13 +43,13 @@ async def test_two_api_processes_on_one_redis_both_see_every_event(
             await asyncio.sleep(1.0)  # the streams are open
             first = await http.post(
                 url_a + "/events/",
-                json={"events": [_event(i, number=f"2019-{i}") for i in range(100, 104)]},
+                json={"events": [event_dict(i, number=f"2019-{i}") for i in range(100, 104)]},
                 headers=auth,
             )
             assert first.status_code == 200, first.text
             second = await http.post(
                 url_b + "/events/",
-                json={"events": [_event(i, number=f"2019-{i}") for i in range(104, 107)]},
+                json={"events": [event_dict(i, number=f"2019-{i}") for i in range(104, 107)]},
                 headers=auth,
             )
             assert second.status_code == 200, second.text

@@ -13,34 +13,7 @@ import httpx
 import pytest
 
 from dallas_calls.feed.source import ReplaySource
-from tests.api.conftest import SseClient, wait_for
-
-TOKEN = "s3cret-token"
-
-
-def _call(number: str, division: str = "NORTHEAST", priority: int | None = 2) -> dict[str, Any]:
-    return {
-        "incident_number": number,
-        "division": division,
-        "nature_of_call": "07 - MINOR ACCIDENT",
-        "priority": priority,
-        "received_at": "2019-06-18T00:10:00-05:00",
-        "block": "100",
-        "location": "MAIN ST",
-        "beat": "111",
-        "reporting_area": "1000",
-        "status": "At Scene",
-        "units": [{"unit_number": "B100", "status": "At Scene"}],
-        "location_key": "100 MAIN ST|DALLAS",
-        "first_seen": "2019-06-18T05:17:00Z",
-        "last_seen": "2019-06-18T05:17:00Z",
-        "closed_at": None,
-        "geo": None,
-    }
-
-
-def _event(event_id: int, kind: str = "call.opened", number: str = "2019-1") -> dict[str, Any]:
-    return {"id": event_id, "type": kind, "at": "2019-06-18T05:17:00Z", "data": {"call": _call(number)}}
+from tests.api.conftest import TOKEN, SseClient, event_dict, wait_for
 
 
 def test_current_calls_has_a_strong_etag_and_answers_304(make_server: Any, replay: ReplaySource) -> None:
@@ -172,7 +145,7 @@ def test_ingest_requires_a_token_and_is_disabled_without_one(make_server: Any) -
     closed = make_server()
     with httpx.Client(base_url=closed.url) as http:
         off = http.post(
-            "/events/", json={"events": [_event(1)]}, headers={"Authorization": f"Bearer {TOKEN}"}
+            "/events/", json={"events": [event_dict(1)]}, headers={"Authorization": f"Bearer {TOKEN}"}
         )
         assert off.status_code == 404 and "disabled" in off.json()["message"]
     server = make_server(ingest_token=TOKEN, ingest_max_bytes=20_000)
@@ -187,7 +160,7 @@ def test_ingest_rejects_oversized_and_malformed_bodies(make_server: Any) -> None
     server = make_server(ingest_token=TOKEN, ingest_max_bytes=20_000)
     auth = {"Authorization": f"Bearer {TOKEN}"}
     with httpx.Client(base_url=server.url) as http:
-        big = {"events": [_event(i, number=f"2019-{i}") for i in range(1, 80)]}
+        big = {"events": [event_dict(i, number=f"2019-{i}") for i in range(1, 80)]}
         assert len(json.dumps(big, separators=(",", ":"))) > 20_000
         too_big = http.post("/events/", json=big, headers=auth)
         assert too_big.status_code == 413 and "message" in too_big.json()
@@ -205,11 +178,11 @@ def test_ingest_rejects_oversized_and_malformed_bodies(make_server: Any) -> None
             b"not json",
             b'{"events": "x"}',
             b'{"evts": []}',
-            json.dumps({"events": [{**_event(1), "type": "call.exploded"}]}).encode(),
-            json.dumps({"events": [{**_event(1), "id": "7"}]}).encode(),
-            json.dumps({"events": [{**_event(1), "id": 0}]}).encode(),
-            json.dumps({"events": [{**_event(1), "at": "soon"}]}).encode(),
-            json.dumps({"events": [{**_event(1), "data": {"call": {"incident_number": "1"}}}]}).encode(),
+            json.dumps({"events": [{**event_dict(1), "type": "call.exploded"}]}).encode(),
+            json.dumps({"events": [{**event_dict(1), "id": "7"}]}).encode(),
+            json.dumps({"events": [{**event_dict(1), "id": 0}]}).encode(),
+            json.dumps({"events": [{**event_dict(1), "at": "soon"}]}).encode(),
+            json.dumps({"events": [{**event_dict(1), "data": {"call": {"incident_number": "1"}}}]}).encode(),
             json.dumps(
                 {"events": [{"id": 1, "type": "location.resolved", "at": "2019-06-18T05:17:00Z", "data": {}}]}
             ).encode(),
@@ -225,8 +198,8 @@ async def test_ingest_is_idempotent_and_reaches_the_view_and_streams(make_server
     base = 5000  # ids given elsewhere (DynamoDB)
     batch = {
         "events": [
-            _event(base + 1, number="2019-A"),
-            _event(base + 2, number="2019-B"),
+            event_dict(base + 1, number="2019-A"),
+            event_dict(base + 2, number="2019-B"),
             {
                 "id": base + 3,
                 "type": "location.resolved",
@@ -253,7 +226,9 @@ async def test_ingest_is_idempotent_and_reaches_the_view_and_streams(make_server
         assert first.status_code == 200 and first.json()["accepted"] == 3
         again = await http.post("/events/", json=batch, headers=auth)
         assert again.json() == {"accepted": 0, "duplicates": 3, "last_event_id": base + 3}
-        closing = {"events": [_event(base + 2, number="2019-B"), _event(base + 4, "call.closed", "2019-B")]}
+        closing = {
+            "events": [event_dict(base + 2, number="2019-B"), event_dict(base + 4, "call.closed", "2019-B")]
+        }
         assert (await http.post("/events/", json=closing, headers=auth)).json()["accepted"] == 1
         await reader
         assert stream.ids == [base + 1, base + 2, base + 3, base + 4]
@@ -270,19 +245,6 @@ async def test_ingest_is_idempotent_and_reaches_the_view_and_streams(make_server
             base + 1,
             base + 3,
         ]
-
-
-def test_rate_limit_answers_429_with_retry_after_but_not_on_the_stream(make_server: Any) -> None:
-    server = make_server(rate_limit_per_min=5)
-    with httpx.Client(base_url=server.url) as http:
-        codes = [http.get("/config.json").status_code for _ in range(6)]
-        assert codes[:5] == [200] * 5 and codes[5] == 429
-        limited = http.get("/stats")
-        assert limited.status_code == 429 and int(limited.headers["retry-after"]) >= 1
-        assert "message" in limited.json()
-        assert http.get("/healthz").status_code == 200
-        with http.stream("GET", "/get-events/") as stream:
-            assert stream.status_code == 200
 
 
 def test_errors_are_json_and_the_small_routes_work(make_server: Any) -> None:

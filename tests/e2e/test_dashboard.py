@@ -92,6 +92,9 @@ def row_ids(page: Any) -> list[str]:
 
 
 def wait_for(page: Any, js: str, arg: Any = None, timeout: int = 15_000) -> None:
+    """Wait until the predicate ``js`` holds. Write it as a function (``() => ...``): Playwright
+    polls a bare expression with eval, which the dashboard's Content-Security-Policy refuses."""
+    assert "=>" in js, "a predicate is a function"
     page.wait_for_function(js, arg=arg, timeout=timeout)
 
 

@@ -29,7 +29,7 @@ def demo(tmp_path: Path) -> Iterator[LiveServer]:
 def test_the_demo_shows_a_replay_badge_a_banner_and_a_title(page: Any, demo: LiveServer) -> None:
     page.goto(demo.url + "/")
     page.wait_for_selector(LIVE, timeout=20_000)
-    wait_for(page, "document.querySelector('#live-badge').dataset.state === 'replay'")
+    wait_for(page, "() => document.querySelector('#live-badge').dataset.state === 'replay'")
     assert page.inner_text("#live-badge-label") == "Replay"
     banner = page.locator("#mode-banner")
     assert banner.is_visible()
@@ -47,15 +47,15 @@ def test_a_fallback_demo_becomes_live_in_the_open_page(page: Any, tmp_path: Path
     try:
         page.goto(server.url + "/")
         page.wait_for_selector(LIVE, timeout=20_000)
-        wait_for(page, "document.querySelector('#live-badge').dataset.state === 'replay'")
+        wait_for(page, "() => document.querySelector('#live-badge').dataset.state === 'replay'")
         demo_ids = ids_of(current(server))
         assert demo_ids and page.locator("#mode-banner").is_visible()
         assert "cannot be read" in page.inner_text("#mode-banner")
         page.evaluate("window.__sameDocument = true")
 
         server.feed.clear_faults()
-        wait_for(page, "document.body.dataset.mode === 'live'", timeout=20_000)
-        wait_for(page, "document.querySelector('#live-badge').dataset.state === 'live'")
+        wait_for(page, "() => document.body.dataset.mode === 'live'", timeout=20_000)
+        wait_for(page, "() => document.querySelector('#live-badge').dataset.state === 'live'")
         live_ids = {str(r["incident_number"]) for r in live_rows}
         assert ids_of(current(server)) == live_ids
         wait_for(

@@ -11,35 +11,47 @@ NOT appended to the local SQLite store, whose own ids would not match. Resume of
 served from the view's in-memory ring (the last ``DEFAULT_RING_SIZE`` events); an id older than the
 ring gets a ``reset``. Ids at or below the newest seen are skipped (idempotent redelivery). Do not
 feed one process both a poller and ingest: the two id spaces would collide.
+
+Around the routes: the per-client limits (``limits.py``), the security headers and /docs
+(``security.py``), the error format (``errors.py``) and the OpenAPI document (``openapi.py``,
+models in ``schemas.py``). How uvicorn serves it is in ``server.py``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
+import fastapi
 from fastapi import FastAPI, Query, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, model_validator
 from starlette.concurrency import run_in_threadpool
-from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from dallas_calls import metrics
+from dallas_calls.api import schemas
+from dallas_calls.api.errors import ApiError, install_error_handlers
 from dallas_calls.api.event_stream import EventStreamResponse
-from dallas_calls.api.middleware import UNTIMED_PATHS, MetricsMiddleware, RateLimitMiddleware
+from dallas_calls.api.ingest import ingest_events
+from dallas_calls.api.inputs import event_id_param, time_param
+from dallas_calls.api.limits import (
+    EVENT_STREAM_PATHS,
+    RateLimitMiddleware,
+    StreamConnectionLimit,
+    trusted_proxies,
+)
+from dallas_calls.api.middleware import MetricsMiddleware
+from dallas_calls.api.openapi import INGEST_BODY_REF, install_openapi, responses
+from dallas_calls.api.security import install_docs, install_security_headers, require_bearer
 from dallas_calls.api.stats import iso_utc, parse_time
 from dallas_calls.api.view import DEFAULT_RING_SIZE, CurrentCallsView
 from dallas_calls.config import Settings
@@ -48,7 +60,7 @@ from dallas_calls.events.filters import StreamFilter
 from dallas_calls.events.sse import RETRY_MS, client_stream
 from dallas_calls.liveness import Liveness
 from dallas_calls.mode import ModeState
-from dallas_calls.model import EVENT_TYPES, INCIDENT_NUMBER_MAX_LENGTH, Call, Event
+from dallas_calls.model import INCIDENT_NUMBER_MAX_LENGTH
 from dallas_calls.storage.port import ReadStore
 
 log = logging.getLogger(__name__)
@@ -71,111 +83,6 @@ PLACEHOLDER_INDEX = """<!doctype html>
 """
 
 
-# -- errors ------------------------------------------------------------------------------------
-
-
-class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str, headers: Mapping[str, str] | None = None):
-        super().__init__(message)
-        self.status, self.code, self.message, self.headers = status, code, message, dict(headers or {})
-
-
-def error_response(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
-    return JSONResponse({"error": code, "message": message, **extra}, status_code=status)
-
-
-_STATUS_CODES = {
-    400: "bad_request",
-    401: "unauthorized",
-    403: "forbidden",
-    404: "not_found",
-    405: "method_not_allowed",
-    413: "too_large",
-    422: "invalid_request",
-    429: "rate_limited",
-}
-
-
-def _install_error_handlers(app: FastAPI) -> None:
-    async def api_error(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, ApiError)
-        response = error_response(exc.status, exc.code, exc.message)
-        response.headers.update(exc.headers)
-        return response
-
-    async def http_error(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, StarletteHTTPException)
-        message = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
-        if exc.status_code == 404 and message == "Not Found":
-            message = f"no such path: {request.url.path}"
-        response = error_response(exc.status_code, _STATUS_CODES.get(exc.status_code, "error"), message)
-        if exc.headers:
-            response.headers.update(exc.headers)
-        return response
-
-    async def validation_error(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, RequestValidationError)
-        problems = [
-            {"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", ""))} for e in exc.errors()
-        ]
-        summary = "; ".join(f"{'.'.join(p['loc'])}: {p['msg']}" for p in problems)
-        return error_response(422, "invalid_request", f"invalid request: {summary}", errors=problems)
-
-    async def unexpected(request: Request, exc: Exception) -> Response:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return error_response(500, "internal_error", "internal server error")
-
-    app.add_exception_handler(ApiError, api_error)
-    app.add_exception_handler(StarletteHTTPException, http_error)
-    app.add_exception_handler(RequestValidationError, validation_error)
-    app.add_exception_handler(Exception, unexpected)
-
-
-# -- ingest schema -----------------------------------------------------------------------------
-
-
-class IngestEvent(BaseModel):
-    """One event as the publisher sends it: the wire form ``{id, type, at, data}``."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    id: StrictInt = Field(ge=1)
-    type: Literal["call.opened", "call.updated", "call.closed", "location.resolved"]
-    at: str = Field(min_length=1, max_length=64)
-    data: dict[str, Any]
-
-    @model_validator(mode="after")
-    def _check(self) -> IngestEvent:
-        if parse_time(self.at) is None:
-            raise ValueError(f"at: not an ISO 8601 time: {self.at!r}")
-        if self.type.startswith("call."):
-            call = self.data.get("call")
-            if not isinstance(call, dict):
-                raise ValueError(f"{self.type} needs data.call (an object)")
-            try:
-                Call.from_dict(call)
-            except (KeyError, TypeError, ValueError, AttributeError) as exc:
-                raise ValueError(f"data.call is not a call: {exc!r}") from exc
-        else:
-            if not isinstance(self.data.get("location_key"), str):
-                raise ValueError("location.resolved needs data.location_key (a string)")
-            if not isinstance(self.data.get("geo"), dict):
-                raise ValueError("location.resolved needs data.geo (an object)")
-            numbers = self.data.get("incident_numbers", [])
-            if not isinstance(numbers, list) or not all(isinstance(n, str) for n in numbers):
-                raise ValueError("data.incident_numbers must be a list of strings")
-        return self
-
-
-class IngestBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    events: list[IngestEvent] = Field(max_length=10_000)
-
-
-assert set(EVENT_TYPES) == {"call.opened", "call.updated", "call.closed", "location.resolved"}
-
-
 # -- helpers -----------------------------------------------------------------------------------
 
 
@@ -187,7 +94,7 @@ class _SelectiveGZip:
         self.gzip = GZipMiddleware(app, minimum_size=1000)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"] not in UNTIMED_PATHS:
+        if scope["type"] == "http" and scope["path"] not in EVENT_STREAM_PATHS:
             await self.gzip(scope, receive, send)
         else:
             await self.plain(scope, receive, send)
@@ -199,13 +106,10 @@ def _lag_reason(body: Mapping[str, Any]) -> str:
     return f"{body['store_lag_events']} events behind the store for {body['store_behind_s']} s"
 
 
-def _event_id(text: str | None, name: str) -> int | None:
-    if text is None or text.strip() == "":
-        return None
-    value = text.strip()
-    if not value.isdigit() or len(value) > 18:
-        raise ApiError(400, "bad_request", f"{name} must be a non-negative integer event id, got {value!r}")
-    return int(value)
+class _GeoJsonResponse(JSONResponse):
+    """The media type of /geo/ (the files are served as they are; this names the type in /docs)."""
+
+    media_type = "application/geo+json"
 
 
 def _etag_matches(header: str, etag: str) -> bool:
@@ -218,15 +122,6 @@ def _etag_matches(header: str, etag: str) -> bool:
         if tag == base:
             return True
     return False
-
-
-def _parse_bound(text: str | None, name: str) -> datetime:
-    if text is None or not text.strip():
-        raise ApiError(400, "bad_request", f"{name} is required (ISO 8601 time, e.g. 2019-06-18T05:00:00Z)")
-    parsed = parse_time(text.strip().replace(" ", "+"))
-    if parsed is None:
-        raise ApiError(400, "bad_request", f"{name} is not an ISO 8601 time: {text!r}")
-    return parsed
 
 
 def _age_s(at: str | None) -> float | None:
@@ -320,6 +215,8 @@ def create_app(
         summary="Live Dallas police calls: current calls, an event stream, stats and history.",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
 
     async def replace_store(new_store: ReadStore, reason: str) -> None:
@@ -332,7 +229,10 @@ def create_app(
     app.state.bus = bus
     app.state.mode = mode
     app.state.replace_store = replace_store
-    _install_error_handlers(app)
+    install_error_handlers(app)
+    install_openapi(app)
+    install_docs(app, settings.tile_url)
+    install_security_headers(app, settings.tile_url)
 
     def default_readiness() -> dict[str, Any]:
         store = current["store"]
@@ -380,7 +280,12 @@ def create_app(
 
     # -- routes ----------------------------------------------------------------------------------
 
-    @app.get("/current-calls/", tags=["calls"], summary="Open calls, with the last event id")
+    @app.get(
+        "/current-calls/",
+        tags=["calls"],
+        summary="Open calls, with the last event id",
+        responses=responses(schemas.CurrentCallsBody),
+    )
     async def current_calls(request: Request) -> Response:
         """`{"current_active_calls": [Call], "last_event_id": N, "as_of": ts}`. Strong ETag;
         `If-None-Match` → 304; gzip when accepted. Open `/get-events/?last_event_id=N` next."""
@@ -402,10 +307,9 @@ def create_app(
         tags=["events"],
         summary="Server-Sent Events stream of call and location events",
         response_class=Response,
-        responses={200: {"content": {"text/event-stream": {}}}},
+        responses=responses("text/event-stream", 400, 422),
     )
     async def get_events(
-        request: Request,
         last_event_id: str | None = None,
         division: str | None = None,
         priority: str | None = None,
@@ -413,6 +317,7 @@ def create_app(
         radius_m: str | None = Query(None, max_length=16, description="the circle's radius (default 1000)"),
         bbox: str | None = Query(None, max_length=128, description="south,west,north,east: a box"),
         store: str | None = Query(None, max_length=64),
+        last_event_id_header: str | None = fastapi.Header(None, alias="Last-Event-ID"),
     ) -> Response:
         """`id:` / `event:` / `data:` framing, a `retry:` hint and a heartbeat comment. Resumes
         after the `Last-Event-ID` header (or `?last_event_id=`) with no gap and no duplicate; an id
@@ -423,9 +328,9 @@ def create_app(
         separated), `?priority=` (1-4 or `unknown`, comma separated), an area: `?near=lat,lon&radius_m=M` or
         `?bbox=south,west,north,east` (a call's events while its point is inside, the update that
         moves it out, and the `location.resolved` that places a call inside)."""
-        after = _event_id(request.headers.get("last-event-id"), "Last-Event-ID")
+        after = event_id_param(last_event_id_header, "Last-Event-ID")
         if after is None:
-            after = _event_id(last_event_id, "last_event_id")
+            after = event_id_param(last_event_id, "last_event_id")
         try:
             flt = StreamFilter.parse(division, priority, near, radius_m, bbox)
         except ValueError as exc:
@@ -438,6 +343,7 @@ def create_app(
             retry_ms=RETRY_MS,
             store_id=store,
             heartbeat_s=settings.sse_heartbeat_s,
+            max_backlog=settings.sse_max_backlog,
         )
         return EventStreamResponse(stream, send_timeout_s=SSE_SEND_TIMEOUT_S)
 
@@ -445,75 +351,23 @@ def create_app(
         "/events/",
         tags=["events"],
         summary="Ingest events (the AWS publisher)",
+        responses=responses(schemas.IngestResultBody, 400, 401, 404, 413, 422),
         openapi_extra={
-            "requestBody": {
-                "required": True,
-                "content": {"application/json": {"schema": IngestBody.model_json_schema()}},
-            }
+            "requestBody": {"required": True, "content": {"application/json": {"schema": INGEST_BODY_REF}}}
         },
     )
     async def ingest(request: Request) -> Response:
         """Bearer token required (`DALLAS_CALLS_INGEST_TOKEN`; 404 while unset). Body
         `{"events": [{id, type, at, data}]}` at most `ingest_max_bytes`. Idempotent by id: events at
         or below the newest id seen are skipped."""
-        token = settings.ingest_token
-        if not token:
-            raise ApiError(404, "not_found", "ingest is disabled (no ingest token configured)")
-        auth = request.headers.get("authorization", "")
-        scheme, _, given = auth.partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
-            raise ApiError(
-                401, "unauthorized", "a valid bearer token is required", {"WWW-Authenticate": "Bearer"}
-            )
-        limit = settings.ingest_max_bytes
-        declared = request.headers.get("content-length")
-        if declared is not None:
-            if not declared.strip().isdigit():
-                raise ApiError(400, "bad_request", "invalid Content-Length")
-            if int(declared) > limit:
-                raise ApiError(413, "too_large", f"body over {limit} bytes")
-        body = bytearray()
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > limit:
-                raise ApiError(413, "too_large", f"body over {limit} bytes")
-        try:
-            parsed = IngestBody.model_validate_json(bytes(body))
-        except ValidationError as exc:
-            problems = [
-                {"loc": [str(p) for p in e["loc"]], "msg": e["msg"]}
-                for e in exc.errors(include_url=False, include_input=False)
-            ]
-            summary = "; ".join(f"{'.'.join(p['loc']) or 'body'}: {p['msg']}" for p in problems[:5])
-            return error_response(422, "invalid_request", f"invalid events: {summary}", errors=problems)
-        await view.sync()
-        newest = view.last_event_id
-        fresh: dict[int, Event] = {}
-        for item in parsed.events:
-            if item.id > newest and item.id not in fresh:
-                fresh[item.id] = Event(
-                    item.id,
-                    item.type,
-                    item.at,
-                    item.data,
-                    incident_number=(item.data.get("call") or {}).get("incident_number"),
-                    location_key=item.data.get("location_key"),
-                )
-        events = [fresh[i] for i in sorted(fresh)]
-        if events:
-            await bus.publish(events)
-            await view.sync()
-            for event in events:
-                metrics.EVENTS.labels(event.type).inc()
-        return JSONResponse(
-            {
-                "accepted": len(events),
-                "duplicates": len(parsed.events) - len(events),
-                "last_event_id": max(view.last_event_id, events[-1].id if events else 0),
-            }
-        )
+        return await ingest_events(request, settings, view, bus)
 
-    @app.get("/calls/{incident_number}", tags=["calls"], summary="One call with its event history")
+    @app.get(
+        "/calls/{incident_number}",
+        tags=["calls"],
+        summary="One call with its event history",
+        responses=responses(schemas.CallDetailBody, 404, 422),
+    )
     async def get_call(incident_number: str) -> Response:
         if len(incident_number) > INCIDENT_NUMBER_MAX_LENGTH:
             raise ApiError(404, "not_found", "no such call")
@@ -541,18 +395,30 @@ def create_app(
             ]
         return JSONResponse({"call": body, "events": [e.to_dict() for e in events]})
 
-    @app.get("/stats", tags=["calls"], summary="Counts, ages and calls per hour")
+    @app.get(
+        "/stats",
+        tags=["calls"],
+        summary="Counts, ages and calls per hour",
+        responses=responses(schemas.StatsBody),
+    )
     async def stats() -> Response:
         await view.sync()
         return JSONResponse(view.stats())
 
-    @app.get("/history", tags=["calls"], summary="Calls first seen in a time window")
+    @app.get(
+        "/history",
+        tags=["calls"],
+        summary="Calls first seen in a time window",
+        responses=responses(schemas.HistoryBody, 400, 422),
+    )
     async def history(
-        start: str | None = None, end: str | None = None, limit: int = Query(1000, ge=1, le=HISTORY_MAX_LIMIT)
+        start: str | None = Query(None, json_schema_extra={"format": "date-time"}),
+        end: str | None = Query(None, json_schema_extra={"format": "date-time"}),
+        limit: int = Query(1000, ge=1, le=HISTORY_MAX_LIMIT),
     ) -> Response:
-        """Calls (open or closed) first seen in `[start, end)`, oldest first. ISO 8601 times; the
-        window may span at most 31 days."""
-        begin, finish = _parse_bound(start, "start"), _parse_bound(end, "end")
+        """Calls (open or closed) first seen in `[start, end)`, oldest first. ISO 8601 times from
+        1900 to 2199; the window may span at most 31 days."""
+        begin, finish = time_param(start, "start"), time_param(end, "end")
         if finish <= begin:
             raise ApiError(400, "bad_request", "end must be after start")
         if finish - begin > HISTORY_MAX_WINDOW:
@@ -570,7 +436,15 @@ def create_app(
             }
         )
 
-    @app.get("/healthz", tags=["ops"], summary="Liveness: is the poller alive?")
+    @app.get(
+        "/healthz",
+        tags=["ops"],
+        summary="Liveness: is the poller alive?",
+        responses={
+            **responses(schemas.HealthBody),
+            503: {"model": schemas.HealthBody, "description": "The poller stopped or stalled (`reason`)"},
+        },
+    )
     async def healthz() -> Response:
         """200 while the process serves and its poller (if any) polls; 503 when the poller task is
         gone or no poll attempt finished within 3 of its intervals (plus one attempt's timeouts),
@@ -583,16 +457,38 @@ def create_app(
         body["uptime_s"] = round(time.monotonic() - started["at"], 1)
         return JSONResponse(body, status_code=200 if body["ok"] else 503)
 
-    @app.get("/readyz", tags=["ops"], summary="Readiness: feed freshness (or bus, on API-only replicas)")
+    @app.get(
+        "/readyz",
+        tags=["ops"],
+        summary="Readiness: feed freshness (or bus, on API-only replicas)",
+        responses={
+            **responses(schemas.ReadyBody),
+            503: {"model": schemas.ReadyBody, "description": "Not ready (`reason` says why)"},
+        },
+    )
     async def readyz() -> Response:
         body = dict(await run_in_threadpool(check_ready))
         return JSONResponse(body, status_code=200 if body.get("ready") else 503)
 
-    @app.get("/metrics", tags=["ops"], summary="Prometheus metrics", response_class=Response)
-    async def prometheus() -> Response:
+    @app.get(
+        "/metrics",
+        tags=["ops"],
+        summary="Prometheus metrics",
+        response_class=Response,
+        responses=responses(CONTENT_TYPE_LATEST.split(";")[0], 401),
+    )
+    async def prometheus(request: Request) -> Response:
+        """Open unless `DALLAS_CALLS_METRICS_TOKEN` is set; then `Authorization: Bearer <token>`."""
+        if settings.metrics_token:
+            require_bearer(request, settings.metrics_token)
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
-    @app.get("/config.json", tags=["dashboard"], summary="Dashboard configuration")
+    @app.get(
+        "/config.json",
+        tags=["dashboard"],
+        summary="Dashboard configuration",
+        responses=responses(schemas.DashboardConfigBody),
+    )
     async def config_json() -> Response:
         return JSONResponse(
             {
@@ -603,14 +499,20 @@ def create_app(
             }
         )
 
-    @app.get("/geo/{name}.geojson", tags=["dashboard"], summary="City limits and police beats")
-    async def geojson(name: str) -> Response:
+    @app.get(
+        "/geo/{name}.geojson",
+        tags=["dashboard"],
+        summary="City limits and police beats",
+        response_class=_GeoJsonResponse,
+        responses=responses(schemas.GeoJsonBody, 404, 422),
+    )
+    async def geojson(name: str = fastapi.Path(json_schema_extra={"enum": ["city", "beats"]})) -> Response:
         if name not in ("city", "beats"):
             raise ApiError(404, "not_found", f"no geography {name!r} (city or beats)")
         path = GEO_DATA_DIR / f"{name}.geojson"
         if not path.is_file():
             raise ApiError(404, "not_found", f"{name}.geojson is not installed (run `dallas-calls geodata`)")
-        return FileResponse(path, media_type="application/geo+json")
+        return FileResponse(path, media_type=_GeoJsonResponse.media_type)
 
     @app.get("/", include_in_schema=False)
     async def index() -> Response:
@@ -621,7 +523,9 @@ def create_app(
 
     app.mount("/static", StaticFiles(directory=WEB_DIR, check_dir=False), name="static")
 
+    # Outermost last: proxy headers (trusted peers only) decide the client IP the limits count by.
     app.add_middleware(_SelectiveGZip)
+    app.add_middleware(StreamConnectionLimit, per_ip=settings.sse_max_clients_per_ip)
     app.add_middleware(RateLimitMiddleware, per_minute=settings.rate_limit_per_min)
     app.add_middleware(MetricsMiddleware)
     origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
@@ -633,4 +537,5 @@ def create_app(
             allow_headers=["Authorization", "Content-Type", "Last-Event-ID", "If-None-Match"],
             expose_headers=["ETag"],
         )
+    app.add_middleware(trusted_proxies, proxies=settings.trusted_proxies)
     return app

@@ -13,14 +13,25 @@ def iso_utc(at: datetime) -> str:
     return at.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
+# The times the API accepts and computes with. Outside them a time is treated as no time at all:
+# 400/422 on input, skipped by /stats. Python's datetime reaches years 1 and 9999, but converting
+# 0001-01-01T00:00+14:00 to UTC, or stepping a day past 9999-12-31, overflows.
+EARLIEST_TIME = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST_TIME = datetime(2200, 1, 1, tzinfo=UTC)
+
+
 def parse_time(text: object) -> datetime | None:
+    """An aware datetime from ISO 8601 text (UTC when it names no offset), or None when the text is
+    not one or lies outside [EARLIEST_TIME, LATEST_TIME)."""
     if not isinstance(text, str) or not text:
         return None
     try:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
+        parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        in_range = EARLIEST_TIME <= parsed < LATEST_TIME
+    except (ValueError, OverflowError):
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return parsed if in_range else None
 
 
 def call_stats(

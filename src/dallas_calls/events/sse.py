@@ -2,7 +2,8 @@
 
 A client stream never misses or repeats an event. It sends the backlog after the client's last id
 (from the in-memory ring, or the store's event log when the ring does not reach back that far),
-then the live events from the ring, each time everything after the last id it sent. An id the log no longer holds gets an ``event: reset`` (reload
+then the live events from the ring, each time everything after the last id it sent. An id the log
+no longer holds, or one too far behind to be worth replaying, gets an ``event: reset`` (reload
 ``/current-calls/``). A client whose queue overflows gets a final ``event: overflow`` and the stream
 ends; it resumes with its last id.
 
@@ -133,6 +134,7 @@ async def client_stream(
     future_grace_s: float = FUTURE_ID_GRACE_S,
     store_id: str | None = None,
     heartbeat_s: float | None = None,
+    max_backlog: int | None = None,
 ) -> AsyncIterator[bytes]:
     """The bytes of one client's event stream (see the module docstring for the guarantees).
 
@@ -161,6 +163,15 @@ async def client_stream(
             first += control_frame(
                 "reset",
                 {"reason": "unknown event id (newer than this server's log)", "last_event_id": last},
+            )
+        elif max_backlog is not None and log.latest_id() - after_id > max_backlog:
+            last = log.latest_id()
+            first += control_frame(
+                "reset",
+                {
+                    "reason": f"more than {max_backlog} events behind: reload /current-calls/",
+                    "last_event_id": last,
+                },
             )
         else:
             last = after_id

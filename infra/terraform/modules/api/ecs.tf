@@ -154,9 +154,10 @@ locals {
       DALLAS_CALLS_ARCHIVE_URI  = "s3://${var.bucket_name}"
       DALLAS_CALLS_CORS_ORIGINS = var.cors_origins
       DALLAS_CALLS_LOG_LEVEL    = var.log_level
-      # Uvicorn trusts X-Forwarded-For from any peer: only the load balancer can reach the tasks, and
-      # the per-client rate limit needs the real client address.
-      FORWARDED_ALLOW_IPS = "*"
+      # The per-client limits need the real client address: X-Forwarded-For is honoured from the
+      # load balancer (the VPC's range), and its last address from outside the VPC is the client
+      # (what a client put in the header itself comes before it and is not used).
+      DALLAS_CALLS_TRUSTED_PROXIES = data.aws_vpc.this.cidr_block
     },
     { for role, t in var.tables : "DALLAS_CALLS_${upper(role)}_TABLE" => t.name },
     var.extra_environment,

@@ -3,6 +3,11 @@
 
 data "aws_region" "current" {}
 
+# The load balancer's addresses lie in the VPC: the tasks trust X-Forwarded-For from them only.
+data "aws_vpc" "this" {
+  id = var.vpc_id
+}
+
 locals {
   name = "${var.name_prefix}-api"
 }

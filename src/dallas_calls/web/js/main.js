@@ -46,6 +46,9 @@ async function main() {
   const stats = new StatsView({ store, onFilter: (f, v) => toggleFilter(f, v), onSelect: (id) => selectCall(id) });
 
   // ------------------------------------------------------------ filters UI
+  // Filters apply as they change; Enter must not submit the form (no inline handler: the CSP
+  // allows no inline script).
+  $("filters").addEventListener("submit", (e) => e.preventDefault());
   const fq = $("f-q");
   const selects = { division: $("f-division"), nature: $("f-nature"), status: $("f-status"), loc: $("f-loc") };
   const chipBox = $("f-priority");
