@@ -38,6 +38,7 @@ from dallas_calls.tracking.state import OpenCalls
 log = logging.getLogger(__name__)
 
 POSITIVE_TTL = timedelta(days=30)
+MAX_KEYS_PER_SECOND = 1000
 NEGATIVE_TTL = timedelta(hours=6)
 BEAT_TTL = timedelta(days=1)  # beat-precision results are retried sooner: better data may appear
 
@@ -83,17 +84,18 @@ def _iso(at: datetime) -> str:
 def archive_raw(archive: ObjectStore, body: bytes, fetched_at: datetime) -> tuple[datetime, str]:
     """Write the raw snapshot (``Snapshot.archived``: bytes, so no content can fail it) under its
     time key, before anything else. Keys have one-second resolution: the same snapshot again (a
-    replay) reuses its key, a different one fetched in the same second moves to the next free
-    second, so no snapshot ever overwrites another."""
-    for _ in range(60):
-        key = raw_key(fetched_at)
+    replay) reuses its key; a different one fetched in the same second takes the next free
+    sequence number of that second (``HHMMSSZ_001.json.gz``, which sorts after ``HHMMSSZ.json.gz``),
+    so no snapshot ever overwrites another and the key still names the second it was fetched in,
+    however fast the polls come."""
+    for seq in range(MAX_KEYS_PER_SECOND):
+        key = raw_key(fetched_at, seq)
         if not archive.exists(key):
             archive.put(key, body)
             return fetched_at, key
         if archive.get(key) == body:
             return fetched_at, key
-        fetched_at += timedelta(seconds=1)
-    raise RuntimeError(f"no free archive key near {raw_key(fetched_at)}")
+    raise RuntimeError(f"more than {MAX_KEYS_PER_SECOND} snapshots in the second of {raw_key(fetched_at)}")
 
 
 def count_events(events: Sequence[Event]) -> None:

@@ -93,3 +93,21 @@ def test_s3_archive_over_http_lists_in_time_order(moto_endpoint: str) -> None:
     assert decode_snapshot(store.get(keys[0])) == [{"k": keys[0]}]
     checked: ObjectStore = store  # the S3 adapter satisfies the port
     assert list(checked.list("changes/")) == []
+
+
+def test_many_snapshots_in_one_second_keep_that_second_and_their_order(tmp_path: Path) -> None:
+    """Polls faster than one a second (tests, soaks, a short --poll-interval) never run out of keys
+    nor move to a later second; the same snapshot again reuses its key."""
+    from dallas_calls.archive.store import LocalObjectStore
+    from dallas_calls.feed.source import list_snapshots
+    from dallas_calls.pipeline import archive_raw
+
+    archive = LocalObjectStore(tmp_path / "archive")
+    at = datetime(2026, 12, 1, 10, 0, 0, tzinfo=UTC)
+    bodies = [f'[{{"n": {i}}}]'.encode() for i in range(150)]
+    keys = [archive_raw(archive, body, at)[1] for body in bodies]
+    assert len(set(keys)) == 150 and all(key_time(k) == at for k in keys)
+    assert archive_raw(archive, bodies[7], at) == (at, keys[7])
+    assert sorted(keys) == keys, "a later snapshot of the second sorts after the earlier"
+    replayed = [p for _, p in list_snapshots(tmp_path / "archive")]
+    assert [p.relative_to(tmp_path / "archive").as_posix() for p in replayed] == keys

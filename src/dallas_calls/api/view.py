@@ -124,7 +124,7 @@ class CurrentCallsView:
         self._ids, self._events, self._frames, self._ring_start = [], [], {}, 0
         self._order.held.clear()
         for event in replay:
-            self._apply_one(event)
+            self._apply_replayed(event)
         self.last_event_id = max(self.last_event_id, last)
         self._joined = self._live = None
         self._generation += 1
@@ -278,6 +278,28 @@ class CurrentCallsView:
     def apply(self, event: Event) -> None:
         """Apply one event from the bus, in id order (gaps are filled from the store first)."""
         self._order.offer(event, self.store)
+
+    def _apply_replayed(self, event: Event) -> None:
+        """An event applied again at load: it changes a call only where the store's calls do not
+        already show it or something later (a call seen later than the event keeps the store's
+        version; a location only fills calls that have none), so a store whose calls are up to
+        date loads exactly as it is, and one whose calls lag its log catches up."""
+        data = event.data if isinstance(event.data, dict) else {}
+        call = data.get("call")
+        stale = False
+        if event.type in ("call.opened", "call.updated") and isinstance(call, dict):
+            known = self.calls.get(str(call.get("incident_number")))
+            stale = known is not None and str(known.get("last_seen") or "") >= str(
+                call.get("last_seen") or ""
+            )
+        elif event.type == "location.resolved":
+            incidents = {str(n) for n in data.get("incident_numbers") or ()}
+            stale = all(isinstance(self.calls[n].get("geo"), dict) for n in incidents if n in self.calls)
+        if not stale:
+            self._apply_one(event)
+        elif event.id > self.last_event_id:  # in the ring for resume, without touching the calls
+            self.last_event_id = event.id
+            self._remember(event)
 
     def _apply_one(self, event: Event) -> None:
         if event.id <= self.last_event_id:

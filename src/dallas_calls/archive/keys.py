@@ -15,9 +15,11 @@ def _stamp(at: datetime) -> str:
     return at.strftime("%Y/%m/%d/%H%M%SZ")
 
 
-def raw_key(fetched_at: datetime) -> str:
-    """raw/YYYY/MM/DD/HHMMSSZ.json.gz for a snapshot fetched at ``fetched_at``."""
-    return f"{RAW_PREFIX}{_stamp(fetched_at)}.json.gz"
+def raw_key(fetched_at: datetime, seq: int = 0) -> str:
+    """raw/YYYY/MM/DD/HHMMSSZ.json.gz for a snapshot fetched at ``fetched_at``; the ``seq``-th other
+    snapshot of the same second is raw/YYYY/MM/DD/HHMMSSZ_NNN.json.gz."""
+    suffix = f"_{seq:03d}" if seq else ""
+    return f"{RAW_PREFIX}{_stamp(fetched_at)}{suffix}.json.gz"
 
 
 def changes_key(at: datetime) -> str:
