@@ -21,7 +21,8 @@ import sys
 import tempfile
 import textwrap
 import time
-from pathlib import Path
+
+from procs import free_port, rss_mib
 
 SERVER = textwrap.dedent(
     """
@@ -40,19 +41,6 @@ SERVER = textwrap.dedent(
         uvicorn.run(app, **server_options(settings))
     """
 )
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def flood(port: int, megabytes: int) -> tuple[str, int]:
@@ -80,9 +68,9 @@ async def flood(port: int, megabytes: int) -> tuple[str, int]:
 async def sample_peak(pid: int, stop: asyncio.Event) -> float:
     peak = 0.0
     while not stop.is_set():
-        peak = max(peak, rss_mb(pid))
+        peak = max(peak, rss_mib(pid))
         await asyncio.sleep(0.02)
-    return max(peak, rss_mb(pid))
+    return max(peak, rss_mib(pid))
 
 
 async def run(args: argparse.Namespace) -> None:
@@ -103,7 +91,7 @@ async def run(args: argparse.Namespace) -> None:
                         raise RuntimeError("server did not start") from None
                     await asyncio.sleep(0.1)
             await asyncio.sleep(0.5)
-            before = rss_mb(proc.pid)
+            before = rss_mib(proc.pid)
             stop = asyncio.Event()
             sampler = asyncio.create_task(sample_peak(proc.pid, stop))
             started = time.perf_counter()
@@ -113,7 +101,7 @@ async def run(args: argparse.Namespace) -> None:
             peak = await sampler
             print(f"server: {'stock uvicorn (httptools)' if args.stock else 'dallas-calls (head limited)'}")
             print(f"{args.connections} connections × {args.megabytes} MB header, {elapsed:.1f} s")
-            print(f"RSS before {before:.0f} MB, peak {peak:.0f} MB, after {rss_mb(proc.pid):.0f} MB")
+            print(f"RSS before {before:.0f} MB, peak {peak:.0f} MB, after {rss_mib(proc.pid):.0f} MB")
             for status, sent in results:
                 print(f"  answer {status!r}, sent {sent / (1 << 20):.1f} MB before it")
         finally:

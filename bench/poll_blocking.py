@@ -23,7 +23,6 @@ import gzip
 import json
 import os
 import resource
-import socket
 import statistics
 import subprocess
 import sys
@@ -37,6 +36,8 @@ import httpx
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 from tests.fakes.socrata import FakeSocrata  # noqa: E402  (a real loopback server, shared with the tests)
+
+from procs import cpu_s, free_port, wait_healthy  # noqa: E402
 
 DEMO = REPO / "src" / "dallas_calls" / "demo" / "raw"
 
@@ -54,18 +55,6 @@ def snapshot(template: list[dict[str, Any]], incidents: range) -> list[dict[str,
         for n in incidents
         for unit in (0, 1)
     ]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def cpu_s(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def pct(values: list[float], q: float) -> float:
@@ -107,13 +96,7 @@ async def run(rows: int) -> dict[str, Any]:
         stop = asyncio.Event()
         try:
             async with httpx.AsyncClient(base_url=url, timeout=60) as http:
-                for _ in range(600):
-                    try:
-                        if (await http.get("/healthz")).status_code == 200:
-                            break
-                    except httpx.HTTPError:
-                        pass
-                    await asyncio.sleep(0.1)
+                await wait_healthy(http)
                 prober = asyncio.ensure_future(probe(url, phase, samples, stop))
                 cpu0, load0 = cpu_s(server.pid), resource.getrusage(resource.RUSAGE_SELF)
                 seen = await last_good(http)

@@ -27,7 +27,6 @@ import json
 import os
 import random
 import resource
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -43,6 +42,8 @@ import httpx
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 from tests.fakes.socrata import DropHalf, EmptySnapshot, FakeSocrata, Fault, Pass, ServerError  # noqa: E402
+
+from procs import cpu_s, free_port, rss_mib, wait_healthy  # noqa: E402
 
 DEMO = REPO / "src" / "dallas_calls" / "demo" / "raw"
 CLIENTS = 50
@@ -132,25 +133,6 @@ def faults(polls: int, seed: int = 2) -> list[Fault]:
             else Pass()
         )
     return out
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
-def cpu_s(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class _Stream(asyncio.Protocol):
@@ -251,13 +233,7 @@ async def run(polls: int, interval: float) -> dict[str, Any]:
         server = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             async with httpx.AsyncClient(base_url=url, timeout=30) as http:
-                for _ in range(300):
-                    try:
-                        if (await http.get("/healthz")).status_code == 200:
-                            break
-                    except httpx.HTTPError:
-                        pass
-                    await asyncio.sleep(0.1)
+                await wait_healthy(http)
             stop = asyncio.Event()
             watchers = [Watcher(port, i < RESUMING) for i in range(CLIENTS)]
             worst = [0.0]

@@ -175,3 +175,29 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         for path in unique[:50]:
             print(f"  {path}")
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def archive_verify(data_dir: Path, *flags: str) -> tuple[int, dict[str, Any]]:
+    """`dallas-calls archive verify --json` on ``data_dir``: (exit code, report)."""
+    import json
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "dallas_calls.cli",
+            "archive",
+            "verify",
+            "--json",
+            "--data-dir",
+            str(data_dir),
+            *flags,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    report: dict[str, Any] = json.loads(result.stdout)
+    return result.returncode, report

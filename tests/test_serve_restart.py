@@ -8,9 +8,9 @@ from typing import Any
 
 import httpx
 
-from dallas_calls.model import Event
 from dallas_calls.storage.sqlite import SqliteStore
-from tests.conftest import LiveServer
+from tests.conftest import LiveServer, archive_verify
+from tests.fakes.events import open_after
 
 
 def _wait_for_event_id(server: LiveServer, minimum: int, timeout: float = 20) -> dict[str, Any]:
@@ -57,33 +57,17 @@ def test_sigkill_between_polls_then_restart_continues_the_log(live_server: LiveS
     opened = [e.incident_number for e in events if e.type == "call.opened"]
     assert len(opened) == len(set(opened))  # nobody opened twice across the crash
     # the view at id N is the log's state at N (the server may have polled again before it stopped)
-    assert _open_at(events, after["last_event_id"]) == {
+    assert open_after(events, after["last_event_id"]) == {
         c["incident_number"] for c in after["current_active_calls"]
     }
-    assert set(store.open_calls()) == _open_at(events, events[-1].id)
-
-
-def _open_at(events: list[Event], last_id: int) -> set[str]:
-    """The incidents open once the events up to ``last_id`` are applied."""
-    open_calls: set[str] = set()
-    for event in events:
-        if event.id > last_id or event.incident_number is None:
-            continue
-        if event.type in ("call.opened", "call.updated"):
-            open_calls.add(event.incident_number)
-        elif event.type == "call.closed":
-            open_calls.discard(event.incident_number)
-    return open_calls
+    assert set(store.open_calls()) == open_after(events, events[-1].id)
 
 
 def test_kill_9_at_random_moments_leaves_a_complete_log_and_change_archive(live_server: LiveServer) -> None:
     """Ten SIGKILLs at random moments (some right after a fetch, some mid-poll): after each restart
     the log continues with no gap or duplicate, and the change archive holds every committed event
     (the restart writes what the crash kept from it)."""
-    import json
     import random
-    import subprocess
-    import sys
 
     rng = random.Random(20261201)
     for _ in range(10):
@@ -105,21 +89,6 @@ def test_kill_9_at_random_moments_leaves_a_complete_log_and_change_archive(live_
     opened = [e.incident_number for e in events if e.type == "call.opened"]
     assert len(opened) == len(set(opened))
     store.close()
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "dallas_calls.cli",
-            "archive",
-            "verify",
-            "--json",
-            "--data-dir",
-            str(live_server.data_dir),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    report = json.loads(result.stdout)
-    assert result.returncode == 0 and report["ok"], report
+    code, report = archive_verify(live_server.data_dir)
+    assert code == 0 and report["ok"], report
     assert report["missing"] == 0 and report["checked_events"] == len(events)

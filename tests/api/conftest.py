@@ -239,10 +239,11 @@ async def wait_for(predicate: Callable[[], bool], timeout: float = 10, step: flo
 def start_api(
     data_dir: Path, bus: str = "local", env: dict[str, str] | None = None
 ) -> tuple[subprocess.Popen[bytes], str]:
-    """`dallas-calls api` as a process on a loopback port (ingest enabled): once ready, (process, URL)."""
+    """`dallas-calls api` as a process on a loopback port (ingest enabled): once ready, (process, URL).
+    ``data_dir`` may be a poller's own (the replica then reads the poller's store)."""
     port = free_port()
     env = {**os.environ, "DALLAS_CALLS_INGEST_TOKEN": TOKEN, "DALLAS_CALLS_GEOCODE": "false", **(env or {})}
-    data_dir.mkdir(parents=True)
+    data_dir.mkdir(parents=True, exist_ok=True)
     log = (data_dir / "api.log").open("wb")
     proc = subprocess.Popen(
         [

@@ -17,6 +17,7 @@ from dallas_calls.events.sse import client_stream
 from dallas_calls.model import Call, Event
 from dallas_calls.pipeline import Pipeline
 from dallas_calls.storage.sqlite import SqliteStore
+from tests.fakes.events import open_after
 
 T0 = datetime(2019, 6, 18, 5, 17, tzinfo=UTC)
 
@@ -27,18 +28,6 @@ def _store_with_events(tmp_path: Path, snapshots: list[list[dict[str, Any]]]) ->
     for i, rows in enumerate(snapshots):
         pipeline.process(rows, T0 + timedelta(minutes=52 * i), "test", None)
     return store
-
-
-def _fold(events: list[Event]) -> set[str]:
-    open_calls: set[str] = set()
-    for event in events:
-        if event.incident_number is None:
-            continue
-        if event.type in ("call.opened", "call.updated"):
-            open_calls.add(event.incident_number)
-        elif event.type == "call.closed":
-            open_calls.discard(event.incident_number)
-    return open_calls
 
 
 def test_an_event_after_a_gap_waits_for_the_missing_ids_from_the_store(
@@ -96,7 +85,7 @@ async def test_a_view_whose_bus_brings_nothing_catches_up_and_streams_every_id(
     caught = await view.catch_up()
     log = store.events_after(0, 10_000)
     assert caught == log[-1].id - start and view.last_event_id == log[-1].id
-    assert set(view.calls) == _fold(log) == set(store.open_calls())
+    assert set(view.calls) == open_after(log) == set(store.open_calls())
     received = await asyncio.wait_for(_read_until(stream, lambda d: log[-1].id in received_ids(d)), 5)
     ids = [int(line[4:]) for line in received.decode().splitlines() if line.startswith("id: ")]
     assert ids == list(range(start + 1, log[-1].id + 1)), "each id once, in order"
@@ -139,5 +128,5 @@ def test_a_start_between_the_log_and_the_calls_table_ends_in_the_logs_state(
     view = CurrentCallsView(Lagging())  # type: ignore[arg-type]
     view.load()
     log = store.events_after(0, 10_000)
-    assert set(view.calls) == _fold(log) == set(store.open_calls())
+    assert set(view.calls) == open_after(log) == set(store.open_calls())
     assert view.last_event_id == log[-1].id

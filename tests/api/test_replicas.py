@@ -4,9 +4,7 @@ event, whichever replica received it."""
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +13,6 @@ import httpx
 import pytest
 
 from tests.api.conftest import TOKEN, SseClient, event_dict, start_api
-from tests.conftest import free_port
 from tests.events.conftest import RedisServer, redis_server_or_skip
 
 pytestmark = pytest.mark.redis
@@ -88,7 +85,7 @@ async def test_redis_killed_mid_stream_both_replicas_converge_and_clients_see_ea
     poller.start()
     replica: subprocess.Popen[bytes] | None = None
     try:
-        replica, replica_url = _start_shared_api(poller.data_dir, redis_server.url)
+        replica, replica_url = start_api(poller.data_dir, redis_server.url)
         start = _last_id(poller.url)
         clients = [
             SseClient(f"{u}/get-events/?last_event_id={start}")
@@ -134,38 +131,3 @@ async def test_redis_killed_mid_stream_both_replicas_converge_and_clients_see_ea
             replica.terminate()
             replica.wait(timeout=15)
         poller.close()
-
-
-def _start_shared_api(data_dir: Path, bus: str) -> tuple[subprocess.Popen[bytes], str]:
-    """`dallas-calls api` on the poller's own data directory (it reads the same SQLite store)."""
-    port = free_port()
-    env = {**os.environ, "DALLAS_CALLS_GEOCODE": "false"}
-    log = (data_dir / "replica.log").open("wb")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "dallas_calls.cli",
-            "api",
-            "--port",
-            str(port),
-            "--data-dir",
-            str(data_dir),
-            "--bus",
-            bus,
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=env,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                return proc, url
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("replica did not start: " + (data_dir / "replica.log").read_text()[-2000:])

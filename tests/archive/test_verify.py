@@ -3,9 +3,6 @@ reported (exit 1) and written by `archive verify --repair` and by every start.""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,28 +14,9 @@ from dallas_calls.archive.store import decode_changes, encode_snapshot
 from dallas_calls.archive.verify import backfill_changes, verify_changes
 from dallas_calls.config import Settings
 from dallas_calls.runtime import Components, build_components
+from tests.conftest import archive_verify
 
 T0 = datetime(2019, 6, 18, 5, 17, tzinfo=UTC)
-
-
-def _cli(data_dir: Path, *flags: str) -> tuple[int, dict[str, Any]]:
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "dallas_calls.cli",
-            "archive",
-            "verify",
-            "--json",
-            "--data-dir",
-            str(data_dir),
-            *flags,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    return result.returncode, json.loads(result.stdout)
 
 
 @pytest.fixture
@@ -73,11 +51,11 @@ def test_verify_finds_the_missing_events_and_repair_writes_them(crashed: Compone
     crashed.close()
 
     data_dir = crashed.settings.data_dir
-    code, body = _cli(data_dir)
+    code, body = archive_verify(data_dir)
     assert code == 1 and body["missing"] == len(missing_ids)
-    code, body = _cli(data_dir, "--repair")
+    code, body = archive_verify(data_dir, "--repair")
     assert code == 0 and body["repaired"] == len(missing_ids)
-    code, body = _cli(data_dir)
+    code, body = archive_verify(data_dir)
     assert code == 0 and body["ok"] and body["missing"] == 0
     records = [p for p in (data_dir / "archive" / "changes").rglob("*.jsonl.gz")]
     ids = sorted(int(e["id"]) for p in records for e in decode_changes(p.read_bytes()))
