@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_RING_SIZE = 10_000
 VIEW_QUEUE_SIZE = 100_000
+RECENT_CLOSED_BOUND = 20_000  # closed calls kept for the opened-per-hour chart
 LOAD_REPLAY = 1000  # newest events applied again on load (see load())
 SYNC_CHUNK = 500  # events applied between two turns of the event loop
 
@@ -316,12 +317,23 @@ class CurrentCallsView:
             at = parse_time(call.get("received_at")) or parse_time(call.get("first_seen"))
             if at is not None:
                 self.recent_closed[number] = at
+                if len(self.recent_closed) > RECENT_CLOSED_BOUND:
+                    self._forget_old_closed(at)
         elif event.type == "location.resolved":
             self._apply_location(data)
         self.last_event_id = event.id
         self.as_of = event.at
         self._remember(event)
         self._changed()
+
+    def _forget_old_closed(self, now: datetime) -> None:
+        """Calls closed long before the stats window count for nothing: drop them (a server that
+        nobody asks for /stats must not keep every call it ever closed)."""
+        cutoff = now - timedelta(hours=STATS_HOURS + 1)
+        self.recent_closed = {n: at for n, at in self.recent_closed.items() if at >= cutoff}
+        if len(self.recent_closed) > RECENT_CLOSED_BOUND:  # a day busier than the bound: keep the newest
+            newest = sorted(self.recent_closed.items(), key=lambda item: item[1])[-RECENT_CLOSED_BOUND // 2 :]
+            self.recent_closed = dict(newest)
 
     def _apply_location(self, data: dict[str, Any]) -> None:
         key, geo = data.get("location_key"), data.get("geo")
