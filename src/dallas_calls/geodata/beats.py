@@ -87,9 +87,13 @@ class BeatAreas:
         return cls(beats, city, check)
 
     @classmethod
-    def load(cls, beat_polygons: Path | None = None) -> BeatAreas:
-        """Real beat polygons from ``beat_polygons`` when given and present, else the shipped approximation."""
-        city = _package_json("city.geojson")
+    def load(cls, beat_polygons: Path | None = None, city_limits: Path | None = None) -> BeatAreas:
+        """Real beat polygons from ``beat_polygons`` when given and present, else the shipped
+        approximation; the city's limits from ``city_limits`` when present, else the shipped outline."""
+        if city_limits is not None and city_limits.is_file():
+            city = json.loads(city_limits.read_text("utf-8"))
+        else:
+            city = _package_json("city.geojson")
         if beat_polygons is not None and beat_polygons.exists():
             return cls.from_geojson(json.loads(beat_polygons.read_text()), city, "polygon")
         return cls.from_geojson(_package_json("beats_approx.geojson"), city, "approx")

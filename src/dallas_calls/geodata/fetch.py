@@ -60,6 +60,8 @@ class Manifest:
 
     path: Path
     entries: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # The last failed fetch of a source, until it is fetched again: {"at", "error"}.
+    failures: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @classmethod
     def load(cls, folder: Path) -> Manifest:
@@ -67,12 +69,14 @@ class Manifest:
         if not path.is_file():
             return cls(path)
         data = json.loads(path.read_text("utf-8"))
-        return cls(path, dict(data.get("files", {})))
+        return cls(path, dict(data.get("files", {})), dict(data.get("failures", {})))
 
     def save(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(".json.tmp")
-        body = {"format": 1, "files": dict(sorted(self.entries.items()))}
+        body: dict[str, Any] = {"format": 1, "files": dict(sorted(self.entries.items()))}
+        if self.failures:
+            body["failures"] = dict(sorted(self.failures.items()))
         tmp.write_text(json.dumps(body, indent=1, sort_keys=True) + "\n", "utf-8")
         os.replace(tmp, self.path)
 
@@ -85,13 +89,19 @@ class Manifest:
             "fetched_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "pinned": source.sha256 is not None,
         }
+        self.failures.pop(source.name, None)
+
+    def record_failure(self, source: Source, error: str) -> None:
+        self.failures[source.name] = {"at": datetime.now(UTC).isoformat(timespec="seconds"), "error": error}
 
 
 # -- progress ------------------------------------------------------------------------------------
 
 
 class Progress(Protocol):
-    def start(self, name: str, total: int | None, resumed_from: int) -> None: ...
+    """``unit``: what ``total`` and ``advance(done)`` count, "bytes" (a file) or "records" (pages)."""
+
+    def start(self, name: str, total: int | None, resumed_from: int, unit: str = "bytes") -> None: ...
     def advance(self, done: int) -> None: ...
     def finish(self, name: str, message: str) -> None: ...
 
@@ -111,12 +121,13 @@ class TextProgress:
         self._t0 = 0.0
         self._last = 0.0
         self._from = 0
+        self._unit = "bytes"
 
-    def start(self, name: str, total: int | None, resumed_from: int) -> None:
-        self._name, self._total, self._from = name, total, resumed_from
+    def start(self, name: str, total: int | None, resumed_from: int, unit: str = "bytes") -> None:
+        self._name, self._total, self._from, self._unit = name, total, resumed_from, unit
         self._t0 = self._last = time.monotonic()
-        extra = f", resuming at {_mb(resumed_from)}" if resumed_from else ""
-        size = _mb(total) if total else "size unknown"
+        extra = f", resuming at {self._amount(resumed_from)}" if resumed_from else ""
+        size = self._amount(total) if total else "size unknown"
         if not self.live:
             print(f"{name}: downloading ({size}{extra})", file=self.stream)
 
@@ -127,9 +138,12 @@ class TextProgress:
         self._last = now
         rate = (done - self._from) / max(now - self._t0, 1e-6)
         pct = f" {100 * done / self._total:5.1f}%" if self._total else ""
-        total = f"/{_mb(self._total)}" if self._total else ""
-        self.stream.write(f"\r{self._name}: {_mb(done)}{total}{pct} {_mb(int(rate))}/s   ")
+        total = f"/{self._amount(self._total)}" if self._total else ""
+        self.stream.write(f"\r{self._name}: {self._amount(done)}{total}{pct} {self._amount(int(rate))}/s   ")
         self.stream.flush()
+
+    def _amount(self, n: int | None) -> str:
+        return _mb(n) if self._unit == "bytes" else f"{n or 0:,} {self._unit}"
 
     def finish(self, name: str, message: str) -> None:
         if self.live:
@@ -138,7 +152,7 @@ class TextProgress:
 
 
 class NoProgress:
-    def start(self, name: str, total: int | None, resumed_from: int) -> None:
+    def start(self, name: str, total: int | None, resumed_from: int, unit: str = "bytes") -> None:
         pass
 
     def advance(self, done: int) -> None:
@@ -284,6 +298,8 @@ class Fetcher:
                 results.append(self.fetch(source, force=force))
             except FetchError as exc:
                 results.append(FetchResult(source, "failed", detail=str(exc)))
+                self.manifest.record_failure(source, str(exc))
+                self.manifest.save()
         return results
 
     def fetch(self, source: Source, force: bool = False) -> FetchResult:
@@ -299,7 +315,12 @@ class Fetcher:
             # Present but wrong or unknown: download it again rather than trust it.
         if force:
             part.unlink(missing_ok=True)
-        size, digest = self._download(source, part)
+        if source.paging is not None:
+            from dallas_calls.geodata.paged import download_pages  # it imports this module
+
+            size, digest = download_pages(self, source, part)
+        else:
+            size, digest = self._download(source, part)
         entry = self.manifest.entries.get(source.name, {})
         problem = _mismatch(source, size, digest, {} if source.mutable else entry)
         if problem:
