@@ -90,8 +90,8 @@ def run_build(args: argparse.Namespace) -> int:
     folder = geodata_dir(_settings(args).data_dir)
     source_dir = args.source_dir or folder
     city = build_city_geodata(source_dir, log=lambda m: print(m, file=sys.stderr))
-    for name, counts in city.built.items():
-        print(f"built {name}: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
+    for name, built in city.built.items():
+        print(f"built {name}: " + ", ".join(f"{v} {k}" for k, v in built.items()))
     for name, why in city.failed.items():
         print(f"not built {name}: {why}")
     if not find_tiger_files(source_dir).counties:
@@ -118,7 +118,8 @@ def run_build(args: argparse.Namespace) -> int:
 def status_report(data_dir: Path, settings: Settings | None = None) -> dict[str, Any]:
     """The geodata folder's state, as data: each source's state (present, missing, stale, failed),
     size, age and checksum, and the street indexes."""
-    settings = settings or Settings(**{"data_dir": data_dir})
+    overrides: dict[str, Any] = {"data_dir": data_dir}
+    settings = settings or Settings(**overrides)
     folder = geodata_dir(data_dir)
     states = source_states(folder, all_sources(settings), settings.geodata_max_age_days)
     files = [s.to_dict() for s in states]
