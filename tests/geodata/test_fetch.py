@@ -288,7 +288,7 @@ def test_mutable_source_is_re_recorded_when_it_changes(server: tuple[str, Behavi
 
 
 def test_source_without_url_is_skipped(tmp_path: Path) -> None:
-    no_url = next(s for s in SOURCES if s.url is None)
+    no_url = Source("somewhere", "city", None, "x.geojson", "test", note="no public URL confirmed")
     with fetcher(tmp_path) as f:
         result = f.fetch(no_url)
     assert result.outcome == "skipped"
