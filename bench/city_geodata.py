@@ -64,7 +64,10 @@ def synthesize(folder: Path, streets: int, blocks: int, per_block: int) -> tuple
                 points.append(
                     {
                         "properties": {"HOUSENUMBER": number, "FULLSTREETNAME": street_name(s)},
-                        "geometry": {"type": "Point", "coordinates": [west + STEP * (k + 0.5) / per_block, lat]},
+                        "geometry": {
+                            "type": "Point",
+                            "coordinates": [west + STEP * (k + 0.5) / per_block, lat],
+                        },
                     }
                 )
     write(folder / "city_streets.jsonl.gz", segments)
@@ -92,7 +95,9 @@ def main() -> None:
         assert points is not None and streets is not None
         rng = random.Random(7)
         queries = [
-            normalize_location(str(rng.randrange(1, args.blocks + 1) * 100), street_name(rng.randrange(args.streets)))
+            normalize_location(
+                str(rng.randrange(1, args.blocks + 1) * 100), street_name(rng.randrange(args.streets))
+            )
             for _ in range(args.lookups)
         ]
         block_ms, line_ms = [], []
@@ -111,9 +116,7 @@ def main() -> None:
     print(f"build city_streets.sqlite3: {t2 - t1:.1f} s ({size_streets / 1e6:.1f} MB)")
     for name, ms in (("block point", block_ms), ("centerline interpolation", line_ms)):
         ms.sort()
-        print(
-            f"lookup {name}: median {statistics.median(ms):.3f} ms, p99 {ms[int(len(ms) * 0.99)]:.3f} ms"
-        )
+        print(f"lookup {name}: median {statistics.median(ms):.3f} ms, p99 {ms[int(len(ms) * 0.99)]:.3f} ms")
 
 
 if __name__ == "__main__":

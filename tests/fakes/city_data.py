@@ -30,7 +30,13 @@ def _line(coords: list[tuple[float, float]], **props: Any) -> dict[str, Any]:
     return {"type": "Feature", "properties": props, "geometry": {"type": "LineString", "coordinates": coords}}
 
 
-def _road(seg: int, name: str, coords: list[tuple[float, float]], ranges: tuple[int, int, int, int], z: tuple[int, int] = (0, 0)) -> dict[str, Any]:
+def _road(
+    seg: int,
+    name: str,
+    coords: list[tuple[float, float]],
+    ranges: tuple[int, int, int, int],
+    z: tuple[int, int] = (0, 0),
+) -> dict[str, Any]:
     lf, lt, rf, rt = ranges
     return _line(
         coords,
@@ -55,12 +61,21 @@ def centerlines() -> list[dict[str, Any]]:
     for block in range(1, 10):  # ELM ST 100..900 blocks
         west = ELM_WEST + 0.001 * (block - 1)
         out.append(
-            _road(block, "ELM ST", [(west, ELM_LAT), (west + 0.001, ELM_LAT)], (block * 100 + 1, block * 100 + 99, block * 100, block * 100 + 98))
+            _road(
+                block,
+                "ELM ST",
+                [(west, ELM_LAT), (west + 0.001, ELM_LAT)],
+                (block * 100 + 1, block * 100 + 99, block * 100, block * 100 + 98),
+            )
         )
     for i, (south, north) in enumerate([(32.7800, 32.7810), (32.7810, 32.7820), (32.7820, 32.7830)]):
         out.append(_road(100 + i, "N HARWOOD ST", [(HARWOOD_LON, south), (HARWOOD_LON, north)], (0, 0, 0, 0)))
-    out.append(_road(200, "WOODALL RODGERS FWY", [(-96.7960, 32.7820), (HARWOOD_LON, 32.7820)], (0, 0, 0, 0), (0, 1)))
-    out.append(_road(201, "WOODALL RODGERS FWY", [(HARWOOD_LON, 32.7820), (-96.7940, 32.7820)], (0, 0, 0, 0), (1, 0)))
+    out.append(
+        _road(200, "WOODALL RODGERS FWY", [(-96.7960, 32.7820), (HARWOOD_LON, 32.7820)], (0, 0, 0, 0), (0, 1))
+    )
+    out.append(
+        _road(201, "WOODALL RODGERS FWY", [(HARWOOD_LON, 32.7820), (-96.7940, 32.7820)], (0, 0, 0, 0), (1, 0))
+    )
     return out
 
 
@@ -72,7 +87,15 @@ def address_points() -> list[dict[str, Any]]:
             out.append(
                 {
                     "type": "Feature",
-                    "properties": {"ADDRESSID": n, "HOUSENUMBER": n, "HOUSESUFFIX": None, "FULLSTREETNAME": "ELM ST", "ZIPCODE": "75202", "ADDRESSTYPE": "Residential", "SUITE": None},
+                    "properties": {
+                        "ADDRESSID": n,
+                        "HOUSENUMBER": n,
+                        "HOUSESUFFIX": None,
+                        "FULLSTREETNAME": "ELM ST",
+                        "ZIPCODE": "75202",
+                        "ADDRESSTYPE": "Residential",
+                        "SUITE": None,
+                    },
                     "geometry": {"type": "Point", "coordinates": [west + 0.0001 * (i + 0.5), lat]},
                 }
             )
@@ -99,20 +122,41 @@ def incidents() -> list[dict[str, Any]]:
 
 
 def _square(west: float, south: float, east: float, north: float) -> dict[str, Any]:
-    return {"type": "Polygon", "coordinates": [[[west, south], [east, south], [east, north], [west, north], [west, south]]]}
+    return {
+        "type": "Polygon",
+        "coordinates": [[[west, south], [east, south], [east, north], [west, north], [west, south]]],
+    }
 
 
 def beats() -> list[dict[str, Any]]:
     # Field names in mixed case on purpose: the reader matches them whatever their case.
-    return [{"type": "Feature", "properties": {"OBJECTID": 1, "Beat": BEAT, "Division": "Central"}, "geometry": _square(-96.81, 32.77, -96.78, 32.79)}]
+    return [
+        {
+            "type": "Feature",
+            "properties": {"OBJECTID": 1, "Beat": BEAT, "Division": "Central"},
+            "geometry": _square(-96.81, 32.77, -96.78, 32.79),
+        }
+    ]
 
 
 def divisions() -> list[dict[str, Any]]:
-    return [{"type": "Feature", "properties": {"OBJECTID": 1, "DIVISION": "CENTRAL"}, "geometry": _square(-96.82, 32.76, -96.77, 32.80)}]
+    return [
+        {
+            "type": "Feature",
+            "properties": {"OBJECTID": 1, "DIVISION": "CENTRAL"},
+            "geometry": _square(-96.82, 32.76, -96.77, 32.80),
+        }
+    ]
 
 
 def city_limits() -> list[dict[str, Any]]:
-    return [{"type": "Feature", "properties": {"OBJECTID": 1, "NAME": "DALLAS"}, "geometry": _square(-96.83, 32.75, -96.76, 32.81)}]
+    return [
+        {
+            "type": "Feature",
+            "properties": {"OBJECTID": 1, "NAME": "DALLAS"},
+            "geometry": _square(-96.83, 32.75, -96.76, 32.81),
+        }
+    ]
 
 
 LAYERS = {

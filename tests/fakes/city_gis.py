@@ -105,7 +105,9 @@ class _Handler(BaseHTTPRequestHandler):
             for r in records:
                 attrs = r["attributes"]
                 for c in self.gis.candidates.get(attrs["SingleLine"], [])[:1]:
-                    locations.append({**c, "attributes": {**c.get("attributes", {}), "ResultID": attrs["OBJECTID"]}})
+                    locations.append(
+                        {**c, "attributes": {**c.get("attributes", {}), "ResultID": attrs["OBJECTID"]}}
+                    )
             self._send(200, {"spatialReference": {"wkid": 4326}, "locations": locations})
         else:
             self._send(404, {"error": {"code": 404, "message": "not found"}})

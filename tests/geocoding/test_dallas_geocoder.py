@@ -12,18 +12,34 @@ from dallas_calls.geocoding.providers.dallas import DallasProvider
 from dallas_calls.geocoding.resilience import CircuitBreaker, RateLimiter
 from tests.fakes.city_gis import CityGis, serve
 
-ELM = {"address": "600 ELM ST", "location": {"x": -96.7945, "y": 32.781}, "score": 98, "attributes": {"Addr_type": "StreetAddress"}}
-CROSSING = {"address": "ELM ST & N HARWOOD ST", "location": {"x": -96.795, "y": 32.781}, "score": 95, "attributes": {"Addr_type": "StreetInt"}}
+ELM = {
+    "address": "600 ELM ST",
+    "location": {"x": -96.7945, "y": 32.781},
+    "score": 98,
+    "attributes": {"Addr_type": "StreetAddress"},
+}
+CROSSING = {
+    "address": "ELM ST & N HARWOOD ST",
+    "location": {"x": -96.795, "y": 32.781},
+    "score": 95,
+    "attributes": {"Addr_type": "StreetInt"},
+}
 
 
 @pytest.fixture
 def gis() -> Iterator[CityGis]:
-    with serve(CityGis(candidates={"600 ELM ST, DALLAS, TX": [ELM], "ELM ST & N HARWOOD ST, DALLAS, TX": [CROSSING]})) as fake:
+    with serve(
+        CityGis(candidates={"600 ELM ST, DALLAS, TX": [ELM], "ELM ST & N HARWOOD ST, DALLAS, TX": [CROSSING]})
+    ) as fake:
         yield fake
 
 
 def provider(url: str, **kw: object) -> DallasProvider:
-    options: dict[str, object] = {"limiter": RateLimiter(1000.0, 100), "breaker": CircuitBreaker(2, 60.0), "timeout_s": 2.0}
+    options: dict[str, object] = {
+        "limiter": RateLimiter(1000.0, 100),
+        "breaker": CircuitBreaker(2, 60.0),
+        "timeout_s": 2.0,
+    }
     return DallasProvider(base_url=f"{url}/GeocodeServer", **{**options, **kw})  # type: ignore[arg-type]
 
 

@@ -49,7 +49,9 @@ def source(s: Settings, name: str, **changes: Any) -> Source:
     return dataclasses.replace(found, **changes)
 
 
-def test_arcgis_layer_is_read_across_pages_until_the_transfer_limit_clears(gis: CityGis, tmp_path: Path) -> None:
+def test_arcgis_layer_is_read_across_pages_until_the_transfer_limit_clears(
+    gis: CityGis, tmp_path: Path
+) -> None:
     s = settings(tmp_path, gis.url)
     with fetcher(tmp_path) as f:
         result = f.fetch(source(s, "city-address-points", page_size=1000))
@@ -59,7 +61,14 @@ def test_arcgis_layer_is_read_across_pages_until_the_transfer_limit_clears(gis: 
     pages = [q for q in gis.paths("/AddressPoints/FeatureServer/0/query") if "resultOffset" in q]
     assert [q["resultOffset"] for q in pages] == [str(i) for i in range(0, 20, 3)]  # capped at 3 a page
     assert all(q["outSR"] == "4326" for q in pages)
-    assert set(features[0]["properties"]) == {"HOUSENUMBER", "FULLSTREETNAME", "ADDRESSID", "HOUSESUFFIX", "ZIPCODE", "ADDRESSTYPE"}
+    assert set(features[0]["properties"]) == {
+        "HOUSENUMBER",
+        "FULLSTREETNAME",
+        "ADDRESSID",
+        "HOUSESUFFIX",
+        "ZIPCODE",
+        "ADDRESSTYPE",
+    }
     entry = Manifest.load(tmp_path).entries["city-address-points"]
     assert entry["sha256"] == result.sha256 and entry["size"] == result.size
 
@@ -72,7 +81,10 @@ def test_esri_json_pages_are_read_like_geojson(gis: CityGis, tmp_path: Path) -> 
     assert feature == {"properties": {"A": 1}, "geometry": {"type": "Point", "coordinates": [-96.8, 32.78]}}
     ring = [[0, 0], [0, 1], [1, 1], [1, 0], [0, 0]]  # clockwise: an outer ring
     hole = [[0.2, 0.2], [0.8, 0.2], [0.8, 0.8], [0.2, 0.8], [0.2, 0.2]]
-    assert paged.esri_geometry({"rings": [ring, hole, ring]}) == {"type": "MultiPolygon", "coordinates": [[ring, hole], [ring]]}
+    assert paged.esri_geometry({"rings": [ring, hole, ring]}) == {
+        "type": "MultiPolygon",
+        "coordinates": [[ring, hole], [ring]],
+    }
 
 
 def test_socrata_incidents_are_paged_in_id_order(gis: CityGis, tmp_path: Path) -> None:
@@ -80,13 +92,19 @@ def test_socrata_incidents_are_paged_in_id_order(gis: CityGis, tmp_path: Path) -
     with fetcher(tmp_path) as f:
         f.fetch(source(s, "city-incidents", page_size=2))
     pages = [q for q in gis.paths(city_data.INCIDENTS_PATH) if "$offset" in q]
-    assert [(q["$offset"], q["$limit"], q["$order"]) for q in pages] == [("0", "2", ":id"), ("2", "2", ":id"), ("4", "2", ":id")]
+    assert [(q["$offset"], q["$limit"], q["$order"]) for q in pages] == [
+        ("0", "2", ":id"),
+        ("2", "2", ":id"),
+        ("4", "2", ":id"),
+    ]
     assert pages[0]["$where"] == "geocoded_column IS NOT NULL"
     rows = list(read_features(tmp_path / "city_incidents.jsonl.gz"))
     assert [r["properties"]["incident_address"] for r in rows][:2] == ["MAIN ST / ERVAY ST"] * 2
 
 
-def test_a_layer_without_the_documented_fields_fails_naming_the_fields_found(gis: CityGis, tmp_path: Path) -> None:
+def test_a_layer_without_the_documented_fields_fails_naming_the_fields_found(
+    gis: CityGis, tmp_path: Path
+) -> None:
     gis.layers["/AddressPoints/FeatureServer/0"] = [
         {"type": "Feature", "properties": {"HOUSE_NUM": 1, "STREET": "ELM ST"}, "geometry": None}
     ]
@@ -98,7 +116,9 @@ def test_a_layer_without_the_documented_fields_fails_naming_the_fields_found(gis
     assert not list(tmp_path.glob("city_address_points*"))
 
 
-def test_a_service_that_is_down_is_retried_then_fails_and_the_others_still_come(gis: CityGis, tmp_path: Path) -> None:
+def test_a_service_that_is_down_is_retried_then_fails_and_the_others_still_come(
+    gis: CityGis, tmp_path: Path
+) -> None:
     gis.statuses["/DallasAreaRoads"] = [503] * 10
     s = settings(tmp_path, gis.url)
     with fetcher(tmp_path, attempts=3) as f:
@@ -124,14 +144,23 @@ def fetch_everything(gis: CityGis, tmp_path: Path) -> Settings:
     return s
 
 
-def test_built_sources_place_blocks_and_intersections_where_the_city_puts_them(gis: CityGis, tmp_path: Path) -> None:
+def test_built_sources_place_blocks_and_intersections_where_the_city_puts_them(
+    gis: CityGis, tmp_path: Path
+) -> None:
     s = fetch_everything(gis, tmp_path)
     report = build_city_geodata(tmp_path / "geodata", log=lambda _: None)
     assert not report.failed and set(report.built) == {
-        "beats.geojson", "divisions.geojson", "city.geojson", "city_points.sqlite3", "city_streets.sqlite3"
+        "beats.geojson",
+        "divisions.geojson",
+        "city.geojson",
+        "city_points.sqlite3",
+        "city_streets.sqlite3",
     }
     locator = default_locator(s)
-    assert locator.areas.check == "polygon" and locator.areas.division_of(city_data.BEAT) == "CENTRAL"
+    areas = locator.areas
+    assert areas.check == "polygon" and areas.division_of(city_data.BEAT) == "CENTRAL"
+    assert areas.point_in_division(32.795, -96.815, "Central")  # the division's polygon, not its beat's
+    assert not areas.in_city(32.90, -96.80)  # the fetched (constructed) limits, not the shipped outline
 
     block = locator.locate("600", "ELM ST", city_data.BEAT, None)
     assert (block.precision, block.source, block.in_beat) == ("address", "city_address_points", True)
@@ -167,9 +196,56 @@ def test_an_overpass_does_not_meet_the_street_under_it(gis: CityGis, tmp_path: P
 
 def test_beats_without_a_beat_field_are_an_error_naming_the_fields(gis: CityGis, tmp_path: Path) -> None:
     gis.layers["/CrmLayers/MapServer/14"] = [
-        {"type": "Feature", "properties": {"OBJECTID": 1, "NAME": "x"}, "geometry": city_data.beats()[0]["geometry"]}
+        {
+            "type": "Feature",
+            "properties": {"OBJECTID": 1, "NAME": "x"},
+            "geometry": city_data.beats()[0]["geometry"],
+        }
     ]
     fetch_everything(gis, tmp_path)
     report = build_city_geodata(tmp_path / "geodata", log=lambda _: None)
     assert "no feature yields a police beat; fields found: NAME, OBJECTID" in report.failed["beats.geojson"]
     assert "city_points.sqlite3" in report.built  # the other outputs are still built
+
+
+def test_status_reports_present_missing_stale_and_failed(
+    gis: CityGis, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from dallas_calls.cli import main
+
+    s = settings(tmp_path, gis.url)
+    gis.statuses["/DallasAreaRoads"] = [503] * 20
+    with fetcher(tmp_path / "geodata", attempts=2) as f:
+        f.fetch_all([source(s, "city-address-points"), source(s, "police-beats"), source(s, "city-streets")])
+    manifest_path = tmp_path / "geodata" / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["files"]["police-beats"]["fetched_at"] = "2020-01-01T00:00:00+00:00"
+    manifest_path.write_text(json.dumps(manifest))
+
+    env = {f"DALLAS_CALLS_{k.upper()}": v for k, v in city_data.settings_for(gis.url).items()}
+    with pytest.MonkeyPatch.context() as mp:
+        for k, v in env.items():
+            mp.setenv(k, v)
+        assert main(["geodata", "status", "--json", "--data-dir", str(tmp_path)]) == 0
+        files = {f["name"]: f for f in json.loads(capsys.readouterr().out)["files"]}
+        (tmp_path / "geodata" / "city_address_points.jsonl.gz").write_bytes(b"changed")
+        assert main(["geodata", "status", "--data-dir", str(tmp_path)]) == 1
+        assert "CHECKSUM MISMATCH" in capsys.readouterr().out
+    assert files["city-address-points"]["state"] == "present" and files["city-address-points"]["checksum_ok"]
+    assert files["police-beats"]["state"] == "stale"
+    assert files["city-streets"]["state"] == "failed" and "HTTP 503" in files["city-streets"]["detail"]
+    assert files["city-incidents"]["state"] == "missing"
+    assert files["tiger-48113-edges"]["state"] == "missing"
+
+
+def test_cli_build_makes_the_city_indexes_without_tiger(
+    gis: CityGis, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from dallas_calls.cli import main
+
+    fetch_everything(gis, tmp_path)
+    assert main(["geodata", "build", "--data-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "built city_points.sqlite3" in out and "built city_streets.sqlite3" in out

@@ -30,7 +30,7 @@ from dallas_calls.geodata.fetch import (
     TextProgress,
     check_file,
 )
-from dallas_calls.geodata.sources import SOURCES, Source, select_sources
+from dallas_calls.geodata.sources import Source, select_sources
 
 
 def make_zip(size: int = 200_000) -> bytes:

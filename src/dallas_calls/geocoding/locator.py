@@ -168,11 +168,13 @@ def default_locator(settings: Any = None, *, blocking: bool = False) -> Locator:
     if beats_path is None and geodata is not None and (geodata / "beats.geojson").exists():
         beats_path = geodata / "beats.geojson"
     city_path = geodata / "city.geojson" if geodata is not None else None
+    divisions_path = geodata / "divisions.geojson" if geodata is not None else None
     index = AddressPointIndex.seed()
     if points_path and Path(points_path).exists():
         index = AddressPointIndex.from_csv(points_path)
-    if beats_path or (city_path is not None and city_path.is_file()):
-        areas = BeatAreas.load(Path(beats_path) if beats_path else None, city_path)
+    fetched = [p for p in (city_path, divisions_path) if p is not None and p.is_file()]
+    if beats_path or fetched:
+        areas = BeatAreas.load(Path(beats_path) if beats_path else None, city_path, divisions_path)
     else:
         areas = default_areas()
     providers = local_providers(geodata)

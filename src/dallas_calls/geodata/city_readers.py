@@ -61,7 +61,6 @@ class AddressPoint:
     street: str  # as the city writes it: "N CENTRAL EXPY"
     lat: float
     lon: float
-    beat: str | None = None
 
 
 def address_points(features: Iterable[dict[str, Any]], source: str) -> Iterator[AddressPoint]:

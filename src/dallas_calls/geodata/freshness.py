@@ -3,7 +3,7 @@ and for the updater that decides what ``serve`` fetches).
 
 ``stale``: fetched longer ago than ``max_age_days``, and only for sources that change (the city's
 layers, ``mutable``); a TIGER vintage never goes stale. ``failed``: the last fetch failed and no
-good copy is on disk.
+good copy is on disk, or the file on disk fails its checksum.
 """
 
 from __future__ import annotations
@@ -70,7 +70,9 @@ def source_states(
             age = round((now - datetime.fromisoformat(when)).total_seconds() / 86400, 1)
         state: SourceState
         detail = check.detail
-        if not check.path.is_file() or check.state == "mismatch":
+        if check.state == "mismatch":
+            state = "failed"  # on disk, but not the bytes that were downloaded
+        elif not check.path.is_file():
             state = "failed" if failure else "missing"
             detail = failure["error"] if failure else detail
         elif source.mutable and age is not None and age > max_age_days:

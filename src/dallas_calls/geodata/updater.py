@@ -166,7 +166,11 @@ class GeodataUpdater:
     def _update_blocking(self) -> bool:
         self._set("checking")
         states = source_states(self.folder, self.sources, self.settings.geodata_max_age_days)
-        due = [s for s in states if s.state != "present" and s.source.url is not None]
+        # The city's layers first: they are the best sources, and much smaller than TIGER.
+        due = sorted(
+            (s for s in states if s.state != "present" and s.source.url is not None),
+            key=lambda s: s.source.group == "tiger",
+        )
         if not due:
             self._set("ready")
             return False
