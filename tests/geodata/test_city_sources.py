@@ -4,7 +4,6 @@ constructed miniature in tests/fakes/city_data.py (real field names, invented pl
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,23 +17,12 @@ from dallas_calls.geodata.fetch import Fetcher, FetchError, Manifest, NoProgress
 from dallas_calls.geodata.paged import FieldsError, read_features
 from dallas_calls.geodata.sources import Source, city_sources
 from tests.fakes import city_data
-from tests.fakes.city_gis import CityGis, serve
+from tests.fakes.city_gis import CityGis
 
 
 def settings(tmp_path: Path, url: str, **extra: Any) -> Settings:
     overrides: dict[str, Any] = {"data_dir": tmp_path, **city_data.settings_for(url), **extra}
     return Settings(**overrides)
-
-
-@pytest.fixture
-def gis() -> Iterator[CityGis]:
-    fake = CityGis(
-        layers={path: make() for path, make in city_data.LAYERS.items()},
-        socrata={city_data.INCIDENTS_PATH: city_data.incidents()},
-        max_records=3,
-    )
-    with serve(fake) as running:
-        yield running
 
 
 def fetcher(folder: Path, **kw: Any) -> Fetcher:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,18 +16,7 @@ from dallas_calls.geodata.sources import city_sources
 from dallas_calls.geodata.updater import GeodataUpdater, _StatusProgress
 from tests.conftest import free_port
 from tests.fakes import city_data
-from tests.fakes.city_gis import CityGis, serve
-
-
-@pytest.fixture
-def gis() -> Iterator[CityGis]:
-    fake = CityGis(
-        layers={path: make() for path, make in city_data.LAYERS.items()},
-        socrata={city_data.INCIDENTS_PATH: city_data.incidents()},
-        max_records=4,
-    )
-    with serve(fake) as running:
-        yield running
+from tests.fakes.city_gis import CityGis
 
 
 def settings(tmp_path: Path, url: str, auto: bool = True) -> Settings:

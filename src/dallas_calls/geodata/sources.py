@@ -33,7 +33,7 @@ Sources, and how sure we are of each URL:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 TIGER_YEAR = 2025
 TIGER_BASE = f"https://www2.census.gov/geo/tiger/TIGER{TIGER_YEAR}"
@@ -154,77 +154,60 @@ def city_sources(settings: object = None) -> tuple[Source, ...]:
         name: str(getattr(settings, attr, None) or default)
         for attr, (name, default) in CITY_URL_SETTINGS.items()
     }
+
+    def layer(name: str, group: SourceKind, filename: str, description: str, **extra: Any) -> Source:
+        """A city layer: generated on request (``mutable``), read page by page (ArcGIS unless said)."""
+        options: dict[str, Any] = {"mutable": True, "paging": "arcgis", **extra}
+        return Source(
+            name=name, group=group, url=url[name], filename=filename, description=description, **options
+        )
+
     return (
-        Source(
-            name="city-address-points",
-            group="city",
-            url=url["city-address-points"],
-            filename="city_address_points.jsonl.gz",
-            description="City of Dallas address points (every address), ArcGIS layer, WGS84",
-            mutable=True,
-            paging="arcgis",
+        layer(
+            "city-address-points",
+            "city",
+            "city_address_points.jsonl.gz",
+            "City of Dallas address points (every address), ArcGIS layer, WGS84",
             required_fields=("HOUSENUMBER", "FULLSTREETNAME"),
             optional_fields=("ADDRESSID", "HOUSESUFFIX", "ZIPCODE", "ADDRESSTYPE"),
         ),
-        Source(
-            name="city-streets",
-            group="city",
-            url=url["city-streets"],
-            filename="city_streets.jsonl.gz",
-            description="City of Dallas street centerlines with address ranges (DallasAreaRoads), WGS84",
-            mutable=True,
-            paging="arcgis",
+        layer(
+            "city-streets",
+            "city",
+            "city_streets.jsonl.gz",
+            "City of Dallas street centerlines with address ranges (DallasAreaRoads), WGS84",
             required_fields=("FULLSTREETNAME", "L_F_ADD", "L_T_ADD", "R_F_ADD", "R_T_ADD"),
-            optional_fields=(
-                "SEGMENT_ID",
-                "CLASS",
-                "ONE_WAY",
-                "POSTAL_L",
-                "POSTAL_R",
-                "F_ZLEV",
-                "T_ZLEV",
-            ),
+            optional_fields=("SEGMENT_ID", "CLASS", "ONE_WAY", "POSTAL_L", "POSTAL_R", "F_ZLEV", "T_ZLEV"),
         ),
-        Source(
-            name="city-incidents",
-            group="city",
-            url=url["city-incidents"],
-            filename="city_incidents.jsonl.gz",
-            description="Dallas police incidents geocoded by the city (Socrata qv6i-rri7)",
-            mutable=True,
+        layer(
+            "city-incidents",
+            "city",
+            "city_incidents.jsonl.gz",
+            "Dallas police incidents geocoded by the city (Socrata qv6i-rri7)",
             paging="socrata",
             page_size=50_000,
             where="geocoded_column IS NOT NULL",
             required_fields=("incident_address", "geocoded_column"),
             optional_fields=("beat", "division"),
         ),
-        Source(
-            name="police-beats",
-            group="police",
-            url=url["police-beats"],
-            filename="city_beats.jsonl.gz",
-            description="Dallas police beats (city GIS, Crm_public/CrmLayers layer 14 'Beats'), WGS84",
-            mutable=True,
-            paging="arcgis",
+        layer(
+            "police-beats",
+            "police",
+            "city_beats.jsonl.gz",
+            "Dallas police beats (city GIS, Crm_public/CrmLayers layer 14 'Beats'), WGS84",
             note="attribute names not documented: any field named like 'beat' is used",
         ),
-        Source(
-            name="police-divisions",
-            group="police",
-            url=url["police-divisions"],
-            filename="city_divisions.jsonl.gz",
-            description="Dallas police divisions (Dallasbaselayers layer 9 'Police_Division'), WGS84",
-            mutable=True,
-            paging="arcgis",
+        layer(
+            "police-divisions",
+            "police",
+            "city_divisions.jsonl.gz",
+            "Dallas police divisions (Dallasbaselayers layer 9 'Police_Division'), WGS84",
         ),
-        Source(
-            name="city-limits",
-            group="city",
-            url=url["city-limits"],
-            filename="city_limits.jsonl.gz",
-            description="City of Dallas limits (Dallas_base_layers_view layer 0 'City_Limit'), WGS84",
-            mutable=True,
-            paging="arcgis",
+        layer(
+            "city-limits",
+            "city",
+            "city_limits.jsonl.gz",
+            "City of Dallas limits (Dallas_base_layers_view layer 0 'City_Limit'), WGS84",
         ),
     )
 
