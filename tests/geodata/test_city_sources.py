@@ -13,8 +13,9 @@ from dallas_calls.config import Settings
 from dallas_calls.geocoding.locator import default_locator
 from dallas_calls.geodata.city_build import build_city_geodata
 from dallas_calls.geodata.distance import distance_m
-from dallas_calls.geodata.fetch import Fetcher, FetchError, Manifest, NoProgress
+from dallas_calls.geodata.fetch import Fetcher, FetchError, Manifest
 from dallas_calls.geodata.paged import FieldsError, read_features
+from dallas_calls.geodata.progress import NoProgress
 from dallas_calls.geodata.sources import Source, city_sources
 from tests.fakes import city_data
 from tests.fakes.city_gis import CityGis

@@ -26,10 +26,9 @@ from dallas_calls.geodata.fetch import (
     Fetcher,
     FetchError,
     Manifest,
-    NoProgress,
-    TextProgress,
     check_file,
 )
+from dallas_calls.geodata.progress import NoProgress, TextProgress
 from dallas_calls.geodata.sources import Source, select_sources
 
 
