@@ -31,6 +31,7 @@ from urllib.parse import parse_qs, urlsplit
 class CityGis:
     layers: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # path -> GeoJSON features
     max_records: int = 2
+    geojson: bool = True  # False: an older ArcGIS Server that refuses f=geojson (Esri JSON only)
     socrata: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # path -> rows
     candidates: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # SingleLine -> candidates
     statuses: dict[str, list[int]] = field(default_factory=dict)
@@ -120,6 +121,9 @@ class _Handler(BaseHTTPRequestHandler):
         count = min(int(query.get("resultRecordCount", str(self.gis.max_records))), self.gis.max_records)
         page = features[offset : offset + count]
         more = offset + count < len(features)
+        if query.get("f") == "geojson" and not self.gis.geojson:
+            self._send(200, {"error": {"code": 400, "message": "Invalid or missing input parameters."}})
+            return
         if query.get("f") == "geojson":
             body: dict[str, Any] = {"type": "FeatureCollection", "features": page}
             if more:

@@ -62,6 +62,22 @@ def test_arcgis_layer_is_read_across_pages_until_the_transfer_limit_clears(
     assert entry["sha256"] == result.sha256 and entry["size"] == result.size
 
 
+def test_a_server_without_geojson_is_read_in_esri_json(gis: CityGis, tmp_path: Path) -> None:
+    gis.geojson = False
+    s = settings(tmp_path, gis.url)
+    with fetcher(tmp_path) as f:
+        assert f.fetch(source(s, "city-streets")).outcome == "downloaded"
+    features = list(read_features(tmp_path / "city_streets.jsonl.gz"))
+    assert len(features) == len(city_data.centerlines())
+    assert features[0]["geometry"]["type"] == "MultiLineString"
+    assert [q["f"] for q in gis.paths("/DallasAreaRoads/FeatureServer/2/query") if "resultOffset" in q][
+        :2
+    ] == [
+        "geojson",
+        "json",
+    ]
+
+
 def test_esri_json_pages_are_read_like_geojson(gis: CityGis, tmp_path: Path) -> None:
     import dallas_calls.geodata.paged as paged
 

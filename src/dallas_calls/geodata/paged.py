@@ -86,7 +86,8 @@ def _get_page(fetcher: Fetcher, source: Source, params: Mapping[str, str]) -> An
             if isinstance(error, dict):  # ArcGIS reports failures with status 200 and an error body
                 message = f"ArcGIS error {error.get('code')}: {error.get('message')}"
                 if error.get("code") in (400, 404):
-                    raise FetchError(f"{source.name}: {message}")
+                    refused = _FormatRefused if params.get("f") == "geojson" else FetchError
+                    raise refused(f"{source.name}: {message}")
                 raise _PageRetryable(message)
             return body
         except httpx.TransportError as exc:
@@ -99,19 +100,30 @@ def _get_page(fetcher: Fetcher, source: Source, params: Mapping[str, str]) -> An
 # -- the pages of a source ------------------------------------------------------------------------
 
 
+class _FormatRefused(FetchError):
+    """The service refused ``f=geojson`` (ArcGIS Server before 10.4 has only Esri JSON)."""
+
+
 def _arcgis_pages(fetcher: Fetcher, source: Source) -> Iterator[list[dict[str, Any]]]:
     offset = 0
+    output = "geojson"
     while True:
         params = {
             "where": source.where or "1=1",
             "outFields": "*",
             "outSR": "4326",
             "returnGeometry": "true",
-            "f": "geojson",
+            "f": output,
             "resultOffset": str(offset),
             "resultRecordCount": str(source.page_size),
         }
-        body = _get_page(fetcher, source, params)
+        try:
+            body = _get_page(fetcher, source, params)
+        except _FormatRefused:
+            if output != "geojson" or offset:
+                raise
+            output = "json"  # the same query in Esri JSON, converted by _as_feature
+            continue
         features = [_as_feature(f) for f in body.get("features") or [] if isinstance(f, dict)]
         exceeded = bool(
             body.get("exceededTransferLimit") or (body.get("properties") or {}).get("exceededTransferLimit")
