@@ -179,3 +179,38 @@ def settings_for(url: str) -> dict[str, str]:
         "geodata_divisions_url": f"{url}/Dallasbaselayers/FeatureServer/9",
         "geodata_city_limits_url": f"{url}/Dallas_base_layers_view/FeatureServer/0",
     }
+
+
+def centerlines_export_schema() -> list[dict[str, Any]]:
+    """Two segments in the field layout of the city's "Streets" export (Dallas Open Data cvgm-fp24,
+    as in a real 5-segment sample): lower-case names, ``fullstreet`` cut to 10 characters, the name
+    also in parts (``prefix``, ``name``, ``type``, ``suffix``), an alternate name in ``alt_*``, ranges
+    as floats. The values are invented; ROSS AVE runs east along lat 32.7900 from lon -96.8000."""
+
+    def segment(seg: int, west: float, fullstreet: str, block: int) -> dict[str, Any]:
+        return _line(
+            [(west, 32.7900), (west + 0.001, 32.7900)],
+            segment_id=float(seg),
+            fullstreet=fullstreet,
+            prefix="",
+            name="ROSS",
+            type="AVE",
+            suffix="",
+            alt_prefix="",
+            alt_name="OLD ROSS",
+            alt_type="RD",
+            alt_suffix="",
+            l_f_add=float(block + 1),
+            l_t_add=float(block + 99),
+            r_f_add=0.0,
+            r_t_add=0.0,
+            f_zlev=0.0,
+            t_zlev=0.0,
+            postal_l="75204",
+            postal_r="75204",
+            one_way="B",
+            speed=30.0,
+            class_="MINOR ARTERIAL",
+        )
+
+    return [segment(1, -96.8000, "ROSS AVE", 4200), segment(2, -96.7990, "", 4300)]

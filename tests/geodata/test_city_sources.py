@@ -254,3 +254,34 @@ def test_cli_build_makes_the_city_indexes_without_tiger(
     assert main(["geodata", "build", "--data-dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "built city_points.sqlite3" in out and "built city_streets.sqlite3" in out
+
+
+def test_centerlines_in_the_open_data_export_layout_are_read(gis: CityGis, tmp_path: Path) -> None:
+    from dallas_calls.geocoding.street_index import StreetIndex
+
+    gis.layers["/DallasAreaRoads/FeatureServer/2"] = city_data.centerlines_export_schema()
+    s = settings(tmp_path, gis.url)
+    with fetcher(tmp_path) as f:
+        f.fetch(source(s, "city-streets"))
+    assert build_city_geodata(tmp_path, log=lambda _: None).built["city_streets.sqlite3"]["segments"] == 2
+    index = StreetIndex.open(tmp_path / "city_streets.sqlite3")
+    assert index is not None
+    [by_parts] = index.address(4300, "ROSS AVE")  # its fullstreet is empty: named from its parts
+    assert by_parts.lon == pytest.approx(-96.7985, abs=0.0002) and by_parts.source == "city_centerlines"
+    [by_alternate] = index.address(4200, "OLD ROSS RD")
+    assert by_alternate.lon == pytest.approx(-96.7995, abs=0.0002)
+
+
+def test_centerlines_without_any_name_field_fail_naming_the_fields(gis: CityGis, tmp_path: Path) -> None:
+    ranges = {"L_F_ADD": 1, "L_T_ADD": 99, "R_F_ADD": 2, "R_T_ADD": 98}
+    line = {"type": "LineString", "coordinates": [[-96.8, 32.78], [-96.79, 32.78]]}
+    gis.layers["/DallasAreaRoads/FeatureServer/2"] = [
+        {"type": "Feature", "properties": {**ranges, "STNAME": "X"}, "geometry": line}
+    ]
+    s = settings(tmp_path, gis.url)
+    with fetcher(tmp_path) as f, pytest.raises(FieldsError) as caught:
+        f.fetch(source(s, "city-streets"))
+    assert (
+        "no FULLSTREETNAME or FULLSTREET or NAME; fields found: L_F_ADD, L_T_ADD, R_F_ADD, R_T_ADD, STNAME"
+        in str(caught.value)
+    )

@@ -100,17 +100,20 @@ def build_centerlines(folder: Path) -> dict[str, int] | None:
 
     try:
         ranges = []
+        alternates: list[tuple[int, str]] = []
         for c in centerlines(read_features(path), "city-streets"):
             tnidf = node(*c.coords[0], c.z_levels[0])
             tnidt = node(*c.coords[-1], c.z_levels[1])
             if not writer.add_segment(c.segment_id, c.name, c.road_class, tnidf, tnidt, c.coords, c.ranges):
                 continue
+            alternates.extend((c.segment_id, name) for name in c.alternate_names)
             lf, lt, rf, rt = c.ranges
             if lf is not None and lt is not None:
                 ranges.append((c.segment_id, c.name, "L", lf, lt, c.zips[0], None))
             if rf is not None and rt is not None:
                 ranges.append((c.segment_id, c.name, "R", rf, rt, c.zips[1], None))
         writer.add_ranges(ranges)
+        writer.add_names(alternates)
         meta = {**_meta([path], "City of Dallas street centerlines"), "candidate_source": CENTERLINES_SOURCE}
         return writer.finish(meta)
     except BaseException:

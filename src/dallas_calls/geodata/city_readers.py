@@ -133,10 +133,26 @@ class Centerline:
     ranges: tuple[int | None, int | None, int | None, int | None]  # L from, L to, R from, R to
     zips: tuple[str | None, str | None]  # left, right
     z_levels: tuple[int, int]  # at the from end, at the to end (overpasses: different levels)
+    alternate_names: tuple[str, ...] = ()
 
 
-_CENTERLINE_FIELDS = ("FULLSTREETNAME", "L_F_ADD", "L_T_ADD", "R_F_ADD", "R_T_ADD")
-_CENTERLINE_OPTIONAL = ("SEGMENT_ID", "CLASS", "POSTAL_L", "POSTAL_R", "F_ZLEV", "T_ZLEV")
+_RANGE_FIELDS = ("L_F_ADD", "L_T_ADD", "R_F_ADD", "R_T_ADD")
+# The street's name: FULLSTREETNAME on the city's service, FULLSTREET in its shapefile export (Dallas
+# Open Data "Streets", whose names are cut to 10 characters), else composed from its parts.
+_FULL_NAME_FIELDS = ("FULLSTREETNAME", "FULLSTREET")
+_NAME_PARTS = ("PREFIX", "NAME", "TYPE", "SUFFIX")
+_ALT_PARTS = ("ALT_PREFIX", "ALT_NAME", "ALT_TYPE", "ALT_SUFFIX")
+_CENTERLINE_OPTIONAL = (
+    "SEGMENT_ID",
+    "CLASS",
+    "POSTAL_L",
+    "POSTAL_R",
+    "F_ZLEV",
+    "T_ZLEV",
+    *_FULL_NAME_FIELDS,
+    *_NAME_PARTS,
+    *_ALT_PARTS,
+)
 
 
 def _line(geometry: Any) -> list[tuple[float, float]]:
@@ -158,20 +174,27 @@ def centerlines(features: Iterable[dict[str, Any]], source: str) -> Iterator[Cen
     it = iter(features)
     head = [f for _, f in zip(range(50), it, strict=False)]
     keys = _first_keys(head)
-    names = require_fields(source, keys, _CENTERLINE_FIELDS)
+    names = require_fields(source, keys, _RANGE_FIELDS)
     names.update(field_lookup(keys, _CENTERLINE_OPTIONAL))
+    if not any(f in names for f in (*_FULL_NAME_FIELDS, "NAME")):
+        found = ", ".join(sorted(keys)) or "(none)"
+        raise FieldsError(
+            f"{source}: the records have no FULLSTREETNAME, FULLSTREET or NAME; fields found: {found}"
+        )
     for i, feature in enumerate((*head, *it)):
         props = feature.get("properties") or {}
 
         def get(field: str, props: dict[str, Any] = props) -> Any:
             return props.get(names[field]) if field in names else None
 
-        name = _text(get("FULLSTREETNAME"))
+        full = next((_text(get(f)) for f in _FULL_NAME_FIELDS if _text(get(f))), "")
+        name = full or " ".join(_text(get(p)) for p in _NAME_PARTS if _text(get(p)))
+        alternate = " ".join(_text(get(p)) for p in _ALT_PARTS if _text(get(p)))
         coords = _line(feature.get("geometry"))
         if not name or len(coords) < 2:
             continue
         # The city writes 0 for "no addresses on this side".
-        lf, lt, rf, rt = (_int(get(k)) or None for k in ("L_F_ADD", "L_T_ADD", "R_F_ADD", "R_T_ADD"))
+        lf, lt, rf, rt = (_int(get(k)) or None for k in _RANGE_FIELDS)
         yield Centerline(
             segment_id=_int(get("SEGMENT_ID")) or i + 1,
             name=name,
@@ -180,6 +203,7 @@ def centerlines(features: Iterable[dict[str, Any]], source: str) -> Iterator[Cen
             ranges=(lf, lt, rf, rt),
             zips=(_text(get("POSTAL_L")) or None, _text(get("POSTAL_R")) or None),
             z_levels=(_int(get("F_ZLEV")) or 0, _int(get("T_ZLEV")) or 0),
+            alternate_names=(alternate,) if alternate and alternate != name else (),
         )
 
 

@@ -40,18 +40,24 @@ def field_lookup(found: Iterable[str], wanted: Iterable[str]) -> dict[str, str]:
     return {w: by_lower[w.lower()] for w in wanted if w.lower() in by_lower}
 
 
-def require_fields(source_name: str, found: Iterable[str], required: Iterable[str]) -> dict[str, str]:
-    """:func:`field_lookup`, or :class:`FieldsError` naming what is missing and what was found."""
+def require_fields(
+    source_name: str, found: Iterable[str], required: Iterable[str], any_of: Iterable[str] = ()
+) -> dict[str, str]:
+    """:func:`field_lookup` of ``required`` (and ``any_of``, of which one at least must be there), or
+    :class:`FieldsError` naming what is missing and what was found."""
     found = sorted(set(found))
-    required = tuple(required)
+    required, any_of = tuple(required), tuple(any_of)
     lookup = field_lookup(found, required)
     missing = [r for r in required if r not in lookup]
+    alternatives = field_lookup(found, any_of)
+    if any_of and not alternatives:
+        missing.append(" or ".join(any_of))
     if missing:
         raise FieldsError(
             f"{source_name}: the records have no {', '.join(missing)}; fields found: "
             f"{', '.join(found) or '(none)'}"
         )
-    return lookup
+    return {**lookup, **alternatives}
 
 
 # -- one page -------------------------------------------------------------------------------------
@@ -183,7 +189,7 @@ def download_pages(fetcher: Fetcher, source: Source, part: Path) -> tuple[int, s
             for page in pages:
                 if keep is None:
                     found = {k for f in page for k in (f.get("properties") or {})}
-                    keep = require_fields(source.name, found, source.required_fields)
+                    keep = require_fields(source.name, found, source.required_fields, source.required_any)
                     if source.required_fields or source.optional_fields:
                         keep.update(field_lookup(found, source.optional_fields))
                 for feature in page:

@@ -84,6 +84,7 @@ class Source:
     # Paged sources: the attributes a feature must have (any letter case; the first page is checked
     # and the fetch fails naming the fields it found) and the ones kept when present. Empty: keep all.
     required_fields: tuple[str, ...] = ()
+    required_any: tuple[str, ...] = ()  # at least one of these must be there too
     optional_fields: tuple[str, ...] = ()
 
     def matches(self, selector: str) -> bool:
@@ -176,8 +177,14 @@ def city_sources(settings: object = None) -> tuple[Source, ...]:
             "city",
             "city_streets.jsonl.gz",
             "City of Dallas street centerlines with address ranges (DallasAreaRoads), WGS84",
-            required_fields=("FULLSTREETNAME", "L_F_ADD", "L_T_ADD", "R_F_ADD", "R_T_ADD"),
-            optional_fields=("SEGMENT_ID", "CLASS", "ONE_WAY", "POSTAL_L", "POSTAL_R", "F_ZLEV", "T_ZLEV"),
+            # The name: FULLSTREETNAME on the service, FULLSTREET in the city's shapefile export, or parts.
+            required_fields=("L_F_ADD", "L_T_ADD", "R_F_ADD", "R_T_ADD"),
+            required_any=("FULLSTREETNAME", "FULLSTREET", "NAME"),
+            optional_fields=(
+                *("SEGMENT_ID", "CLASS", "ONE_WAY", "POSTAL_L", "POSTAL_R", "F_ZLEV", "T_ZLEV"),
+                *("PREFIX", "TYPE", "SUFFIX"),
+                *("ALT_PREFIX", "ALT_NAME", "ALT_TYPE", "ALT_SUFFIX"),
+            ),
         ),
         layer(
             "city-incidents",
