@@ -6,7 +6,8 @@
   (Esri JSON: ``attributes``/``geometry``, top-level ``exceededTransferLimit``), and
   ``returnCountOnly=true`` (``{"count": N}``).
 - Socrata resources: ``GET /resource/<id>.json`` with ``$limit``, ``$offset``, ``$order=:id``,
-  ``$where`` (recorded, not evaluated) and ``$select=count(*) AS n``.
+  ``$where`` (recorded, not evaluated), ``$select`` of columns (an unknown one: a 400 naming it, as
+  Socrata does) and ``$select=count(*) AS n``.
 - A GeocodeServer: ``/GeocodeServer/findAddressCandidates`` answers ``candidates[name]`` for the
   ``SingleLine`` asked, ``/GeocodeServer/geocodeAddresses`` (POST) one location per record.
 
@@ -137,7 +138,19 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, [{"n": str(len(rows))}])
             return
         offset, limit = int(query.get("$offset", "0")), int(query.get("$limit", "1000"))
-        self._send(200, rows[offset : offset + limit])
+        page = rows[offset : offset + limit]
+        if "$select" in query:
+            columns = query["$select"].split(",")
+            known = {k for r in rows for k in r}
+            unknown = [c for c in columns if c not in known]
+            if unknown:
+                self._send(
+                    400,
+                    {"errorCode": "query.soql.no-such-column", "message": f"No such column: {unknown[0]}"},
+                )
+                return
+            page = [{c: r[c] for c in columns if c in r} for r in page]
+        self._send(200, page)
 
 
 @contextmanager

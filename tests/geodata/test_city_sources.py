@@ -103,6 +103,7 @@ def test_socrata_incidents_are_paged_in_id_order(gis: CityGis, tmp_path: Path) -
         ("4", "2", ":id"),
     ]
     assert pages[0]["$where"] == "geocoded_column IS NOT NULL"
+    assert pages[0]["$select"] == "incident_address,geocoded_column,beat,division"
     rows = list(read_features(tmp_path / "city_incidents.jsonl.gz"))
     assert [r["properties"]["incident_address"] for r in rows][:2] == ["MAIN ST / ERVAY ST"] * 2
 
@@ -119,6 +120,16 @@ def test_a_layer_without_the_documented_fields_fails_naming_the_fields_found(
     message = str(caught.value)
     assert "HOUSENUMBER" in message and "fields found: HOUSE_NUM, STREET" in message
     assert not list(tmp_path.glob("city_address_points*"))
+
+
+def test_socrata_without_the_documented_columns_fails_naming_the_columns_found(
+    gis: CityGis, tmp_path: Path
+) -> None:
+    gis.socrata[city_data.INCIDENTS_PATH] = [{"incidentnum": "1", "address": "ELM ST", "geocoded_column": {}}]
+    s = settings(tmp_path, gis.url)
+    with fetcher(tmp_path) as f, pytest.raises(FieldsError) as caught:
+        f.fetch(source(s, "city-incidents"))
+    assert "no incident_address; fields found: address, geocoded_column, incidentnum" in str(caught.value)
 
 
 def test_a_service_that_is_down_is_retried_then_fails_and_the_others_still_come(

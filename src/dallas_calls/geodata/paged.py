@@ -144,12 +144,33 @@ def _arcgis_pages(fetcher: Fetcher, source: Source) -> Iterator[list[dict[str, A
 
 
 def _socrata_pages(fetcher: Fetcher, source: Source) -> Iterator[list[dict[str, Any]]]:
+    """Pages of the columns the source names (``$select``: a page of 50,000 full incident rows would
+    be ~100 MB); a column Socrata does not know is checked against one full row, so the error names
+    the columns the dataset has."""
+    columns = (*source.required_fields, *source.optional_fields)
     offset = 0
     while True:
         params = {"$limit": str(source.page_size), "$offset": str(offset), "$order": ":id"}
+        if columns:
+            params["$select"] = ",".join(columns)
         if source.where:
             params["$where"] = source.where
-        rows = _get_page(fetcher, source, params)
+        try:
+            rows = _get_page(fetcher, source, params)
+        except FetchError as exc:
+            if offset or not columns or "HTTP 400" not in str(exc):
+                raise
+            sample = _get_page(fetcher, source, {"$limit": "1"})
+            keys = (
+                {k for row in sample if isinstance(row, dict) for k in row}
+                if isinstance(sample, list)
+                else set()
+            )
+            require_fields(source.name, keys, source.required_fields)
+            columns = tuple(field_lookup(keys, columns).values())  # spelled as the dataset does
+            if not columns:
+                raise
+            continue
         if not isinstance(rows, list):
             raise FetchError(f"{source.name}: a Socrata page is not a JSON array")
         page = [{"properties": r, "geometry": None} for r in rows if isinstance(r, dict)]
