@@ -176,7 +176,7 @@ def test_built_sources_place_blocks_and_intersections_where_the_city_puts_them(
     areas = locator.areas
     assert areas.check == "polygon" and areas.division_of(city_data.BEAT) == "CENTRAL"
     assert areas.point_in_division(32.795, -96.815, "Central")  # the division's polygon, not its beat's
-    assert not areas.in_city(32.90, -96.80)  # the fetched (constructed) limits, not the shipped outline
+    assert not areas.in_city(32.90, -96.80)  # the fetched limits (Dallas only), not the shipped outline
 
     block = locator.locate("600", "ELM ST", city_data.BEAT, None)
     assert (block.precision, block.source, block.in_beat) == ("address", "city_address_points", True)
