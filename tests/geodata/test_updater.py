@@ -119,3 +119,26 @@ def test_serve_wiring_relocates_when_sources_change(gis: CityGis, tmp_path: Path
     finally:
         parts.close()
     assert ServeController(s, LocalBus(), "demo").geodata is None
+
+
+def test_inputs_without_an_index_are_built_without_fetching(gis: CityGis, tmp_path: Path) -> None:
+    """A server stopped during a build: the next pass builds from what is on disk, fetching nothing."""
+    calls: list[str] = []
+    assert asyncio.run(updater(settings(tmp_path, gis.url), calls).update_once()) is True
+    (tmp_path / "geodata" / "city_points.sqlite3").unlink()
+    again = updater(settings(tmp_path, gis.url), calls)  # every source is present: nothing to fetch
+    before = len(gis.requests)
+    assert asyncio.run(again.update_once()) is True
+    assert len(gis.requests) == before and calls == ["changed", "changed"]
+    assert (tmp_path / "geodata" / "city_points.sqlite3").is_file()
+
+
+def test_an_output_that_fails_to_build_is_not_rebuilt_on_every_pass(gis: CityGis, tmp_path: Path) -> None:
+    gis.layers["/CrmLayers/MapServer/14"] = [
+        {"type": "Feature", "properties": {"OBJECTID": 1}, "geometry": city_data.beats()[0]["geometry"]}
+    ]
+    calls: list[str] = []
+    u = updater(settings(tmp_path, gis.url), calls)
+    assert asyncio.run(u.update_once()) is True  # the rest was built
+    assert not (tmp_path / "geodata" / "beats.geojson").exists()
+    assert asyncio.run(u.update_once()) is False and calls == ["changed"]

@@ -142,6 +142,33 @@ def build_areas(folder: Path, source_name: str, out_name: str) -> dict[str, int]
     return {"features": len(collection["features"])}
 
 
+# Each output and the sources it is built from.
+CITY_OUTPUTS: dict[str, tuple[str, ...]] = {
+    "beats.geojson": ("police-beats",),
+    "divisions.geojson": ("police-divisions",),
+    "city.geojson": ("city-limits",),
+    CITY_POINTS_DB: ("city-address-points", "city-incidents"),
+    CITY_STREETS_DB: ("city-streets",),
+}
+
+
+def newest_input(folder: Path, output: str) -> float | None:
+    """The modification time of the newest input of ``output`` (None: no input is there)."""
+    present = [p for p in (_input(folder, i) for i in CITY_OUTPUTS[output]) if p is not None]
+    return max(p.stat().st_mtime for p in present) if present else None
+
+
+def outdated_outputs(folder: Path) -> list[str]:
+    """Outputs missing, or older than one of their inputs, while an input is there (a build that
+    was interrupted, or inputs fetched by hand): the updater builds them without fetching."""
+    out = []
+    for name in CITY_OUTPUTS:
+        newest, target = newest_input(folder, name), folder / name
+        if newest is not None and (not target.is_file() or target.stat().st_mtime < newest):
+            out.append(name)
+    return out
+
+
 def build_city_geodata(folder: Path, log: Callable[[str], None] = print) -> CityBuildReport:
     """Every city output whose inputs are in ``folder``; one failure does not stop the others."""
     report = CityBuildReport()

@@ -28,9 +28,9 @@ from typing import Any
 
 import httpx
 
-from dallas_calls.geodata.city_build import build_city_geodata
+from dallas_calls.geodata.city_build import build_city_geodata, newest_input, outdated_outputs
 from dallas_calls.geodata.fetch import Fetcher, FetchError, FetchResult, geodata_dir
-from dallas_calls.geodata.freshness import source_states
+from dallas_calls.geodata.freshness import SourceStatus, source_states
 from dallas_calls.geodata.sources import Source, all_sources
 from dallas_calls.geodata.tiger import STREETS_DB, build_street_index, find_tiger_files
 
@@ -110,6 +110,7 @@ class GeodataUpdater:
         self._status: dict[str, Any] = {"state": "idle", "source": None, "percent": None}
         self._said_offline = False
         self._stop = threading.Event()
+        self._build_failed: dict[str, float | None] = {}  # output -> its newest input when it failed
 
     # -- status -----------------------------------------------------------------------------------
 
@@ -171,20 +172,36 @@ class GeodataUpdater:
             (s for s in states if s.state != "present" and s.source.url is not None),
             key=lambda s: s.source.group == "tiger",
         )
-        if not due:
-            self._set("ready")
-            return False
-        if not self._reachable(due[0].source):
-            return False
-        self._said_offline = False
-        log.info(
-            "geodata: %d of %d sources to fetch: %s",
-            len(due),
-            len(states),
-            ", ".join(label(s.source) for s in due),
-        )
         results: list[FetchResult] = []
         failed: list[str] = []
+        if due and self._reachable(due[0].source):
+            self._fetch(due, len(states), results, failed)
+        downloaded = [r for r in results if r.outcome == "downloaded"]
+        built = self._build(downloaded) if downloaded or self._unbuilt() else False
+        if due and not results and not failed and not built:
+            return False  # offline: the status says so
+        extra: dict[str, Any] = {"failed": failed} if failed else {}
+        self._set("ready" if built or not failed else "failed", **extra)
+        return built
+
+    def _unbuilt(self) -> bool:
+        """Inputs on disk that no index reflects yet (an interrupted build, files fetched by hand),
+        leaving out outputs whose build already failed on the same inputs in this process."""
+        city = [
+            o
+            for o in outdated_outputs(self.folder)
+            if self._build_failed.get(o) != newest_input(self.folder, o)
+        ]
+        tiger = bool(find_tiger_files(self.folder).counties) and not (self.folder / STREETS_DB).is_file()
+        return bool(city) or (tiger and "tiger" not in self._build_failed)
+
+    def _fetch(
+        self, due: list[SourceStatus], known: int, results: list[FetchResult], failed: list[str]
+    ) -> None:
+        self._said_offline = False
+        log.info(
+            "geodata: %d of %d sources to fetch: %s", len(due), known, ", ".join(label(s.source) for s in due)
+        )
         with Fetcher(
             self.folder, client=self.client, progress=_StatusProgress(self), backoff_s=self.backoff_s
         ) as fetcher:
@@ -196,13 +213,6 @@ class GeodataUpdater:
                     fetcher.manifest.save()
                     failed.append(label(status.source))
                     log.warning("geodata: %s not fetched: %s", label(status.source), exc)
-        downloaded = [r for r in results if r.outcome == "downloaded"]
-        if downloaded:
-            self._build(downloaded)
-        state = "ready" if downloaded or not failed else "failed"
-        extra: dict[str, Any] = {"failed": failed} if failed else {}
-        self._set(state, **extra)
-        return bool(downloaded)
 
     def _reachable(self, source: Source) -> bool:
         """One quick request to the first due source: no answer at all means offline (said once)."""
@@ -224,15 +234,24 @@ class GeodataUpdater:
             return False
         return True
 
-    def _build(self, downloaded: list[FetchResult]) -> None:
+    def _build(self, downloaded: list[FetchResult]) -> bool:
+        """Build the city's outputs and, when TIGER came in or has no index yet, the street index;
+        True when anything was built."""
         self._set("building", "city data")
         log.info("geodata: building the local indexes")
-        build_city_geodata(self.folder, log=lambda m: log.info("geodata: %s", m))
-        if any(r.source.group == "tiger" for r in downloaded) and find_tiger_files(self.folder).counties:
+        report = build_city_geodata(self.folder, log=lambda m: log.info("geodata: %s", m))
+        for output in report.failed:
+            self._build_failed[output] = newest_input(self.folder, output)
+        built = bool(report.built)
+        tiger_new = any(r.source.group == "tiger" for r in downloaded)
+        if find_tiger_files(self.folder).counties and (tiger_new or not (self.folder / STREETS_DB).is_file()):
             self._set("building", "street index")
             try:
                 build_street_index(
                     self.folder, self.folder / STREETS_DB, log=lambda m: log.info("geodata: %s", m)
                 )
+                built = True
             except (FileNotFoundError, ValueError) as exc:
+                self._build_failed["tiger"] = None
                 log.warning("geodata: street index not built: %s", exc)
+        return built
