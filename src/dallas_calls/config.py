@@ -18,6 +18,7 @@ from dallas_calls.geodata.sources import (
     CITY_STREETS_URL,
     POLICE_BEATS_URL,
     POLICE_DIVISIONS_URL,
+    TIGER_SERVER,
 )
 
 DEFAULT_FEED_URL = "https://www.dallasopendata.com/resource/9fxf-t2tr.json"
@@ -129,6 +130,9 @@ class Settings(BaseSettings):
         POLICE_DIVISIONS_URL, description="ArcGIS layer of the police divisions."
     )
     geodata_city_limits_url: str = Field(CITY_LIMITS_URL, description="ArcGIS layer of the city limits.")
+    geodata_tiger_url: str = Field(
+        TIGER_SERVER, description="US Census TIGER/Line server (files under TIGER<year>/<LAYER>/)."
+    )
     dallas_geocoder_url: str = Field(
         CITY_GEOCODER_URL, description="The city's ArcGIS GeocodeServer (geocoder `dallas`)."
     )

@@ -36,7 +36,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 TIGER_YEAR = 2025
-TIGER_BASE = f"https://www2.census.gov/geo/tiger/TIGER{TIGER_YEAR}"
+TIGER_SERVER = "https://www2.census.gov/geo/tiger"
+TIGER_BASE = f"{TIGER_SERVER}/TIGER{TIGER_YEAR}"
 
 # The counties the City of Dallas spans, by 5-digit FIPS code.
 COUNTIES: dict[str, str] = {
@@ -98,13 +99,11 @@ def tiger_filename(fips: str, layer: TigerLayer, year: int = TIGER_YEAR) -> str:
     return f"tl_{year}_{fips}_{layer}.zip"
 
 
-def tiger_url(fips: str, layer: TigerLayer, year: int = TIGER_YEAR) -> str:
-    return (
-        f"https://www2.census.gov/geo/tiger/TIGER{year}/{layer.upper()}/{tiger_filename(fips, layer, year)}"
-    )
+def tiger_url(fips: str, layer: TigerLayer, year: int = TIGER_YEAR, server: str = TIGER_SERVER) -> str:
+    return f"{server.rstrip('/')}/TIGER{year}/{layer.upper()}/{tiger_filename(fips, layer, year)}"
 
 
-def _tiger_sources() -> list[Source]:
+def _tiger_sources(server: str = TIGER_SERVER) -> list[Source]:
     what = {
         "edges": "all lines with topology (TLID, TNIDF/TNIDT, FULLNAME, ROADFLG)",
         "addrfeat": "address ranges per street name (LFROMHN..RTOHN, ZIPL/ZIPR)",
@@ -114,7 +113,7 @@ def _tiger_sources() -> list[Source]:
         Source(
             name=f"tiger-{fips}-{layer}",
             group="tiger",
-            url=tiger_url(fips, layer),
+            url=tiger_url(fips, layer, server=server),
             filename=tiger_filename(fips, layer),
             description=f"TIGER/Line {TIGER_YEAR} {layer.upper()}, {county} County: {what[layer]}",
             is_zip=True,
@@ -220,7 +219,9 @@ def city_sources(settings: object = None) -> tuple[Source, ...]:
 
 
 def all_sources(settings: object = None) -> tuple[Source, ...]:
-    return (*_tiger_sources(), *city_sources(settings))
+    """TIGER (from ``settings.geodata_tiger_url`` when set) and the city's layers."""
+    server = str(getattr(settings, "geodata_tiger_url", None) or TIGER_SERVER)
+    return (*_tiger_sources(server), *city_sources(settings))
 
 
 SOURCES: tuple[Source, ...] = all_sources()
