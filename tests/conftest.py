@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,9 @@ from tests.fakes.data import REAL_DATA, REPO, load_feed_snapshot
 from tests.path_guard import GUARD
 
 GUARD.install()
+# `serve` would fetch the city's geodata from the internet in the background; tests (and the serve
+# processes they start, which inherit this) never do. Tests of the updater turn it on explicitly.
+os.environ.setdefault("DALLAS_CALLS_GEODATA_AUTO", "false")
 
 FEED_SEQUENCE = REPO / "tests" / "fixtures" / "feed_sequence"
 

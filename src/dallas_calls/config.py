@@ -10,6 +10,16 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from dallas_calls.geodata.sources import (
+    CITY_ADDRESS_POINTS_URL,
+    CITY_GEOCODER_URL,
+    CITY_INCIDENTS_URL,
+    CITY_LIMITS_URL,
+    CITY_STREETS_URL,
+    POLICE_BEATS_URL,
+    POLICE_DIVISIONS_URL,
+    TIGER_SERVER,
+)
 from dallas_calls.tracking.diff import DEFAULT_CLOSE_AFTER_POLLS
 
 DEFAULT_FEED_URL = "https://www.dallasopendata.com/resource/9fxf-t2tr.json"
@@ -125,6 +135,33 @@ class Settings(BaseSettings):
     beat_polygons_path: Path | None = Field(
         None,
         description="GeoJSON of real police beat polygons (default: DATA_DIR/geodata/beats.geojson if present).",
+    )
+    geodata_auto: bool = Field(
+        True,
+        description="`serve` (live) fetches and builds the city's street and beat data in the background when missing or stale.",
+    )
+    geodata_max_age_days: float = Field(
+        30.0, gt=0, description="Age after which the city's layers are fetched again."
+    )
+    geodata_address_points_url: str = Field(
+        CITY_ADDRESS_POINTS_URL, description="ArcGIS layer of the city's address points."
+    )
+    geodata_streets_url: str = Field(
+        CITY_STREETS_URL, description="ArcGIS layer of the city's street centerlines with address ranges."
+    )
+    geodata_incidents_url: str = Field(
+        CITY_INCIDENTS_URL, description="Socrata resource of police incidents geocoded by the city."
+    )
+    geodata_beats_url: str = Field(POLICE_BEATS_URL, description="ArcGIS layer of the police beats.")
+    geodata_divisions_url: str = Field(
+        POLICE_DIVISIONS_URL, description="ArcGIS layer of the police divisions."
+    )
+    geodata_city_limits_url: str = Field(CITY_LIMITS_URL, description="ArcGIS layer of the city limits.")
+    geodata_tiger_url: str = Field(
+        TIGER_SERVER, description="US Census TIGER/Line server (files under TIGER<year>/<LAYER>/)."
+    )
+    dallas_geocoder_url: str = Field(
+        CITY_GEOCODER_URL, description="The city's ArcGIS GeocodeServer (geocoder `dallas`)."
     )
     log_level: str = Field("INFO", description="Logging level.")
 

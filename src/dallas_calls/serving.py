@@ -32,10 +32,19 @@ from dallas_calls.archive.verify import backfill_changes
 from dallas_calls.config import Settings
 from dallas_calls.events.bus import EventBus
 from dallas_calls.feed.source import ReplaySource, Snapshot, SnapshotSource
+from dallas_calls.geodata.updater import GeodataUpdater
 from dallas_calls.instances import DataDirLock, claim_data_dir, claim_demo_dir
 from dallas_calls.liveness import Liveness
 from dallas_calls.mode import ModeState, Recording, RunMode
-from dallas_calls.runtime import Components, Scheduler, build_components, demo_snapshots, feed_source
+from dallas_calls.runtime import (
+    Components,
+    Scheduler,
+    build_components,
+    build_locator,
+    demo_snapshots,
+    feed_source,
+    refresh_approximate_locations,
+)
 from dallas_calls.storage.sqlite import SqliteStore
 
 log = logging.getLogger(__name__)
@@ -116,6 +125,9 @@ class ServeController:
         self._demo: _Demo | None = None
         self._switch: StoreSwitch | None = None
         self.fallback_reason: str | None = None
+        # Live kinds fetch and build the city's geodata in the background; status() for the page.
+        self.geodata = GeodataUpdater(settings, self._relocate) if kind in ("live", "auto") else None
+        self._geodata_task: asyncio.Task[None] | None = None
 
     # -- start-up (no event loop running yet) ---------------------------------------------------
 
@@ -201,6 +213,8 @@ class ServeController:
 
     async def run(self) -> None:
         assert self.scheduler is not None
+        if self.geodata is not None:  # never awaited here: start-up and polling do not wait for it
+            self._geodata_task = asyncio.get_running_loop().create_task(self.geodata.run(), name="geodata")
         if self._live_parts is not None or self.kind == "replay":
             await self._backfill(self._live_parts or self.parts)
         if self.kind == "demo":
@@ -290,6 +304,16 @@ class ServeController:
             await asyncio.to_thread(backfill_changes, parts.pipeline.store, parts.archive)
         except Exception:
             log.exception("could not check the change archive against the event log")
+
+    async def _relocate(self) -> None:
+        """New geodata was built: the live pipeline gets a locator that uses it, and answers cached
+        as approximate are expired so the next poll locates them again."""
+        parts = self._live_parts
+        if parts is not None:
+            parts.pipeline.locator = await asyncio.to_thread(build_locator, self.settings)
+            await asyncio.to_thread(
+                refresh_approximate_locations, parts.pipeline.store, parts.pipeline.locator
+            )
 
     async def _switch_to(self, store: SqliteStore, reason: str) -> None:
         if self._switch is not None:

@@ -209,7 +209,7 @@ def test_cli_build_then_status(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert main(["geodata", "status", "--json", "--data-dir", str(tmp_path)]) == 0
     before = json.loads(capsys.readouterr().out)
     assert before["street_index"]["present"] is False
-    assert {f["state"] for f in before["files"]} == {"missing", "no-url"}
+    assert {f["state"] for f in before["files"]} == {"missing"}
 
     assert main(["geodata", "build", "--from", str(FIXTURE), "--data-dir", str(tmp_path)]) == 0
     assert "28 segments" in capsys.readouterr().out
@@ -218,7 +218,7 @@ def test_cli_build_then_status(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert main(["geodata", "status", "--data-dir", str(tmp_path)]) == 0
     text = capsys.readouterr().out
     assert "street index:" in text and "counties 48113 48121" in text
-    assert "police-divisions" in text and "no-url" in text
+    assert "missing  police-divisions" in text
 
 
 def test_cli_build_without_files_fails_plainly(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

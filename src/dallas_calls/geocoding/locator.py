@@ -17,6 +17,7 @@ from dallas_calls.geocoding.address_points import SOURCE as ADDRESS_POINTS_SOURC
 from dallas_calls.geocoding.address_points import AddressPointIndex
 from dallas_calls.geocoding.candidate import Candidate
 from dallas_calls.geocoding.choose import Choice, choose, judge
+from dallas_calls.geocoding.city_points import CITY_POINTS_DB, CityPoints
 from dallas_calls.geocoding.normalize import NormalizedLocation, normalize_location
 from dallas_calls.geocoding.provider import Provider
 from dallas_calls.geocoding.providers.chain import online_providers
@@ -42,14 +43,13 @@ class AddressPointProvider:
 
 
 class StreetIndexProvider:
-    """Street centerlines with address ranges (TIGER/Line, built by `dallas-calls geodata build`):
-    a block interpolated on its segment, the shared node(s) of two cross streets, or the piece of a
-    street nearest the beat."""
-
-    name = "tiger"
+    """Street centerlines with address ranges (the city's, or TIGER/Line; built by `dallas-calls
+    geodata build`): a block interpolated on its segment, the shared node(s) of two cross streets,
+    or the piece of a street nearest the beat. Named after the index's data (``index.source``)."""
 
     def __init__(self, index: StreetIndex) -> None:
         self.index = index
+        self.name = index.source
 
     def candidates(self, location: NormalizedLocation, near: tuple[float, float] | None) -> list[Candidate]:
         streets = location.streets
@@ -94,8 +94,9 @@ class Locator:
         it uses. When it changes, answers cached as only approximate deserve another try."""
         parts = [p.name for p in self.providers]
         for provider in self.providers:
-            if isinstance(provider, StreetIndexProvider):
-                parts.append(f"tiger@{provider.index.path.stat().st_mtime_ns}")
+            index = getattr(provider, "index", provider)
+            if isinstance(index, StreetIndex | CityPoints):
+                parts.append(f"{provider.name}@{index.path.stat().st_mtime_ns}")
         parts.append(f"beats:{self.areas.check}")
         return ",".join(parts)
 
@@ -137,25 +138,46 @@ def geodata_dir(settings: Any) -> Path | None:
     return Path(data_dir) / "geodata" if data_dir else None
 
 
+def local_providers(geodata: Path | None) -> list[Provider]:
+    """What `dallas-calls geodata build` made, best first: the city's per-block address points (and
+    its geocoded incidents' intersections), the city's centerlines, TIGER."""
+    if geodata is None:
+        return []
+    found: list[Provider] = []
+    points = CityPoints.open(geodata / CITY_POINTS_DB)
+    if points is not None:
+        found.append(points)
+    for name in ("city_streets.sqlite3", "streets.sqlite3"):
+        streets = StreetIndex.open(geodata / name)
+        if streets is not None:
+            found.append(StreetIndexProvider(streets))
+    return found
+
+
 def default_locator(settings: Any = None, *, blocking: bool = False) -> Locator:
-    """The configured chain: local sources first (the street index once `geodata build` has made it,
-    then the address-point seed or a fuller CSV named by ``address_points_path``), then the online geocoders named in ``geocoders``. Beat checks use real
-    beat polygons (``beat_polygons_path``, else ``DATA_DIR/geodata/beats.geojson`` once fetched)
-    and fall back to the shipped approximate beat areas. ``blocking``: wait for a geocoder's rate
-    limit (the CLI) instead of skipping it (the pipeline and Lambda)."""
+    """The configured chain: local sources first (the city's block points, its centerlines and the
+    TIGER street index once `geodata build` has made them, then the address-point seed or a fuller
+    CSV named by ``address_points_path``), then the online geocoders named in ``geocoders``. Beat
+    checks use real beat polygons (``beat_polygons_path``, else ``DATA_DIR/geodata/beats.geojson``
+    once fetched) and the city's limits (``DATA_DIR/geodata/city.geojson``), falling back to the
+    shipped approximations. ``blocking``: wait for a geocoder's rate limit (the CLI) instead of
+    skipping it (the pipeline and Lambda)."""
     points_path = getattr(settings, "address_points_path", None)
     beats_path = getattr(settings, "beat_polygons_path", None)
     geodata = geodata_dir(settings)
     if beats_path is None and geodata is not None and (geodata / "beats.geojson").exists():
         beats_path = geodata / "beats.geojson"
+    city_path = geodata / "city.geojson" if geodata is not None else None
+    divisions_path = geodata / "divisions.geojson" if geodata is not None else None
     index = AddressPointIndex.seed()
     if points_path and Path(points_path).exists():
         index = AddressPointIndex.from_csv(points_path)
-    areas = BeatAreas.load(Path(beats_path)) if beats_path else default_areas()
-    providers: list[Provider] = []
-    streets = StreetIndex.open(geodata / "streets.sqlite3") if geodata is not None else None
-    if streets is not None:
-        providers.append(StreetIndexProvider(streets))
+    fetched = [p for p in (city_path, divisions_path) if p is not None and p.is_file()]
+    if beats_path or fetched:
+        areas = BeatAreas.load(Path(beats_path) if beats_path else None, city_path, divisions_path)
+    else:
+        areas = default_areas()
+    providers = local_providers(geodata)
     providers.append(AddressPointProvider(index))
     providers.extend(online_providers(settings, blocking=blocking))
     return Locator(providers, areas)

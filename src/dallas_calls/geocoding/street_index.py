@@ -444,6 +444,9 @@ class StreetIndex:
     def __init__(self, db: sqlite3.Connection, path: Path) -> None:
         self.db = db
         self.path = path
+        # Which data the index was built from ("tiger", "city_centerlines"): every candidate says so.
+        row = db.execute("SELECT value FROM meta WHERE key = 'candidate_source'").fetchone()
+        self.source = str(row[0]) if row else SOURCE
 
     @classmethod
     def open(cls, path: Path) -> StreetIndex | None:
@@ -542,6 +545,7 @@ class StreetIndex:
                     round(lat, 6),
                     round(lon, 6),
                     "address",
+                    source=self.source,
                     score=score,
                     detail=f"{what} on {seg.name} (TLID {tlid}, {spans}; name match {names.how})"
                     + ("" if exact else "; outside the known ranges, nearest used"),
@@ -574,6 +578,7 @@ class StreetIndex:
                     round(lat, 6),
                     round(lon, 6),
                     "intersection",
+                    source=self.source,
                     score=score,
                     detail=f"{' / '.join(a.names)} meets {' / '.join(b.names)} at node {ids}",
                 )
@@ -611,6 +616,7 @@ class StreetIndex:
                     round(mid[1], 6),
                     round(mid[0], 6),
                     "street",
+                    source=self.source,
                     score=names.score * 0.5,
                     detail=f"{seg.name}: piece of {len(piece)} segment(s), {length:.0f} m"
                     + (", segment nearest the given point" if near else ", segment nearest its centre"),

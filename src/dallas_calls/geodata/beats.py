@@ -44,7 +44,13 @@ class Beat:
 class BeatAreas:
     """Beats, divisions and the city outline, with point-in checks."""
 
-    def __init__(self, beats: dict[str, Beat], city: BaseGeometry, check: BeatCheck) -> None:
+    def __init__(
+        self,
+        beats: dict[str, Beat],
+        city: BaseGeometry,
+        check: BeatCheck,
+        division_areas: dict[str, BaseGeometry] | None = None,
+    ) -> None:
         self.beats = beats
         self.city = city
         self.check: BeatCheck = check
@@ -57,6 +63,8 @@ class BeatAreas:
             if b.division:
                 divisions.setdefault(b.division, []).append(b.area)
         self.divisions: dict[str, BaseGeometry] = {d: unary_union(a) for d, a in divisions.items()}
+        # The city's own division polygons, when fetched, replace the union of their beats.
+        self.divisions.update(division_areas or {})
         for area in self.divisions.values():
             prepare(area)
 
@@ -64,7 +72,11 @@ class BeatAreas:
 
     @classmethod
     def from_geojson(
-        cls, beats_geojson: dict[str, Any], city_geojson: dict[str, Any], check: BeatCheck
+        cls,
+        beats_geojson: dict[str, Any],
+        city_geojson: dict[str, Any],
+        check: BeatCheck,
+        divisions_geojson: dict[str, Any] | None = None,
     ) -> BeatAreas:
         beats: dict[str, Beat] = {}
         for feature in beats_geojson["features"]:
@@ -84,15 +96,33 @@ class BeatAreas:
             division = normalize_division(props.get("division") or props.get("DIVISION"))
             beats[beat] = Beat(beat, division, area, lat_lon)
         city = unary_union([shape(f["geometry"]) for f in city_geojson["features"]])
-        return cls(beats, city, check)
+        division_areas: dict[str, list[BaseGeometry]] = {}
+        for feature in (divisions_geojson or {}).get("features", []):
+            name = normalize_division((feature.get("properties") or {}).get("name"))
+            if name:
+                division_areas.setdefault(name, []).append(shape(feature["geometry"]))
+        return cls(beats, city, check, {d: unary_union(a) for d, a in division_areas.items()})
 
     @classmethod
-    def load(cls, beat_polygons: Path | None = None) -> BeatAreas:
-        """Real beat polygons from ``beat_polygons`` when given and present, else the shipped approximation."""
-        city = _package_json("city.geojson")
+    def load(
+        cls,
+        beat_polygons: Path | None = None,
+        city_limits: Path | None = None,
+        divisions: Path | None = None,
+    ) -> BeatAreas:
+        """Real beat polygons from ``beat_polygons`` when given and present, else the shipped
+        approximation; the city's limits from ``city_limits`` when present, else the shipped outline;
+        division polygons from ``divisions`` when present, else each division's beats."""
+        if city_limits is not None and city_limits.is_file():
+            city = json.loads(city_limits.read_text("utf-8"))
+        else:
+            city = _package_json("city.geojson")
+        division_areas = (
+            json.loads(divisions.read_text("utf-8")) if divisions and divisions.is_file() else None
+        )
         if beat_polygons is not None and beat_polygons.exists():
-            return cls.from_geojson(json.loads(beat_polygons.read_text()), city, "polygon")
-        return cls.from_geojson(_package_json("beats_approx.geojson"), city, "approx")
+            return cls.from_geojson(json.loads(beat_polygons.read_text()), city, "polygon", division_areas)
+        return cls.from_geojson(_package_json("beats_approx.geojson"), city, "approx", division_areas)
 
     # -- checks -------------------------------------------------------------------------------
 

@@ -15,15 +15,17 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from dallas_calls.config import Settings
+from dallas_calls.geocoding.city_points import CITY_POINTS_DB
 from dallas_calls.geocoding.street_index import StreetIndex
-from dallas_calls.geodata.fetch import Fetcher, Manifest, check_file, geodata_dir
-from dallas_calls.geodata.sources import SOURCES, select_sources
-from dallas_calls.geodata.tiger import STREETS_DB, build_street_index
+from dallas_calls.geodata.city_build import CITY_STREETS_DB, build_city_geodata
+from dallas_calls.geodata.fetch import Fetcher, geodata_dir
+from dallas_calls.geodata.freshness import source_states
+from dallas_calls.geodata.sources import all_sources, select_sources
+from dallas_calls.geodata.tiger import STREETS_DB, build_street_index, find_tiger_files
 
 
 def register(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> None:
@@ -62,8 +64,9 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def run_fetch(args: argparse.Namespace) -> int:
+    settings = _settings(args)
     try:
-        sources = select_sources(args.only)
+        sources = select_sources(args.only, all_sources(settings))
     except ValueError as exc:
         print(f"dallas-calls: {exc}", file=sys.stderr)
         return 2
@@ -71,7 +74,7 @@ def run_fetch(args: argparse.Namespace) -> int:
         for s in sources:
             print(f"{s.name:28} {s.url or '(no confirmed URL)'}")
         return 0
-    folder = geodata_dir(_settings(args).data_dir)
+    folder = geodata_dir(settings.data_dir)
     with Fetcher(folder) as fetcher:
         results = fetcher.fetch_all(sources, force=args.force)
     failed = 0
@@ -86,6 +89,20 @@ def run_fetch(args: argparse.Namespace) -> int:
 def run_build(args: argparse.Namespace) -> int:
     folder = geodata_dir(_settings(args).data_dir)
     source_dir = args.source_dir or folder
+    city = build_city_geodata(source_dir, log=lambda m: print(m, file=sys.stderr))
+    for name, built in city.built.items():
+        print(f"built {name}: " + ", ".join(f"{v} {k}" for k, v in built.items()))
+    for name, why in city.failed.items():
+        print(f"not built {name}: {why}")
+    if not find_tiger_files(source_dir).counties:
+        if city.built:
+            return 1 if city.failed else 0
+        print(
+            f"dallas-calls: no TIGER EDGES files and no city layers in {source_dir}"
+            " (run `dallas-calls geodata fetch` first)",
+            file=sys.stderr,
+        )
+        return 1
     try:
         report = build_street_index(source_dir, folder / STREETS_DB, log=lambda m: print(m, file=sys.stderr))
     except (FileNotFoundError, ValueError) as exc:
@@ -95,33 +112,17 @@ def run_build(args: argparse.Namespace) -> int:
     print(f"built {report.path}: counties {' '.join(report.counties)}; {counts}")
     if report.missing:
         print(f"missing (not indexed): {', '.join(report.missing)}")
-    return 0
+    return 1 if city.failed else 0
 
 
-def status_report(data_dir: Path) -> dict[str, Any]:
-    """The geodata folder's state, as data: each source's file and checksum state, the street index."""
+def status_report(data_dir: Path, settings: Settings | None = None) -> dict[str, Any]:
+    """The geodata folder's state, as data: each source's state (present, missing, stale, failed),
+    size, age and checksum, and the street indexes."""
+    overrides: dict[str, Any] = {"data_dir": data_dir}
+    settings = settings or Settings(**overrides)
     folder = geodata_dir(data_dir)
-    manifest = Manifest.load(folder)
-    now = datetime.now(UTC)
-    files = []
-    for source in SOURCES:
-        check = check_file(source, folder, manifest)
-        age_days = None
-        if check.path.is_file():
-            when = check.fetched_at or datetime.fromtimestamp(check.path.stat().st_mtime, UTC).isoformat()
-            age_days = round((now - datetime.fromisoformat(when)).total_seconds() / 86400, 1)
-        files.append(
-            {
-                "name": source.name,
-                "file": source.filename,
-                "state": check.state,
-                "size": check.size,
-                "sha256": check.sha256,
-                "fetched_at": check.fetched_at,
-                "age_days": age_days,
-                "detail": check.detail,
-            }
-        )
+    states = source_states(folder, all_sources(settings), settings.geodata_max_age_days)
+    files = [s.to_dict() for s in states]
     index_path = folder / STREETS_DB
     index: dict[str, Any] = {"path": str(index_path), "present": index_path.is_file()}
     opened = StreetIndex.open(index_path)
@@ -132,12 +133,17 @@ def status_report(data_dir: Path) -> dict[str, Any]:
             opened.close()
     elif index["present"]:
         index["problem"] = "unreadable or another schema version: rebuild it"
-    return {"folder": str(folder), "files": files, "street_index": index}
+    city = {}
+    for name in (CITY_POINTS_DB, CITY_STREETS_DB):
+        path = folder / name
+        city[name] = {"path": str(path), "present": path.is_file()}
+    return {"folder": str(folder), "files": files, "street_index": index, "city_indexes": city}
 
 
 def run_status(args: argparse.Namespace) -> int:
-    report = status_report(_settings(args).data_dir)
-    bad = [f for f in report["files"] if f["state"] == "mismatch"]
+    settings = _settings(args)
+    report = status_report(settings.data_dir, settings)
+    bad = [f for f in report["files"] if f["checksum"] == "mismatch"]
     if args.json:
         print(json.dumps(report, indent=1, sort_keys=True))
         return 1 if bad else 0
@@ -145,7 +151,8 @@ def run_status(args: argparse.Namespace) -> int:
     for f in report["files"]:
         age = f"{f['age_days']:>6} d" if f["age_days"] is not None else "      -"
         size = f"{f['size'] / 1e6:8.1f} MB" if f["size"] is not None else "        -"
-        print(f"  {f['state']:10} {f['name']:28} {size} {age}  {f['detail']}")
+        checksum = {True: "checksum ok", False: "CHECKSUM MISMATCH", None: ""}[f["checksum_ok"]]
+        print(f"  {f['state']:8} {f['name']:28} {size} {age}  {checksum:17} {f['detail']}")
     idx = report["street_index"]
     if idx.get("built_at"):
         print(
@@ -156,4 +163,6 @@ def run_status(args: argparse.Namespace) -> int:
         print(
             f"street index: {idx.get('problem', 'not built')} ({idx['path']}; run `dallas-calls geodata build`)"
         )
+    for name, info in report["city_indexes"].items():
+        print(f"{name}: {'built' if info['present'] else 'not built'} ({info['path']})")
     return 1 if bad else 0

@@ -21,17 +21,17 @@ import contextlib
 import hashlib
 import json
 import os
-import sys
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal, Protocol, TextIO
+from typing import Any, Literal
 
 import httpx
 
 from dallas_calls import __version__
+from dallas_calls.geodata.progress import Progress, TextProgress, megabytes
 from dallas_calls.geodata.sources import Source
 
 MANIFEST_NAME = "manifest.json"
@@ -60,6 +60,8 @@ class Manifest:
 
     path: Path
     entries: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # The last failed fetch of a source, until it is fetched again: {"at", "error"}.
+    failures: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @classmethod
     def load(cls, folder: Path) -> Manifest:
@@ -67,12 +69,14 @@ class Manifest:
         if not path.is_file():
             return cls(path)
         data = json.loads(path.read_text("utf-8"))
-        return cls(path, dict(data.get("files", {})))
+        return cls(path, dict(data.get("files", {})), dict(data.get("failures", {})))
 
     def save(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(".json.tmp")
-        body = {"format": 1, "files": dict(sorted(self.entries.items()))}
+        body: dict[str, Any] = {"format": 1, "files": dict(sorted(self.entries.items()))}
+        if self.failures:
+            body["failures"] = dict(sorted(self.failures.items()))
         tmp.write_text(json.dumps(body, indent=1, sort_keys=True) + "\n", "utf-8")
         os.replace(tmp, self.path)
 
@@ -85,71 +89,10 @@ class Manifest:
             "fetched_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "pinned": source.sha256 is not None,
         }
+        self.failures.pop(source.name, None)
 
-
-# -- progress ------------------------------------------------------------------------------------
-
-
-class Progress(Protocol):
-    def start(self, name: str, total: int | None, resumed_from: int) -> None: ...
-    def advance(self, done: int) -> None: ...
-    def finish(self, name: str, message: str) -> None: ...
-
-
-class TextProgress:
-    """One updating line on a terminal (``\\r``), or a start and an end line when stderr is a file.
-
-    Plain text on purpose: no extra dependency, readable in CI logs.
-    """
-
-    def __init__(self, stream: TextIO | None = None, min_interval_s: float = 0.2) -> None:
-        self.stream = stream if stream is not None else sys.stderr
-        self.live = bool(getattr(self.stream, "isatty", lambda: False)())
-        self.min_interval_s = min_interval_s
-        self._name = ""
-        self._total: int | None = None
-        self._t0 = 0.0
-        self._last = 0.0
-        self._from = 0
-
-    def start(self, name: str, total: int | None, resumed_from: int) -> None:
-        self._name, self._total, self._from = name, total, resumed_from
-        self._t0 = self._last = time.monotonic()
-        extra = f", resuming at {_mb(resumed_from)}" if resumed_from else ""
-        size = _mb(total) if total else "size unknown"
-        if not self.live:
-            print(f"{name}: downloading ({size}{extra})", file=self.stream)
-
-    def advance(self, done: int) -> None:
-        now = time.monotonic()
-        if not self.live or now - self._last < self.min_interval_s:
-            return
-        self._last = now
-        rate = (done - self._from) / max(now - self._t0, 1e-6)
-        pct = f" {100 * done / self._total:5.1f}%" if self._total else ""
-        total = f"/{_mb(self._total)}" if self._total else ""
-        self.stream.write(f"\r{self._name}: {_mb(done)}{total}{pct} {_mb(int(rate))}/s   ")
-        self.stream.flush()
-
-    def finish(self, name: str, message: str) -> None:
-        if self.live:
-            self.stream.write("\r\x1b[K")
-        print(f"{name}: {message}", file=self.stream)
-
-
-class NoProgress:
-    def start(self, name: str, total: int | None, resumed_from: int) -> None:
-        pass
-
-    def advance(self, done: int) -> None:
-        pass
-
-    def finish(self, name: str, message: str) -> None:
-        pass
-
-
-def _mb(n: int | None) -> str:
-    return "?" if n is None else f"{n / 1_000_000:.1f} MB"
+    def record_failure(self, source: Source, error: str) -> None:
+        self.failures[source.name] = {"at": datetime.now(UTC).isoformat(timespec="seconds"), "error": error}
 
 
 # -- verification --------------------------------------------------------------------------------
@@ -284,6 +227,8 @@ class Fetcher:
                 results.append(self.fetch(source, force=force))
             except FetchError as exc:
                 results.append(FetchResult(source, "failed", detail=str(exc)))
+                self.manifest.record_failure(source, str(exc))
+                self.manifest.save()
         return results
 
     def fetch(self, source: Source, force: bool = False) -> FetchResult:
@@ -299,7 +244,12 @@ class Fetcher:
             # Present but wrong or unknown: download it again rather than trust it.
         if force:
             part.unlink(missing_ok=True)
-        size, digest = self._download(source, part)
+        if source.paging is not None:
+            from dallas_calls.geodata.paged import download_pages  # it imports this module
+
+            size, digest = download_pages(self, source, part)
+        else:
+            size, digest = self._download(source, part)
         entry = self.manifest.entries.get(source.name, {})
         problem = _mismatch(source, size, digest, {} if source.mutable else entry)
         if problem:
@@ -371,7 +321,7 @@ class Fetcher:
         if source.is_zip and not _looks_like_zip(part):
             part.unlink(missing_ok=True)
             raise FetchError(f"{source.name}: the server did not send a zip file")
-        self.progress.finish(source.name, f"{_mb(done)} received")
+        self.progress.finish(source.name, f"{megabytes(done)} received")
         return done, h.hexdigest()
 
 

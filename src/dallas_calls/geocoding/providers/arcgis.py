@@ -79,39 +79,58 @@ class ArcGISProvider(OnlineProvider):
         return self.parse(response, location)
 
     def parse(self, response: Any, location: NormalizedLocation) -> list[Candidate]:
-        # Shape: {"spatialReference": {...}, "candidates": [{"address", "location": {"x", "y"}, "score",
-        # "attributes": {"Addr_type", ...}, "extent"}]}; errors come as HTTP 200 with {"error": {"code",
-        # "message", "details"}} ("Find address candidates" and "Response types", developers.arcgis.com).
-        if not isinstance(response, dict):
-            raise ProviderUnavailable("answer is not a JSON object")
-        if "error" in response:
-            error = response["error"] if isinstance(response["error"], dict) else {}
-            code, text = error.get("code"), str(error.get("message", ""))[:120]
-            if code == 400:
-                raise ProviderRejected(f"error 400: {text}")
-            raise ProviderUnavailable(f"error {code}: {text}")
-        items = response.get("candidates")
-        if not isinstance(items, list):
-            raise ProviderUnavailable("answer has no candidates list")
-        out, readable = [], 0
-        for item in items:
-            if not isinstance(item, dict):
-                continue
-            point = item.get("location") or {}
-            attrs = item.get("attributes") or {}
-            where = coords(point.get("y"), point.get("x")) if isinstance(point, dict) else None
-            readable += where is not None
-            addr_type = str(attrs.get("Addr_type", "")) if isinstance(attrs, dict) else ""
-            precision = precision_for(ARCGIS_MATCH_TYPES.get(addr_type), location.kind)
-            if where is None or precision is None:
-                continue
-            try:
-                score = clamp01(float(item.get("score", 0)) / 100.0)
-            except (TypeError, ValueError):
-                score = 0.0
-            detail = f"{addr_type} {item.get('address', '')!s} (score {item.get('score')})"
-            out.append(Candidate(where[0], where[1], precision, self.name, score, detail))
-        return require_readable(out, items, readable)
+        return parse_candidates(response, location, self.name)
 
     def close(self) -> None:
         self.geocoder.adapter.client.close()
+
+
+def parse_candidates(
+    response: Any, location: NormalizedLocation, source: str, match_types: dict[str, str] = ARCGIS_MATCH_TYPES
+) -> list[Candidate]:
+    """Candidates of an ArcGIS GeocodeServer ``findAddressCandidates`` answer (Esri's World service
+    and the city's own locator share the shape).
+
+    Shape: {"spatialReference": {...}, "candidates": [{"address", "location": {"x", "y"}, "score",
+    "attributes": {"Addr_type", ...}, "extent"}]}; errors come as HTTP 200 with {"error": {"code",
+    "message", "details"}} ("Find address candidates" and "Response types", developers.arcgis.com).
+    """
+    if not isinstance(response, dict):
+        raise ProviderUnavailable("answer is not a JSON object")
+    if "error" in response:
+        error = response["error"] if isinstance(response["error"], dict) else {}
+        code, text = error.get("code"), str(error.get("message", ""))[:120]
+        if code == 400:
+            raise ProviderRejected(f"error 400: {text}")
+        raise ProviderUnavailable(f"error {code}: {text}")
+    items = response.get("candidates")
+    if not isinstance(items, list):
+        raise ProviderUnavailable("answer has no candidates list")
+    out, readable = [], 0
+    for item in items:
+        candidate, usable = parse_candidate(item, location, source, match_types)
+        readable += usable
+        if candidate is not None:
+            out.append(candidate)
+    return require_readable(out, items, readable)
+
+
+def parse_candidate(
+    item: Any, location: NormalizedLocation, source: str, match_types: dict[str, str]
+) -> tuple[Candidate | None, bool]:
+    """One candidate (or batch location) and whether it had usable coordinates."""
+    if not isinstance(item, dict):
+        return None, False
+    point = item.get("location") or {}
+    attrs = item.get("attributes") or {}
+    where = coords(point.get("y"), point.get("x")) if isinstance(point, dict) else None
+    addr_type = str(attrs.get("Addr_type", "")) if isinstance(attrs, dict) else ""
+    precision = precision_for(match_types.get(addr_type), location.kind)
+    if where is None or precision is None:
+        return None, where is not None
+    try:
+        score = clamp01(float(item.get("score", 0)) / 100.0)
+    except (TypeError, ValueError):
+        score = 0.0
+    detail = f"{addr_type} {item.get('address', '')!s} (score {item.get('score')})"
+    return Candidate(where[0], where[1], precision, source, score, detail), True

@@ -67,8 +67,9 @@ DALLAS_BBOX = (32.57, -97.05, 33.07, -96.41)  # south, west, north, east
 
 # Requests a second. Nominatim's limit is its own (``nominatim.NOMINATIM_MIN_INTERVAL_S``); the
 # others publish no hard per-second limit for this use: stay polite.
-DEFAULT_RATES_PER_S = {"arcgis": 10.0, "census": 5.0, "radar": 10.0}
-PROVIDER_NAMES = ("arcgis", "census", "nominatim", "radar")
+# The city's geocoder: its own service, unknown capacity; five a second stays polite.
+DEFAULT_RATES_PER_S = {"arcgis": 10.0, "census": 5.0, "radar": 10.0, "dallas": 5.0}
+PROVIDER_NAMES = ("dallas", "arcgis", "census", "nominatim", "radar")
 
 
 def _version() -> str:

@@ -20,6 +20,7 @@ from dallas_calls.geocoding.providers.base import (
     split_base_url,
 )
 from dallas_calls.geocoding.providers.census import CENSUS_URL, CensusProvider
+from dallas_calls.geocoding.providers.dallas import DallasProvider
 from dallas_calls.geocoding.providers.nominatim import (
     NOMINATIM_MIN_INTERVAL_S,
     NOMINATIM_URL,
@@ -27,10 +28,17 @@ from dallas_calls.geocoding.providers.nominatim import (
 )
 from dallas_calls.geocoding.providers.radar import RADAR_URL, RadarProvider
 from dallas_calls.geocoding.resilience import CircuitBreaker, RateLimiter
+from dallas_calls.geodata.sources import CITY_GEOCODER_URL
 
 log = logging.getLogger(__name__)
 
-_DEFAULT_URLS = {"arcgis": ARCGIS_URL, "census": CENSUS_URL, "nominatim": NOMINATIM_URL, "radar": RADAR_URL}
+_DEFAULT_URLS = {
+    "arcgis": ARCGIS_URL,
+    "census": CENSUS_URL,
+    "nominatim": NOMINATIM_URL,
+    "radar": RADAR_URL,
+    "dallas": CITY_GEOCODER_URL,
+}
 _SHARED_LIMITERS: dict[str, RateLimiter] = {}
 _SHARED_LOCK = threading.Lock()
 
@@ -53,7 +61,7 @@ def _setting(settings: Any, name: str, default: Any = None) -> Any:
 
 
 def online_providers(settings: Any, *, blocking: bool = False) -> list[Provider]:
-    """The online providers named in ``settings.geocoders`` ("arcgis,census,nominatim,radar"), in that
+    """The online providers named in ``settings.geocoders`` ("dallas,arcgis,census,nominatim,radar"), in that
     order; ``""`` (the default) gives none. Reads settings with getattr, so any object will do.
 
     ``blocking=False`` (the pipeline, Lambda): a provider over its rate is skipped, never slept on.
@@ -74,7 +82,8 @@ def online_providers(settings: Any, *, blocking: bool = False) -> list[Provider]
                 "geocoders: unknown provider %r (known: %s); skipped", name, ", ".join(PROVIDER_NAMES)
             )
             continue
-        url = str(_setting(settings, f"{name}_url", _DEFAULT_URLS[name]))
+        url_setting = "dallas_geocoder_url" if name == "dallas" else f"{name}_url"
+        url = str(_setting(settings, url_setting, _DEFAULT_URLS[name]))
         scheme, domain = split_base_url(url)
         if name == "nominatim":
             rate = 1.0 / NOMINATIM_MIN_INTERVAL_S
@@ -97,6 +106,8 @@ def online_providers(settings: Any, *, blocking: bool = False) -> list[Provider]
             provider = ArcGISProvider(base_url=url, api_key=key, **common)
         elif name == "census":
             provider = CensusProvider(base_url=url, **common)
+        elif name == "dallas":
+            provider = DallasProvider(base_url=url, **common)
         elif name == "nominatim":
             agent = _setting(settings, "nominatim_user_agent")
             if not agent and domain == urlsplit(NOMINATIM_URL).netloc:
