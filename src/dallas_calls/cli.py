@@ -123,7 +123,13 @@ def _serve(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from exc
     mode = controller.mode.current
     app = create_app(
-        settings, store, bus, background=controller.run, mode=controller.mode, liveness=controller.liveness
+        settings,
+        store,
+        bus,
+        background=controller.run,
+        mode=controller.mode,
+        liveness=controller.liveness,
+        geodata_status=controller.geodata.status if controller.geodata else None,
     )
     controller.bind(app.state.replace_store)
     print(

@@ -7,6 +7,7 @@ import asyncio
 import gzip
 import json
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -262,6 +263,7 @@ def test_errors_are_json_and_the_small_routes_work(make_server: Any) -> None:
             "mode": "live",
             "recording": None,
             "fallback_reason": None,
+            "geodata": None,
         }
         assert http.get("/").headers["content-type"].startswith("text/html")
         assert http.get("/docs").status_code == 200
@@ -289,3 +291,25 @@ def test_odd_input_never_gives_a_500(make_server: Any, path: str) -> None:
     server = make_server()
     with httpx.Client(base_url=server.url) as http:
         assert http.get(path).status_code in (400, 404, 422)
+
+
+def test_config_and_readiness_carry_the_geodata_download(tmp_path: Path) -> None:
+    import asyncio
+
+    from dallas_calls.api.app import create_app
+    from dallas_calls.config import Settings
+    from dallas_calls.events.bus import LocalBus
+    from dallas_calls.storage.sqlite import SqliteStore
+
+    status = {"state": "downloading", "source": "city streets", "percent": 10.0}
+    store = SqliteStore(tmp_path / "s.sqlite3")
+    app = create_app(Settings(data_dir=tmp_path), store, LocalBus(), geodata_status=lambda: status)
+
+    async def fetch() -> list[dict[str, Any]]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+            return [(await http.get(path)).json() for path in ("/config.json", "/readyz")]
+
+    for body in asyncio.run(fetch()):
+        assert body["geodata"] == status
+    store.close()

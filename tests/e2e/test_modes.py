@@ -72,3 +72,22 @@ def test_a_fallback_demo_becomes_live_in_the_open_page(page: Any, tmp_path: Path
         shot(page, "fallback-healed-live")
     finally:
         server.close()
+
+
+def test_the_street_data_download_shows_its_progress(page: Any, demo: LiveServer) -> None:
+    """What the server's /readyz says of its background geodata download reaches the page."""
+    import json
+
+    status = {"state": "downloading", "source": "city address points", "percent": 42.7}
+
+    def readyz(route: Any) -> None:
+        body = json.loads(route.fetch().text())
+        route.fulfill(json={**body, "geodata": status})
+
+    page.route("**/readyz", readyz)
+    page.goto(demo.url + "/")
+    page.wait_for_selector(LIVE, timeout=20_000)
+    note = page.locator("#geodata-status")
+    note.wait_for(state="visible", timeout=20_000)
+    assert note.inner_text().startswith("Downloading street data 42%…")
+    assert "city address points" in note.inner_text()

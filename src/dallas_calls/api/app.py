@@ -161,6 +161,7 @@ def create_app(
     readiness: Readiness | None = None,
     mode: ModeState | None = None,
     liveness: Liveness | None = None,
+    geodata_status: Callable[[], Mapping[str, Any]] | None = None,
 ) -> FastAPI:
     """The API. ``background`` (the poller) runs as a task for the app's lifetime; ``readiness``
     replaces the default ``/readyz`` check (it returns the body; ``"ready"`` decides 200 or 503);
@@ -239,6 +240,7 @@ def create_app(
         poll = store.last_good_poll()
         body: dict[str, Any] = {
             **mode.current.to_dict(),
+            "geodata": dict(geodata_status()) if geodata_status else None,
             "ready": False,
             "last_good_poll_at": poll.started_at if poll else None,
             "last_good_poll_age_s": None,
@@ -496,6 +498,7 @@ def create_app(
                 "tile_attribution": settings.tile_attribution,
                 "poll_interval_s": settings.poll_interval_s,
                 **mode.current.to_dict(),
+                "geodata": dict(geodata_status()) if geodata_status else None,
             }
         )
 

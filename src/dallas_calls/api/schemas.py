@@ -146,6 +146,8 @@ class DashboardConfigBody(ModeFields):
     tile_url: str
     tile_attribution: str
     poll_interval_s: float
+    # the background download of the city's geography: {"state", "source", "percent", ...}
+    geodata: dict[str, Any] | None = None
 
 
 class IngestResultBody(BaseModel):

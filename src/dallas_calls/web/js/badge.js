@@ -48,6 +48,7 @@ export class LiveBadge {
       const body = await res.json().catch(() => null);
       this.ready = body ? { ...body, httpOk: res.ok, checkedAt: Date.now() } : { ready: res.ok, httpOk: res.ok, checkedAt: Date.now() };
       if (body && body.poll_interval_s) this.pollIntervalS = body.poll_interval_s;
+      if (body) document.dispatchEvent(new CustomEvent("dallas:readyz", { detail: body }));
     } catch {
       this.ready = null; // unreachable: the connection state already says so
     }

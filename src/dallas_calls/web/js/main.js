@@ -8,7 +8,7 @@ import { ListView } from "./listview.js";
 import { DetailsPanel } from "./details.js";
 import { StatsView } from "./stats.js";
 import { LiveBadge } from "./badge.js";
-import { ModeIndicator } from "./mode.js";
+import { GeodataStatus, ModeIndicator } from "./mode.js";
 import { readHash, writeHash } from "./url.js";
 import { PRIORITIES, hasPoint, priorityKey, splitNature } from "./format.js";
 
@@ -38,6 +38,7 @@ async function main() {
     onRetry: () => conn.retryNow(),
   });
   const modeIndicator = new ModeIndicator($("mode-banner"), badge);
+  new GeodataStatus($("mode-banner"));
   const map = new MapView($("map"), { config, onSelect: (id) => selectCall(id), cluster: ui.cluster });
   const list = new ListView($("call-list"), { onSelect: (id) => selectCall(id) });
   const details = new DetailsPanel($("details"), $("details-body"), $("details-title"), {

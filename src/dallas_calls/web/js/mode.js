@@ -52,3 +52,34 @@ export class ModeIndicator {
     this.badge.setMode(mode);
   }
 }
+
+/** The sentence for the server's background download of street data, or "" when there is none. */
+export function geodataSentence(status) {
+  if (!status || typeof status !== "object") return "";
+  const what = status.source ? ` (${status.source})` : "";
+  if (status.state === "downloading") {
+    const pct = typeof status.percent === "number" ? ` ${Math.floor(status.percent)}%` : "";
+    return `Downloading street data${pct}…${what} Calls are placed better once it is in.`;
+  }
+  if (status.state === "building") return `Building the street index…${what}`;
+  return "";
+}
+
+/** Shows the street-data download under the banner, from every /readyz the badge reads. */
+export class GeodataStatus {
+  constructor(after) {
+    this.el = document.createElement("p");
+    this.el.className = "geodata-status";
+    this.el.id = "geodata-status";
+    this.el.setAttribute("role", "status");
+    this.el.hidden = true;
+    after.insertAdjacentElement("afterend", this.el);
+    document.addEventListener("dallas:readyz", (e) => this.update(e.detail && e.detail.geodata));
+  }
+
+  update(status) {
+    const text = geodataSentence(status);
+    this.el.hidden = !text;
+    if (this.el.textContent !== text) this.el.textContent = text;
+  }
+}
