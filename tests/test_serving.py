@@ -34,8 +34,9 @@ def _wait_for(predicate: Any, timeout: float = 20.0, every: float = 0.1) -> Any:
     raise AssertionError(f"condition not met within {timeout} s")
 
 
-def _sse_events(url: str, seconds: float) -> list[tuple[str, str, dict[str, Any]]]:
-    """(id, event, data) of every event a real SSE connection receives in ``seconds``."""
+def _sse_events(url: str, seconds: float, until: Any = None) -> list[tuple[str, str, dict[str, Any]]]:
+    """(id, event, data) of every event a real SSE connection receives in ``seconds`` (or until
+    ``until(events)`` holds)."""
     out: list[tuple[str, str, dict[str, Any]]] = []
     current: dict[str, str] = {}
     deadline = time.monotonic() + seconds
@@ -51,6 +52,8 @@ def _sse_events(url: str, seconds: float) -> list[tuple[str, str, dict[str, Any]
                         (current.get("id", ""), current["event"], json.loads(current.get("data", "{}")))
                     )
                     current = {}
+                    if until is not None and until(out):
+                        break
                 if time.monotonic() > deadline:
                     break
     except httpx.ReadTimeout:
@@ -90,14 +93,17 @@ def test_the_demo_says_it_is_a_demo_everywhere(demo_server: LiveServer) -> None:
 
 
 def test_demo_loops_never_close_and_reopen_a_call(demo_server: LiveServer) -> None:
-    events = _sse_events(demo_server.url + "/get-events/?last_event_id=0", seconds=5.0)
+    def four_resets(seen: list[tuple[str, str, dict[str, Any]]]) -> bool:
+        return sum(kind == "reset" for _, kind, _ in seen) >= 4
+
+    events = _sse_events(demo_server.url + "/get-events/?last_event_id=0", seconds=40.0, until=four_resets)
     runs: list[list[tuple[str, str, dict[str, Any]]]] = [[]]
     for event in events:
         if event[1] == "reset":
             runs.append([])
         else:
             runs[-1].append(event)
-    assert len(runs) >= 4, f"expected three loops or more in 5 s, saw {len(runs) - 1} resets"
+    assert len(runs) >= 4, f"expected three loops or more, saw {len(runs) - 1} resets"
     ids = [int(e[0]) for e in events if e[0]]
     assert ids == sorted(ids) and len(ids) == len(set(ids)), "ids grow across runs, never reused"
     for run in runs[1:-1]:  # whole runs (the first began before we connected, the last is cut)
