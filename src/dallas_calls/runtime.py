@@ -241,8 +241,12 @@ class Scheduler:
         if removed:
             log.info("pruned %d events older than %s", removed, cutoff)
 
-    async def run(self, stop: asyncio.Event | None = None) -> None:
+    async def run(self, stop: asyncio.Event | None = None, first_delay: float = 0.0) -> None:
+        """Poll until ``stop`` is set (or a replay ends), after ``first_delay`` seconds."""
         stop = stop or asyncio.Event()
+        if first_delay > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=first_delay)
         while not stop.is_set():
             started = datetime.now(UTC)
             try:

@@ -229,13 +229,23 @@ class ServeController:
 
     async def _demo_loops(self) -> None:
         """Play the recording, then start it again in a fresh store (clients get a reset)."""
+        first_delay = 0.0
         while True:
             assert self.scheduler is not None and self.parts is not None
-            await self.scheduler.run()  # returns one recorded gap after the last snapshot
+            await self.scheduler.run(first_delay=first_delay)  # returns a gap after the last snapshot
             old = self.parts
-            self.parts, self.scheduler = self._new_demo_run(floor=old.store.last_event_id())
-            await self._switch_to(self.parts.store, "the recording starts again")
+            parts, scheduler = self._new_demo_run(floor=old.store.last_event_id())
+            # The new run's first snapshot is in its store before clients are sent there, so a
+            # page that reloads on the reset never finds it empty; its events reach no one twice.
+            parts.pipeline.bus = None
+            try:
+                await scheduler.poll_once()
+            finally:
+                parts.pipeline.bus = self.bus
+            self.parts, self.scheduler = parts, scheduler
+            await self._switch_to(parts.store, "the recording starts again")
             self._discard(old)
+            first_delay = scheduler.next_delay()
 
     async def _demo_until_live(self) -> None:
         demo_task = asyncio.get_running_loop().create_task(self._demo_loops(), name="demo")
