@@ -138,6 +138,7 @@ def faults(polls: int, seed: int = 2) -> list[Fault]:
 class _Stream(asyncio.Protocol):
     def __init__(self, watcher: Watcher, closed: asyncio.Future[None]) -> None:
         self.watcher, self.closed, self.buffer = watcher, closed, b""
+        self.transport: asyncio.BaseTransport | None = None
 
     def data_received(self, data: bytes) -> None:
         self.buffer += data
@@ -147,6 +148,13 @@ class _Stream(asyncio.Protocol):
                 self.watcher.ids.append(int(line[4:]))
             elif line.startswith(b"event: reset"):
                 self.watcher.resets += 1
+            elif line.startswith(b"event: overflow"):  # fell behind: the stream ends, resume by id
+                self.watcher.overflows += 1
+                if self.transport is not None:
+                    self.transport.close()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport
 
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.closed.done():
@@ -162,6 +170,7 @@ class Watcher:
         self.resumes = resumes
         self.ids: list[int] = []
         self.resets = 0
+        self.overflows = 0
 
     async def run(self, stop: asyncio.Event) -> None:
         loop = asyncio.get_running_loop()
@@ -291,6 +300,7 @@ async def run(polls: int, interval: float) -> dict[str, Any]:
         "sse_clients": len(watchers),
         "sse_clients_with_gap_or_duplicate": bad_clients,
         "sse_clients_not_at_the_end": behind,
+        "sse_overflows_resumed": sum(w.overflows for w in watchers),
         "rss_at_tenth_mib": round(rss_start, 1),
         "rss_at_half_mib": round(rss_half, 1),
         "rss_end_mib": round(rss_end, 1),
