@@ -82,6 +82,7 @@ class CurrentCallsView:
         self._rendered_mode = -1
         self.ring_size = ring_size
         self.calls: dict[str, dict[str, Any]] = {}
+        self._by_key: dict[str, set[str]] = {}  # location key -> open incident numbers
         self.last_event_id = 0
         self.as_of: str = iso_utc(datetime.now(UTC))
         self.version = 0
@@ -118,6 +119,9 @@ class CurrentCallsView:
         self.store_id = getattr(self.store, "store_id", None)
         last = self.store.last_event_id()
         self.calls = {n: c.to_dict() for n, c in self.store.open_calls().items()}
+        self._by_key = {}
+        for number, call in self.calls.items():
+            self._by_key.setdefault(str(call.get("location_key")), set()).add(number)
         start = max(last - LOAD_REPLAY, 0)
         replay = self.store.events_after(start, LOAD_REPLAY) if last else []
         self.last_event_id = start if replay else last
@@ -309,11 +313,13 @@ class CurrentCallsView:
         call = data.get("call")
         if event.type in ("call.opened", "call.updated") and isinstance(call, dict):
             number = str(call.get("incident_number"))
+            self._drop_call(number)
             self.calls[number] = call
+            self._by_key.setdefault(str(call.get("location_key")), set()).add(number)
             self.recent_closed.pop(number, None)  # a reopened call counts once, as open
         elif event.type == "call.closed" and isinstance(call, dict):
             number = str(call.get("incident_number"))
-            self.calls.pop(number, None)
+            self._drop_call(number)
             at = parse_time(call.get("received_at")) or parse_time(call.get("first_seen"))
             if at is not None:
                 self.recent_closed[number] = at
@@ -335,13 +341,27 @@ class CurrentCallsView:
             newest = sorted(self.recent_closed.items(), key=lambda item: item[1])[-RECENT_CLOSED_BOUND // 2 :]
             self.recent_closed = dict(newest)
 
+    def _drop_call(self, number: str) -> None:
+        call = self.calls.pop(number, None)
+        if call is not None:
+            numbers = self._by_key.get(str(call.get("location_key")))
+            if numbers is not None:
+                numbers.discard(number)
+                if not numbers:
+                    del self._by_key[str(call.get("location_key"))]
+
     def _apply_location(self, data: dict[str, Any]) -> None:
+        """A location for the calls it names and every open call at its key (by the key index:
+        a burst of locations costs what it touches, not the number of open calls each)."""
         key, geo = data.get("location_key"), data.get("geo")
         if not isinstance(geo, dict):
             return
         incidents = {str(n) for n in data.get("incident_numbers") or ()}
-        for number, call in self.calls.items():
-            if number in incidents or (key is not None and call.get("location_key") == key):
+        if key is not None:
+            incidents |= self._by_key.get(str(key), set())
+        for number in incidents:
+            call = self.calls.get(number)
+            if call is not None:
                 self.calls[number] = {**call, "geo": geo}
 
     def _remember(self, event: Event) -> None:

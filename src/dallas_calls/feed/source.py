@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -56,8 +57,11 @@ class LiveSource:
 
     async def next_snapshot(self) -> Snapshot:
         pages = await self.feed.fetch_pages()
+        at = self.clock()
         rows = [row for page in pages for row in page.rows]
-        return Snapshot(rows, self.clock(), self.name, encode_pages([page.body for page in pages]))
+        # gzip of a 50,000-row snapshot takes a while: in a worker thread, not on the event loop
+        archived = await asyncio.to_thread(encode_pages, [page.body for page in pages])
+        return Snapshot(rows, at, self.name, archived)
 
     async def aclose(self) -> None:
         await self.feed.aclose()
