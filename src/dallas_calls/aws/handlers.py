@@ -47,9 +47,10 @@ from dallas_calls.aws.config import AwsConfig, setup_json_logging
 from dallas_calls.config import Settings
 from dallas_calls.events.encode import event_json
 from dallas_calls.feed.schema import parse_rows
-from dallas_calls.model import Event, NewEvent, PollRecord
+from dallas_calls.model import Event, PollRecord
 from dallas_calls.pipeline import (
     CallLocator,
+    Resolution,
     archive_raw,
     plan_poll,
     resolve_location,
@@ -64,6 +65,7 @@ from dallas_calls.storage.dynamodb import (
     dynamodb_client,
     iso,
 )
+from dallas_calls.storage.dynamodb_log import backoff
 from dallas_calls.tracking.snapshot import SnapshotCall, group_rows
 
 log = logging.getLogger("dallas_calls.aws")
@@ -340,7 +342,7 @@ def track_snapshot(rt: Runtime, key: str) -> dict[str, Any]:
             return {"snapshot_key": key, "outcome": "stale", "reason": str(exc)}
         except Conflict:
             log.info("tracker lost a race; retrying", extra={"snapshot_key": key, "attempt": attempt})
-            rt.sleep(random.uniform(0, 0.05 * attempt))
+            rt.sleep(backoff(attempt))
             continue
         return {
             "snapshot_key": key,
@@ -415,7 +417,9 @@ def tracker(event: LambdaEvent, context: Any = None) -> dict[str, Any]:
 def locate_snapshot(rt: Runtime, key: str) -> dict[str, Any]:
     """Geocode the location keys of a snapshot that have no fresh cached answer (at most
     ``locate_limit``; the rest are picked up with the next snapshot), cache every answer, and append
-    the ``location.resolved`` events of the located ones as one batch."""
+    the ``location.resolved`` events of the located ones: answers and events are committed together
+    (:meth:`~dallas_calls.storage.dynamodb.DynamoStore.record_locations`), so a failure leaves neither
+    and the redelivered message locates those keys again."""
     locator = rt.get_locator()
     if locator is None:
         return {"snapshot_key": key, "outcome": "skipped", "reason": "geocoding is off"}
@@ -428,19 +432,15 @@ def locate_snapshot(rt: Runtime, key: str) -> dict[str, Any]:
     fresh = rt.store.fresh_locations(by_key, now)
     pending = sorted(k for k in by_key if k not in fresh)
     keys = pending[: rt.config.locate_limit]
-    new_events: list[NewEvent] = []
+    found: list[Resolution] = []
     errors = 0
     for location_key in keys:
         try:
-            found = resolve_location(locator, location_key, by_key[location_key], now_dt)
+            found.append(resolve_location(locator, location_key, by_key[location_key], now_dt))
         except Exception as exc:  # a broken provider must not stop the others' keys
             errors += 1
             log.warning("locating failed", extra={"location_key": location_key, "reason": str(exc)})
-            continue
-        rt.store.put_location(location_key, found.geo, found.expires_at, resolved_at=now)
-        if found.event is not None:
-            new_events.append(found.event)
-    events = rt.store.append_events(new_events, archive_at=now_dt)
+    events = rt.store.record_locations(found, resolved_at=now, archive_at=now_dt)
     return {
         "snapshot_key": key,
         "outcome": "ok",
