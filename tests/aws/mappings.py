@@ -9,8 +9,9 @@ afterwards is decided by the handler's own partial-batch response (``batchItemFa
   moves it to the dead-letter queue (the queue's redrive policy).
 - :class:`StreamMapping` reads the stream in order, invokes the handler with up to ``batch_size``
   records, checkpoints before the first record it reported failed and retries from there; after
-  ``maximum_retry_attempts`` retries of that record its batch info goes to ``dead_lettered`` (the
-  on-failure destination) and reading goes on after it.
+  ``maximum_retry_attempts`` retries of that record (bisected down to it, as ``bisect on error``
+  does) its batch info goes to ``dead_lettered``, shaped as the on-failure destination's message
+  body, and reading goes on after it.
 """
 
 from __future__ import annotations
@@ -121,6 +122,21 @@ def read_shard(streams: Any, arn: str, shard: str, after: str | None, limit: int
     return records
 
 
+def on_failure_record(arn: str, shard: str, sequence: str) -> dict[str, Any]:
+    """The body Lambda sends to a stream mapping's on-failure destination for a discarded batch."""
+    return {
+        "version": "1.0",
+        "requestContext": {"condition": "RetryAttemptsExhausted", "approximateInvokeCount": 1},
+        "DDBStreamBatchInfo": {
+            "shardId": shard,
+            "startSequenceNumber": sequence,
+            "endSequenceNumber": sequence,
+            "batchSize": 1,
+            "streamArn": arn,
+        },
+    }
+
+
 @dataclass
 class StreamMapping:
     streams: Any
@@ -161,7 +177,7 @@ class StreamMapping:
             elif self.retries < self.maximum_retry_attempts:
                 self.retries += 1
             else:
-                self.dead_lettered.append({"shard": shard, "sequence": sequences[0]})
+                self.dead_lettered.append(on_failure_record(self.stream_arn, shard, sequences[0]))
                 self.checkpoints[shard] = sequences[0]
                 self.retries = 0
         return delivered

@@ -1,8 +1,9 @@
 # The publisher: reads the event log's stream (one item per event batch, in id order), writes change
 # records to s3://BUCKET/changes/ and POSTs the events to the live API. It stops at the first
-# failing record and reports it (ReportBatchItemFailures), so order is kept; a batch that keeps
-# failing is split (bisect) to isolate the bad record, and records that still fail go to the
-# dead-letter queue, never dropped.
+# failing record and reports it (ReportBatchItemFailures), so order is kept. Lambda retries from that
+# record with no count limit until the record is maximum_record_age_in_seconds old (6 h): then the
+# batch's stream position goes to the dead-letter queue, never dropped silently. A second function
+# (off by default) redrives what the DLQ points at, read back from the stream.
 
 locals {
   function_name = "${var.name_prefix}-publisher"
@@ -11,6 +12,7 @@ locals {
 resource "aws_sqs_queue" "dlq" {
   name                              = "${local.function_name}-dlq"
   message_retention_seconds         = 1209600
+  visibility_timeout_seconds        = 6 * var.timeout # the redrive mapping consumes it
   kms_master_key_id                 = var.kms_key_arn
   kms_data_key_reuse_period_seconds = 300
   tags                              = var.tags
@@ -37,6 +39,18 @@ data "aws_iam_policy_document" "publisher" {
   statement {
     sid       = "FailedRecordsToDlq"
     actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.dlq.arn]
+  }
+
+  # The redrive function reads the DLQ and the stream records its messages point at.
+  statement {
+    sid = "RedriveFromDlq"
+    actions = [
+      "sqs:ReceiveMessage",
+      "sqs:DeleteMessage",
+      "sqs:ChangeMessageVisibility",
+      "sqs:GetQueueAttributes",
+    ]
     resources = [aws_sqs_queue.dlq.arn]
   }
 
@@ -116,6 +130,47 @@ resource "aws_lambda_event_source_mapping" "stream" {
       destination_arn = aws_sqs_queue.dlq.arn
     }
   }
+}
+
+# The redrive: the same code and role as the publisher, another entry point, fed by the DLQ only while
+# redrive_enabled is true. One message at a time, so a batch that still fails stays in the DLQ.
+module "redrive" {
+  source = "../lambda_function"
+
+  function_name                  = "${local.function_name}-redrive"
+  description                    = "Publishes again the event batches the publisher's DLQ points at"
+  handler                        = var.redrive_handler
+  package_path                   = var.package_path
+  package_s3_bucket              = var.package_s3_bucket
+  package_s3_key                 = var.package_s3_key
+  architecture                   = var.architecture
+  memory_size                    = var.memory_size
+  timeout                        = var.timeout
+  reserved_concurrent_executions = 1
+  policy_json                    = data.aws_iam_policy_document.publisher.json
+  kms_key_arn                    = var.kms_key_arn
+  kms_via_services               = ["dynamodb", "s3", "sqs", "secretsmanager"]
+  kms_encrypt                    = true
+  log_retention_days             = var.log_retention_days
+  tags                           = var.tags
+
+  environment = merge(
+    {
+      DALLAS_CALLS_BUCKET                  = var.bucket_name
+      DALLAS_CALLS_API_URL                 = trimsuffix(var.api_url, "/")
+      DALLAS_CALLS_INGEST_TOKEN_SECRET_ARN = var.ingest_token_secret_arn
+      DALLAS_CALLS_LOG_LEVEL               = var.log_level
+    },
+    var.extra_environment,
+  )
+}
+
+resource "aws_lambda_event_source_mapping" "redrive" {
+  event_source_arn        = aws_sqs_queue.dlq.arn
+  function_name           = module.redrive.function_arn
+  enabled                 = var.redrive_enabled
+  batch_size              = 1
+  function_response_types = ["ReportBatchItemFailures"]
 }
 
 resource "aws_cloudwatch_metric_alarm" "dlq" {
