@@ -51,7 +51,6 @@ class Runtime:
             client=dynamodb_client(endpoint),
             closed_ttl=timedelta(days=config.closed_ttl_days),
             event_ttl=timedelta(days=settings.event_retention_days),
-            seen_refresh_s=config.seen_refresh_s,
         )
         archive = S3ObjectStore(
             config.bucket, config.archive_prefix, client=boto3.client("s3", endpoint_url=endpoint)

@@ -64,6 +64,7 @@ from dallas_calls.storage.dynamodb_schema import (
     OPEN_SHARDS,
     QUARANTINE_KEPT,
     RECENT_POLLS,
+    SEEN,
     TRACKER,
     TTL_ATTRIBUTE,
     WRITE_THREADS,
@@ -125,6 +126,25 @@ class TrackerState:
     polls: list[PollRecord] = field(default_factory=list)
 
 
+@dataclass(frozen=True, slots=True)
+class Seen:
+    """When the open calls were last seen, in one ``meta`` item instead of one write per call.
+
+    Every open call that a poll sees gets that poll's time as ``last_seen``, so one item says it for
+    all of them: ``at``, the newest poll, and ``missing``, the open calls that poll did not see (a
+    held poll defers their close) with their own older ``last_seen``. Rewriting ``last_seen`` on each
+    call item instead cost about 3 write units per open call per poll (the item and its copies in
+    both indexes), most of the DynamoDB bill. A reader applies it to open call items only, and
+    never moves ``last_seen`` back (an item written after this poll keeps its own, newer, time).
+    """
+
+    at: str
+    missing: dict[str, str] = field(default_factory=dict)
+
+    def last_seen(self, incident_number: str, own: str) -> str:
+        return max(own, self.missing.get(incident_number, self.at))
+
+
 # -- the store ---------------------------------------------------------------------------------
 
 
@@ -138,12 +158,10 @@ class DynamoStore(LocationCache):
         endpoint_url: str | None = None,
         closed_ttl: timedelta = DEFAULT_CLOSED_TTL,
         event_ttl: timedelta = DEFAULT_EVENT_TTL,
-        seen_refresh_s: float = 0.0,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         super().__init__(names, client, endpoint_url, event_ttl, clock)
         self.closed_ttl = closed_ttl
-        self.seen_refresh_s = seen_refresh_s
 
     def close(self) -> None:
         return None
@@ -175,14 +193,17 @@ class DynamoStore(LocationCache):
         geos = self._geo_for(c.location_key for c in calls)
         return [c.with_changes(geo=geos.get(c.location_key, c.geo)) for c in calls]
 
-    def _call_from_item(self, item: Item) -> Call:
+    def _call_from_item(self, item: Item, seen: Seen) -> Call:
         call = Call.from_dict(json.loads(_str(item, "data") or "{}"))
-        return call.with_changes(last_seen=_str(item, "last_seen") or call.last_seen)
+        if "open_shard" not in item:
+            return call
+        return call.with_changes(last_seen=seen.last_seen(call.incident_number, call.last_seen))
 
     def open_calls(self) -> dict[str, Call]:
         """Every open call, from a Query per shard of the sparse ``open`` index (eventually
         consistent: the API's read path; the tracker keeps its own consistent copy)."""
         calls = []
+        seen = self._seen()
         for shard in range(OPEN_SHARDS):
             for item in self._query(
                 TableName=self.names.calls,
@@ -190,7 +211,7 @@ class DynamoStore(LocationCache):
                 KeyConditionExpression="open_shard = :s",
                 ExpressionAttributeValues={":s": _n(shard)},
             ):
-                calls.append(self._call_from_item(item))
+                calls.append(self._call_from_item(item, seen))
         return {c.incident_number: c for c in self._with_geo(calls)}
 
     def get_call(self, incident_number: str) -> Call | None:
@@ -199,13 +220,14 @@ class DynamoStore(LocationCache):
         ).get("Item")
         if item is None or self._expired(item):
             return None
-        return self._with_geo([self._call_from_item(item)])[0]
+        return self._with_geo([self._call_from_item(item, self._seen())])[0]
 
     def calls_between(self, start: str, end: str, limit: int = 1000) -> list[Call]:
         """Calls first seen in [start, end), oldest first: a Query per day of the ``by_day`` index."""
         day = datetime.fromisoformat(start.replace("Z", "+00:00")).astimezone(UTC).date()
         last = datetime.fromisoformat(end.replace("Z", "+00:00")).astimezone(UTC).date()
         now_epoch = int(self.clock().timestamp())
+        seen = self._seen()
         found: list[Call] = []
         while day <= last and len(found) < limit:
             for item in self._query(
@@ -218,7 +240,7 @@ class DynamoStore(LocationCache):
                 if first >= end:
                     break
                 if not self._expired(item, now_epoch):
-                    found.append(self._call_from_item(item))
+                    found.append(self._call_from_item(item, seen))
             day += timedelta(days=1)
         return self._with_geo(found[:limit])
 
@@ -347,22 +369,6 @@ class DynamoStore(LocationCache):
         self.transact(actions)
         return stored
 
-    def seen_touches(self, state: TrackerState, seen: Iterable[str], now: str) -> dict[str, str]:
-        """Open calls whose read-model ``last_seen`` should move to ``now``: every seen call when
-        ``seen_refresh_s`` is 0, else only when ``now`` crosses a refresh boundary (bounds writes)."""
-        touches: dict[str, str] = {}
-        now_epoch = epoch(now)
-        for incident in seen:
-            call = state.calls.get(incident)
-            if call is None:
-                continue
-            if self.seen_refresh_s > 0:
-                step = self.seen_refresh_s
-                if int(epoch(call.last_seen) // step) == int(now_epoch // step):
-                    continue
-            touches[incident] = now
-        return touches
-
     def apply_poll(
         self,
         state: TrackerState,
@@ -373,14 +379,15 @@ class DynamoStore(LocationCache):
         quarantined: Sequence[QuarantinedRow] = (),
         archive_at: datetime | None = None,
     ) -> list[Event]:
-        """Commit, then materialize the read model."""
+        """Commit, then materialize the read model: the calls that changed, and one ``seen`` item
+        for every open call's ``last_seen`` (see :class:`Seen`)."""
         at = archive_at or datetime.fromisoformat(poll.started_at.replace("Z", "+00:00"))
         stored = self.commit_poll(state, counter, changes, poll, seen, quarantined, at)
-        changed = {e.incident_number for e in stored}
-        touches = {
-            n: t for n, t in self.seen_touches(state, seen, poll.started_at).items() if n not in changed
-        }
-        self.materialize(stored, touches)
+        self.materialize(stored)
+        seen_now = set(seen)
+        closed = {c.incident_number for c in changes.closed}
+        missing = {n: c.last_seen for n, c in state.calls.items() if n not in seen_now and n not in closed}
+        self._mark_seen(Seen(poll.started_at, missing))
         if stored:
             self._mark_materialized(stored[-1].id)
         return stored
@@ -434,15 +441,6 @@ class DynamoStore(LocationCache):
             "ExpressionAttributeValues": {":ids": {"NS": [str(event.id)]}},
         }
 
-    def _touch(self, incident: str, last_seen: str) -> Item:
-        return {
-            "TableName": self.names.calls,
-            "Key": {"incident_number": _s(incident)},
-            "UpdateExpression": "SET last_seen = :t",
-            "ConditionExpression": "attribute_exists(open_shard) AND last_seen < :t",
-            "ExpressionAttributeValues": {":t": _s(last_seen)},
-        }
-
     def _update_quietly(self, request: Item, attempts: int = 8) -> None:
         """One conditional update whose failed condition means "already applied, or newer": fine.
         A ``TransactionConflictException`` (a transaction held the item) is retried with backoff."""
@@ -459,7 +457,7 @@ class DynamoStore(LocationCache):
                     raise
                 self.sleep(backoff(attempt))
 
-    def materialize(self, events: Sequence[Event], touches: dict[str, str] | None = None) -> None:
+    def materialize(self, events: Sequence[Event]) -> None:
         """Project events onto the calls and locations tables. Idempotent and monotonic: an item
         already at this event (or a newer one) is left alone."""
         requests: list[Item] = []
@@ -468,12 +466,28 @@ class DynamoStore(LocationCache):
                 requests.append(self._call_update(event))
             elif event.type == "location.resolved" and event.location_key:
                 requests.append(self._location_update(event))
-        requests += [self._touch(n, t) for n, t in sorted((touches or {}).items())]
         if not requests:
             return
         with ThreadPoolExecutor(max_workers=min(WRITE_THREADS, len(requests))) as pool:
             for _ in pool.map(self._update_quietly, requests):
                 pass
+
+    def _mark_seen(self, seen: Seen) -> None:
+        """One small write per poll, never backwards (a late retry of an older poll is ignored)."""
+        self._update_quietly(
+            {
+                "TableName": self.names.meta,
+                "Key": {"name": _s(SEEN)},
+                "UpdateExpression": "SET #at = :at, #m = :m",
+                "ConditionExpression": "attribute_not_exists(#at) OR #at < :at",
+                "ExpressionAttributeNames": {"#at": "at", "#m": "missing"},
+                "ExpressionAttributeValues": {":at": _s(seen.at), ":m": _s(_dumps(seen.missing))},
+            }
+        )
+
+    def _seen(self) -> Seen:
+        item = self.client.get_item(TableName=self.names.meta, Key={"name": _s(SEEN)}).get("Item") or {}
+        return Seen(_str(item, "at") or "", json.loads(_str(item, "missing") or "{}"))
 
     def _mark_materialized(self, last_id: int) -> None:
         self._update_quietly(

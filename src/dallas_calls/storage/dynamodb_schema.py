@@ -24,6 +24,7 @@ LOG_PARTITION = "events"
 COUNTER = "counter"
 TRACKER = "tracker"
 LAST_FAILURE = "last_failure"
+SEEN = "seen"
 MAX_BATCH_BYTES = 300_000  # an item may hold 400 KB; a bigger batch is split (same transaction)
 RECENT_POLLS = 50
 QUARANTINE_KEPT = 100

@@ -106,7 +106,6 @@ module "tracking" {
   architecture         = var.lambda_architecture
   locations_table_arn  = module.geocoding.locations_table_arn
   locations_table_name = module.geocoding.locations_table_name
-  seen_refresh_seconds = var.seen_refresh_seconds
   deletion_protection  = var.protect_from_destroy
   kms_key_arn          = module.kms.key_arn
   log_retention_days   = var.log_retention_days

@@ -70,12 +70,6 @@ variable "raw_expiration_days" {
   default     = 90
 }
 
-variable "seen_refresh_seconds" {
-  description = "How often the tracker rewrites last_seen of unchanged open calls (0: every poll). See the cost notes in docs/aws.md."
-  type        = number
-  default     = 0
-}
-
 variable "domain_name" {
   description = "Name the API and dashboard are served on (covered by certificate_arn), for example calls.example.org."
   type        = string

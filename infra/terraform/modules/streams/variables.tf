@@ -111,7 +111,7 @@ variable "starting_position" {
 }
 
 variable "maximum_retry_attempts" {
-  description = "Retries of a failing batch before its records go to the dead-letter queue; -1 (default): no count limit, the record age below is the budget. Lambda retries a stream batch at once, and an invocation that cannot reach the API fails within seconds, so a finite count (10 used to be set) is spent within a minute or two."
+  description = "Retries of a failing batch before its records go to the dead-letter queue; -1 (default): no count limit, the record age below is the budget. Lambda retries a stream batch as soon as the last invocation returns, and one that cannot reach the API fails within seconds, so a finite count (10 used to be set) is spent within a minute or two."
   type        = number
   default     = -1
 }

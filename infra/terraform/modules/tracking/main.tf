@@ -231,7 +231,6 @@ module "tracker" {
       DALLAS_CALLS_EVENTS_TABLE         = aws_dynamodb_table.events.name
       DALLAS_CALLS_LOCATIONS_TABLE      = var.locations_table_name
       DALLAS_CALLS_CLOSED_TTL_DAYS      = tostring(var.closed_call_ttl_days)
-      DALLAS_CALLS_SEEN_REFRESH_S       = tostring(var.seen_refresh_seconds)
       DALLAS_CALLS_EVENT_RETENTION_DAYS = tostring(var.event_retention_days)
       DALLAS_CALLS_LOG_LEVEL            = var.log_level
     },

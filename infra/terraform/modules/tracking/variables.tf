@@ -116,12 +116,6 @@ variable "closed_call_ttl_days" {
   default     = 30
 }
 
-variable "seen_refresh_seconds" {
-  description = "Refresh last_seen of unchanged open calls at most this often (DALLAS_CALLS_SEEN_REFRESH_S). 0 writes every open call on every poll, exactly like the one-machine runtime, and dominates the DynamoDB bill; 300 cuts those writes fivefold at a 1-minute schedule."
-  type        = number
-  default     = 0
-}
-
 variable "event_retention_days" {
   description = "Days an event batch stays in the events table, for resume (DALLAS_CALLS_EVENT_RETENTION_DAYS); changes/ in the archive keeps them for good."
   type        = number
