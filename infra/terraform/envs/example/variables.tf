@@ -16,10 +16,10 @@ variable "tags" {
   default     = {}
 }
 
-variable "lambda_package_path" {
-  description = "Deployment zip of the four Lambda functions, built by `make package-lambda`."
+variable "lambda_package_dir" {
+  description = "Folder holding the deployment zips lambda-{downloader,tracker,locator,publisher}.zip, built by `make package-lambda`."
   type        = string
-  default     = "../../../../build/lambda.zip"
+  default     = "../../../../build"
 }
 
 variable "lambda_architecture" {

@@ -35,7 +35,7 @@ variable "ingest_token_secret_arn" {
 }
 
 variable "package_path" {
-  description = "Path of the Lambda deployment zip (build/lambda.zip from `make package-lambda`)."
+  description = "Path of this function's deployment zip (build/lambda-NAME.zip from `make package-lambda`)."
   type        = string
 }
 
