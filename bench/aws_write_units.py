@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import statistics
+import sys
 import tempfile
 from datetime import timedelta
 from pathlib import Path
@@ -22,10 +23,13 @@ from dallas_calls.archive.store import LocalObjectStore, decode_snapshot
 from dallas_calls.feed.source import list_snapshots
 from dallas_calls.pipeline import Pipeline
 from dallas_calls.storage.dynamodb import DynamoStore, TableNames, create_tables, dynamodb_client
-from tests.aws.capacity import write_units
-from tests.aws.dynamodb_local import dynamodb_local
 
-SEQUENCE = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "feed_sequence"
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+from tests.aws.capacity import write_units  # noqa: E402  (shared with the tests)
+from tests.aws.dynamodb_local import dynamodb_local  # noqa: E402
+
+SEQUENCE = REPO / "tests" / "fixtures" / "feed_sequence"
 
 
 def renumbered(rows: list[dict[str, Any]], copies: int) -> list[dict[str, Any]]:
@@ -51,7 +55,9 @@ def main() -> None:
         for at, rows in snapshots:
             with write_units(client, prefix) as units:
                 result = pipeline.process(rows, at, "bench", None)
-            per_poll.append((units["total"], len(store.open_calls()), result.opened + result.updated + result.closed))
+            per_poll.append(
+                (units["total"], len(store.open_calls()), result.opened + result.updated + result.closed)
+            )
         polls = per_poll[1:]  # the first poll opens everything
         print(
             f"recorded: {statistics.mean(u for u, _, _ in polls):.1f} write units per poll "
