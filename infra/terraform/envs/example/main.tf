@@ -224,6 +224,7 @@ module "api" {
   }
   kms_key_arn        = module.kms.key_arn
   log_retention_days = var.log_retention_days
+  alarm_actions      = local.alarm_actions
 }
 
 resource "aws_route53_record" "api" {

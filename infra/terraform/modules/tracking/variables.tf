@@ -169,6 +169,18 @@ variable "alarm_actions" {
   default     = []
 }
 
+variable "stale_feed_minutes" {
+  description = "Alarm when no snapshot has been applied for this many minutes running (the feed is stale)."
+  type        = number
+  default     = 10
+}
+
+variable "metrics_namespace" {
+  description = "CloudWatch namespace of the metrics taken from the logs."
+  type        = string
+  default     = "dallas-calls"
+}
+
 variable "tags" {
   description = "Tags added to every resource."
   type        = map(string)
