@@ -164,6 +164,16 @@ module "streams" {
   alarm_actions           = local.alarm_actions
 }
 
+# Glue tables over raw/ and changes/, and an Athena workgroup: SQL over the whole history in place.
+module "history" {
+  source = "../../modules/history"
+
+  bucket_name    = module.storage.bucket_name
+  database_name  = replace(var.name_prefix, "-", "_")
+  workgroup_name = var.name_prefix
+  kms_key_arn    = module.kms.key_arn
+}
+
 # ---- API ------------------------------------------------------------------------------------------
 
 resource "aws_ecr_repository" "api" {
