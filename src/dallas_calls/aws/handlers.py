@@ -9,8 +9,12 @@ handler           trigger                                     does
                                                               one DynamoDB transaction (events + state)
 ``locator``       second SQS queue on the same topic          new location keys → geocoding chain →
                                                               ``locations`` + ``location.resolved``
+                                                              (one transaction per 40 keys)
 ``publisher``     DynamoDB Stream of the ``events`` table     ``s3://BUCKET/changes/...`` and
                                                               ``POST {API_URL}/events/``
+                                                              (:mod:`dallas_calls.aws.publish`)
+``publisher_      the publisher's DLQ (mapping off until      the dead-lettered batches, read back
+redrive``         an operator turns it on)                    from the stream, published again
 ================  ==========================================  =========================================
 
 Configuration: environment variables, see :mod:`dallas_calls.aws.config`.
@@ -22,8 +26,9 @@ failure, defers the rest of the batch (reported failed, untouched) so it never a
 snapshot over an older one that is still due. A snapshot not newer than the tracker's high-water mark
 is skipped and reported (``duplicate`` for the same key, ``stale`` for an older one): redelivery and
 out-of-order delivery cannot apply twice or roll state back. The publisher stops at the first failing
-stream record and reports its sequence number, so order is kept; the event source mapping's retry
-limit and on-failure destination (an SQS DLQ) catch what never succeeds. Nothing is dropped silently.
+stream record and reports its sequence number, so order is kept; the event source mapping retries
+it until the record is 6 hours old, then its on-failure destination (an SQS DLQ) keeps its position
+for the redrive. Nothing is dropped silently.
 """
 
 from __future__ import annotations
