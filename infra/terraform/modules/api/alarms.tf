@@ -2,74 +2,79 @@
 # All notify alarm_actions (an SNS topic) on alarm and on recovery.
 
 locals {
-  lb_dimensions = { LoadBalancer = aws_lb.this.arn_suffix, TargetGroup = aws_lb_target_group.api.arn_suffix }
+  lb_dimensions = tomap({ LoadBalancer = aws_lb.this.arn_suffix, TargetGroup = aws_lb_target_group.api.arn_suffix })
 }
 
-resource "aws_cloudwatch_metric_alarm" "target_5xx" {
-  alarm_name          = "${local.name}-5xx"
-  alarm_description   = "The API answered with 5xx errors (HTTPCode_Target_5XX_Count); see its logs."
-  namespace           = "AWS/ApplicationELB"
-  metric_name         = "HTTPCode_Target_5XX_Count"
-  dimensions          = local.lb_dimensions
-  statistic           = "Sum"
-  period              = 300
-  evaluation_periods  = 1
-  threshold           = var.alarm_5xx_per_5_minutes
-  comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = var.alarm_actions
-  ok_actions          = var.alarm_actions
-  tags                = var.tags
+locals {
+  lb_alarms = {
+    "5xx" = {
+      description = "The API answered with 5xx errors (HTTPCode_Target_5XX_Count); see its logs."
+      metric      = "HTTPCode_Target_5XX_Count"
+      dimensions  = local.lb_dimensions
+      statistic   = "Sum"
+      percentile  = null
+      period      = 300
+      periods     = 1
+      threshold   = var.alarm_5xx_per_5_minutes
+      comparison  = "GreaterThanThreshold"
+      missing     = "notBreaching"
+    }
+    "lb-5xx" = {
+      description = "The load balancer itself answered 5xx (502/503/504: no healthy replica, a replica that closed the connection, a timeout)."
+      metric      = "HTTPCode_ELB_5XX_Count"
+      dimensions  = tomap({ LoadBalancer = aws_lb.this.arn_suffix })
+      statistic   = "Sum"
+      percentile  = null
+      period      = 300
+      periods     = 1
+      threshold   = var.alarm_5xx_per_5_minutes
+      comparison  = "GreaterThanThreshold"
+      missing     = "notBreaching"
+    }
+    # TargetResponseTime is the time to the response headers: an event stream sends them at once,
+    # so long-lived /get-events/ connections do not inflate it.
+    "slow" = {
+      description = "The API's p99 response time stayed above ${var.alarm_latency_p99_seconds} s for 10 minutes."
+      metric      = "TargetResponseTime"
+      dimensions  = local.lb_dimensions
+      statistic   = null
+      percentile  = "p99"
+      period      = 300
+      periods     = 2
+      threshold   = var.alarm_latency_p99_seconds
+      comparison  = "GreaterThanThreshold"
+      missing     = "notBreaching"
+    }
+    "down" = {
+      description = "No API replica passes the health check: the site is down."
+      metric      = "HealthyHostCount"
+      dimensions  = local.lb_dimensions
+      statistic   = "Minimum"
+      percentile  = null
+      period      = 60
+      periods     = 3
+      threshold   = 1
+      comparison  = "LessThanThreshold"
+      missing     = "breaching"
+    }
+  }
 }
 
-resource "aws_cloudwatch_metric_alarm" "lb_5xx" {
-  alarm_name          = "${local.name}-lb-5xx"
-  alarm_description   = "The load balancer itself answered 5xx (502/503/504: no healthy replica, a replica that closed the connection, a timeout)."
-  namespace           = "AWS/ApplicationELB"
-  metric_name         = "HTTPCode_ELB_5XX_Count"
-  dimensions          = { LoadBalancer = aws_lb.this.arn_suffix }
-  statistic           = "Sum"
-  period              = 300
-  evaluation_periods  = 1
-  threshold           = var.alarm_5xx_per_5_minutes
-  comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = var.alarm_actions
-  ok_actions          = var.alarm_actions
-  tags                = var.tags
-}
+resource "aws_cloudwatch_metric_alarm" "lb" {
+  for_each = local.lb_alarms
 
-# TargetResponseTime is the time to the response headers: an event stream sends them at once, so
-# long-lived /get-events/ connections do not inflate it.
-resource "aws_cloudwatch_metric_alarm" "latency" {
-  alarm_name          = "${local.name}-slow"
-  alarm_description   = "The API's p99 response time stayed above ${var.alarm_latency_p99_seconds} s for 10 minutes."
+  alarm_name          = "${local.name}-${each.key}"
+  alarm_description   = each.value.description
   namespace           = "AWS/ApplicationELB"
-  metric_name         = "TargetResponseTime"
-  dimensions          = local.lb_dimensions
-  extended_statistic  = "p99"
-  period              = 300
-  evaluation_periods  = 2
-  threshold           = var.alarm_latency_p99_seconds
-  comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = var.alarm_actions
-  ok_actions          = var.alarm_actions
-  tags                = var.tags
-}
-
-resource "aws_cloudwatch_metric_alarm" "no_healthy_replica" {
-  alarm_name          = "${local.name}-down"
-  alarm_description   = "No API replica passes the health check: the site is down."
-  namespace           = "AWS/ApplicationELB"
-  metric_name         = "HealthyHostCount"
-  dimensions          = local.lb_dimensions
-  statistic           = "Minimum"
-  period              = 60
-  evaluation_periods  = 3
-  threshold           = 1
-  comparison_operator = "LessThanThreshold"
-  treat_missing_data  = "breaching"
+  metric_name         = each.value.metric
+  dimensions          = each.value.dimensions
+  statistic           = each.value.statistic
+  extended_statistic  = each.value.percentile
+  period              = each.value.period
+  evaluation_periods  = each.value.periods
+  threshold           = each.value.threshold
+  comparison_operator = each.value.comparison
+  treat_missing_data  = each.value.missing
   alarm_actions       = var.alarm_actions
   ok_actions          = var.alarm_actions
   tags                = var.tags

@@ -80,19 +80,40 @@ data "aws_iam_policy_document" "publisher" {
   }
 }
 
-module "publisher" {
-  source = "../lambda_function"
+# Two functions from the same zip and policy: the publisher, and the redrive (another entry point, fed
+# by the DLQ only while redrive_enabled is true, one message at a time, so a batch that still fails
+# stays in the DLQ).
+locals {
+  functions = {
+    publisher = {
+      name        = local.function_name
+      description = "Archives the event log's new batches to S3 and POSTs them to the live API"
+      handler     = var.handler
+      concurrency = var.reserved_concurrent_executions
+    }
+    redrive = {
+      name        = "${local.function_name}-redrive"
+      description = "Publishes again the event batches the publisher's DLQ points at"
+      handler     = var.redrive_handler
+      concurrency = 1
+    }
+  }
+}
 
-  function_name                  = local.function_name
-  description                    = "Archives the event log's new batches to S3 and POSTs them to the live API"
-  handler                        = var.handler
+module "function" {
+  source   = "../lambda_function"
+  for_each = local.functions
+
+  function_name                  = each.value.name
+  description                    = each.value.description
+  handler                        = each.value.handler
   package_path                   = var.package_path
   package_s3_bucket              = var.package_s3_bucket
   package_s3_key                 = var.package_s3_key
   architecture                   = var.architecture
   memory_size                    = var.memory_size
   timeout                        = var.timeout
-  reserved_concurrent_executions = var.reserved_concurrent_executions
+  reserved_concurrent_executions = each.value.concurrency
   policy_json                    = data.aws_iam_policy_document.publisher.json
   kms_key_arn                    = var.kms_key_arn
   kms_via_services               = ["dynamodb", "s3", "sqs", "secretsmanager"]
@@ -111,11 +132,16 @@ module "publisher" {
   )
 }
 
+moved {
+  from = module.publisher
+  to   = module.function["publisher"]
+}
+
 resource "aws_lambda_event_source_mapping" "stream" {
   for_each = var.stream_arns
 
   event_source_arn                   = each.value
-  function_name                      = module.publisher.function_arn
+  function_name                      = module.function["publisher"].function_arn
   starting_position                  = var.starting_position
   batch_size                         = var.batch_size
   maximum_batching_window_in_seconds = var.maximum_batching_window_in_seconds
@@ -132,42 +158,9 @@ resource "aws_lambda_event_source_mapping" "stream" {
   }
 }
 
-# The redrive: the same code and role as the publisher, another entry point, fed by the DLQ only while
-# redrive_enabled is true. One message at a time, so a batch that still fails stays in the DLQ.
-module "redrive" {
-  source = "../lambda_function"
-
-  function_name                  = "${local.function_name}-redrive"
-  description                    = "Publishes again the event batches the publisher's DLQ points at"
-  handler                        = var.redrive_handler
-  package_path                   = var.package_path
-  package_s3_bucket              = var.package_s3_bucket
-  package_s3_key                 = var.package_s3_key
-  architecture                   = var.architecture
-  memory_size                    = var.memory_size
-  timeout                        = var.timeout
-  reserved_concurrent_executions = 1
-  policy_json                    = data.aws_iam_policy_document.publisher.json
-  kms_key_arn                    = var.kms_key_arn
-  kms_via_services               = ["dynamodb", "s3", "sqs", "secretsmanager"]
-  kms_encrypt                    = true
-  log_retention_days             = var.log_retention_days
-  tags                           = var.tags
-
-  environment = merge(
-    {
-      DALLAS_CALLS_BUCKET                  = var.bucket_name
-      DALLAS_CALLS_API_URL                 = trimsuffix(var.api_url, "/")
-      DALLAS_CALLS_INGEST_TOKEN_SECRET_ARN = var.ingest_token_secret_arn
-      DALLAS_CALLS_LOG_LEVEL               = var.log_level
-    },
-    var.extra_environment,
-  )
-}
-
 resource "aws_lambda_event_source_mapping" "redrive" {
   event_source_arn        = aws_sqs_queue.dlq.arn
-  function_name           = module.redrive.function_arn
+  function_name           = module.function["redrive"].function_arn
   enabled                 = var.redrive_enabled
   batch_size              = 1
   function_response_types = ["ReportBatchItemFailures"]
@@ -195,7 +188,7 @@ resource "aws_cloudwatch_metric_alarm" "iterator_age" {
   alarm_description   = "The publisher lags its DynamoDB streams: browsers see changes late."
   namespace           = "AWS/Lambda"
   metric_name         = "IteratorAge"
-  dimensions          = { FunctionName = module.publisher.function_name }
+  dimensions          = { FunctionName = module.function["publisher"].function_name }
   statistic           = "Maximum"
   period              = 60
   evaluation_periods  = 5
