@@ -158,6 +158,7 @@ def test_aws_runtime_matches_the_one_machine_runtime(
     assert store.open_calls() == expected_store.open_calls()  # geo and last_seen included
     assert store.load_tracker().calls == expected_store.open_calls()
     located = [e.location_key for e in events if e.type == "location.resolved"]
+    assert len(located) == len(set(located))
     assert set(located) >= {
         e.location_key for e in expected_store.events_after(0, limit=100_000) if e.location_key
     }

@@ -1,7 +1,8 @@
 """Several trackers and locators race from threads on shuffled, duplicated SQS batches, against
 DynamoDB Local (which serializes transactions as DynamoDB does; moto does not). Whatever the
 interleaving: every commit a writer was told succeeded is kept, event ids are contiguous, the stream
-(commit order) delivers them in id order, and the calls table is the fold of the event log."""
+(commit order) delivers them in id order, the calls table is the fold of the event log, and each
+location is announced once."""
 
 from __future__ import annotations
 
@@ -138,6 +139,8 @@ def test_racing_writers_keep_every_commit_in_id_order(
     batch_items = scan(aws, aws.names.events)
     assert sorted(committed) == sorted(int(i["first_id"]["N"]) for i in batch_items)  # reported = kept
     assert {e.type for e in events} >= {"call.opened", "call.updated", "location.resolved"}
+    located = [e.location_key for e in events if e.type == "location.resolved"]
+    assert len(located) == len(set(located))  # each answer announced once, however often delivered
 
     # commit order (the stream) is id order: each batch starts right after the one before
     streamed = [decode_batch(r["dynamodb"]["NewImage"]) for r in aws.stream_event()["Records"]]

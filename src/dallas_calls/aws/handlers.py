@@ -55,11 +55,9 @@ from dallas_calls.pipeline import (
     resolve_location,
 )
 from dallas_calls.storage.dynamodb import (
-    Conflict,
     StaleSnapshot,
     iso,
 )
-from dallas_calls.storage.dynamodb_log import backoff
 from dallas_calls.tracking.snapshot import SnapshotCall, group_rows
 
 __all__ = [
@@ -192,15 +190,20 @@ def downloader(event: LambdaEvent, context: Any = None) -> dict[str, Any]:
 
 
 def track_snapshot(rt: Runtime, key: str) -> dict[str, Any]:
-    """Apply one archived snapshot, exactly once and in order. Returns what happened."""
+    """Apply one archived snapshot, exactly once and in order. Returns what happened. A lost race
+    (another tracker or the locator committed first) replans from the new state and tries again."""
     fetched_at = key_time(key)
     if fetched_at is None:
         return {"snapshot_key": key, "outcome": "ignored", "reason": "not a snapshot key"}
     now = iso(fetched_at)
-    rows: list[Any] | None = None
+    rows: list[Any] = []
+    attempts = 0
     store = rt.store
     settings = rt.settings
-    for attempt in range(1, TRACKER_ATTEMPTS + 1):
+
+    def attempt() -> dict[str, Any]:
+        nonlocal attempts, rows
+        attempts += 1
         t0 = time.perf_counter()
         state = store.load_tracker()
         store.repair(state)
@@ -211,8 +214,7 @@ def track_snapshot(rt: Runtime, key: str) -> dict[str, Any]:
                 "outcome": "duplicate" if same else "stale",
                 "reason": f"already applied up to {state.snapshot_key} ({state.fetched_at})",
             }
-        if rows is None:
-            rows = _read_rows(rt, key)
+        rows = rows or _read_rows(rt, key)
         counter = store.last_event_id()  # read before the cache: a locator commit in between is caught
         plan = plan_poll(
             state.calls,
@@ -240,10 +242,6 @@ def track_snapshot(rt: Runtime, key: str) -> dict[str, Any]:
             )
         except StaleSnapshot as exc:
             return {"snapshot_key": key, "outcome": "stale", "reason": str(exc)}
-        except Conflict:
-            log.info("tracker lost a race; retrying", extra={"snapshot_key": key, "attempt": attempt})
-            rt.sleep(backoff(attempt))
-            continue
         return {
             "snapshot_key": key,
             "outcome": plan.decision.outcome,
@@ -253,9 +251,10 @@ def track_snapshot(rt: Runtime, key: str) -> dict[str, Any]:
             **plan.changes.counts(),
             "first_event_id": events[0].id if events else None,
             "last_event_id": events[-1].id if events else None,
-            "attempts": attempt,
+            "attempts": attempts,
         }
-    raise Conflict(f"{key}: gave up after {TRACKER_ATTEMPTS} attempts (constant write contention)")
+
+    return store.retry_conflicts(attempt, f"tracker {key}", TRACKER_ATTEMPTS)
 
 
 def _sqs_batch(

@@ -519,7 +519,8 @@ class DynamoStore(LocationCache):
     def append_events(self, events: Sequence[NewEvent], archive_at: datetime | None = None) -> list[Event]:
         """Append events as one batch and project them (the store port; the AWS locator commits its
         cache writes with its events through :meth:`record_locations` instead)."""
-        stored = self.commit_batch(events, archive_at or self.clock(), "store")
+        at = archive_at or self.clock()
+        stored = self.retry_conflicts(lambda: self.commit_once(events, at, "store"), "event batch")
         self.materialize(stored)
         return stored
 

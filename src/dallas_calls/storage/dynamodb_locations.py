@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from functools import partial
 from typing import Any, Protocol
 
 from dallas_calls.model import Event, Geo, NewEvent
@@ -68,9 +69,16 @@ class LocationCache(EventLog):
         return fresh
 
     def _location_set(
-        self, location_key: str, geo: Geo, expires_at: str, resolved_at: str, event_id: int | None = None
+        self,
+        location_key: str,
+        geo: Geo,
+        expires_at: str,
+        resolved_at: str,
+        event_id: int | None = None,
+        unless_fresh_at: str | None = None,
     ) -> Item:
-        """The update of one cache item (and, with ``event_id``, the id of the event announcing it)."""
+        """The update of one cache item (and, with ``event_id``, the id of the event announcing it);
+        with ``unless_fresh_at``, only if the key has no answer still fresh at that time."""
         values: dict[str, Any] = {
             ":g": _s(_dumps(geo.to_dict())),
             ":p": _s(geo.precision),
@@ -82,13 +90,17 @@ class LocationCache(EventLog):
         if event_id is not None:
             expression += " ADD event_ids :ids"
             values[":ids"] = {"NS": [str(event_id)]}
-        return {
+        update: Item = {
             "TableName": self.names.locations,
             "Key": {"location_key": _s(location_key)},
             "UpdateExpression": expression,
             "ExpressionAttributeNames": {"#p": "precision"},
             "ExpressionAttributeValues": values,
         }
+        if unless_fresh_at is not None:
+            update["ConditionExpression"] = "attribute_not_exists(expires_iso) OR expires_iso <= :now"
+            values[":now"] = _s(unless_fresh_at)
+        return update
 
     def put_location(self, location_key: str, geo: Geo, expires_at: str, resolved_at: str = "") -> None:
         """Cache one answer on its own (the store port, for the one-machine pipeline)."""
@@ -99,26 +111,37 @@ class LocationCache(EventLog):
     ) -> list[Event]:
         """Cache the answers and append the events of the located ones: each run of up to
         :data:`LOCATIONS_PER_COMMIT` keys is one transaction (cache items + event batch + counter).
-        Returns the stored events, in id order."""
-        stored_all: list[Event] = []
+        A key that another locator answered meanwhile (a duplicate SQS delivery racing this one) is
+        left to that answer, so each answer is announced once. Returns the stored events in id order."""
+        stored: list[Event] = []
         for start in range(0, len(resolutions), LOCATIONS_PER_COMMIT):
             chunk = resolutions[start : start + LOCATIONS_PER_COMMIT]
-            events = [r.event for r in chunk if r.event is not None]
+            stored += self.retry_conflicts(
+                partial(self._commit_locations, chunk, resolved_at, archive_at), "locator batch"
+            )
+        return stored
 
-            def cache_writes(stored: list[Event], chunk: Sequence[Resolved] = chunk) -> list[Item]:
-                ids = iter(stored)
-                return [
-                    {
-                        "Update": self._location_set(
-                            r.location_key,
-                            r.geo,
-                            r.expires_at,
-                            resolved_at,
-                            next(ids).id if r.event is not None else None,
-                        )
-                    }
-                    for r in chunk
-                ]
+    def _commit_locations(
+        self, chunk: Sequence[Resolved], resolved_at: str, archive_at: datetime
+    ) -> list[Event]:
+        fresh = self.fresh_locations((r.location_key for r in chunk), resolved_at)
+        todo = [r for r in chunk if r.location_key not in fresh]
 
-            stored_all += self.commit_batch(events, archive_at, "locator", cache_writes)
-        return stored_all
+        def cache_writes(stored: list[Event]) -> list[Item]:
+            ids = iter(stored)
+            return [
+                {
+                    "Update": self._location_set(
+                        r.location_key,
+                        r.geo,
+                        r.expires_at,
+                        resolved_at,
+                        next(ids).id if r.event is not None else None,
+                        unless_fresh_at=resolved_at,
+                    )
+                }
+                for r in todo
+            ]
+
+        events = [r.event for r in todo if r.event is not None]
+        return self.commit_once(events, archive_at, "locator", cache_writes)

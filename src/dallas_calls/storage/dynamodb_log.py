@@ -5,7 +5,7 @@ compare-and-set (see :mod:`dallas_calls.storage.dynamodb` for why ids are taken 
 (tracker, locator, the one-machine pipeline on DynamoDB) commits through :meth:`EventLog.transact`,
 so a lost race (``ConditionalCheckFailed`` on the counter or the tracker item) and a simultaneous
 one (``TransactionConflict``) are told apart from real errors in one place, and
-:meth:`EventLog.commit_batch` retries both with jittered exponential backoff.
+:meth:`EventLog.retry_conflicts` retries both with jittered exponential backoff.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import random
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from dallas_calls.archive.store import encode_changes
 from dallas_calls.model import Event, NewEvent
@@ -38,6 +38,8 @@ from dallas_calls.storage.dynamodb_schema import (
 )
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 COMMIT_ATTEMPTS = 8
 BACKOFF_BASE_S = 0.01
@@ -226,35 +228,38 @@ class EventLog:
                 raise Conflict(str(exc)) from exc
             raise
 
-    def commit_batch(
+    def retry_conflicts(self, commit: Callable[[], T], what: str, attempts: int = COMMIT_ATTEMPTS) -> T:
+        """Run ``commit`` (which reads what it needs and commits one transaction) until it does not
+        lose a race, with backoff between attempts; :class:`Conflict` after ``attempts``."""
+        for attempt in range(1, attempts + 1):
+            try:
+                return commit()
+            except Conflict:
+                log.info("lost a race; retrying", extra={"writer": what, "attempt": attempt})
+                if attempt < attempts:
+                    self.sleep(backoff(attempt))
+        raise Conflict(f"{what}: gave up after {attempts} attempts (constant write contention)")
+
+    def commit_once(
         self,
         events: Sequence[NewEvent],
         archive_at: datetime,
         source: str,
         with_actions: Callable[[list[Event]], list[Item]] = lambda _stored: [],
-        attempts: int = COMMIT_ATTEMPTS,
     ) -> list[Event]:
         """Number ``events`` after the counter and commit them as one batch, together with
         ``with_actions(stored)`` (writes that must happen exactly when the events do), in one
-        transaction. A lost or simultaneous race is retried with backoff. With no events only the
-        other writes are committed (still one transaction)."""
-        for attempt in range(1, attempts + 1):
-            counter = self.last_event_id() if events else 0
-            stored = self._number(counter, events)
-            actions = with_actions(stored)
-            if stored:
-                actions = [
-                    self._counter_update(counter, stored[-1].id),
-                    *self._batch_puts(stored, archive_at, source),
-                    *actions,
-                ]
-            if not actions:
-                return []
-            try:
-                self.transact(actions)
-            except Conflict:
-                log.info("event batch lost a race; retrying", extra={"source": source, "attempt": attempt})
-                self.sleep(backoff(attempt))
-                continue
-            return stored
-        raise Conflict(f"could not commit {len(events)} events after {attempts} attempts")
+        transaction; :class:`Conflict` if another writer moved first. With no events only the other
+        writes are committed (still one transaction)."""
+        counter = self.last_event_id() if events else 0
+        stored = self._number(counter, events)
+        actions = with_actions(stored)
+        if stored:
+            actions = [
+                self._counter_update(counter, stored[-1].id),
+                *self._batch_puts(stored, archive_at, source),
+                *actions,
+            ]
+        if actions:
+            self.transact(actions)
+        return stored
