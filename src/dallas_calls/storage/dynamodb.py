@@ -8,7 +8,8 @@ key schema, indexes, streams and TTL for Terraform and for tests):
     (``fetched_at`` / ``snapshot_key`` of the last applied snapshot), ``held`` (the guard's memory),
     ``version`` (an optimistic lock), ``state`` (gzip JSON of every open call exactly as the tracker
     left it, last_seen included), the recent poll log and the last poll's quarantined rows.
-    ``last_failure``: the newest failed poll (written by the downloader).
+    ``last_failure``: the newest failed poll (written by the downloader). ``seen``: the newest poll's
+    time and the open calls it did not see, for every open call's ``last_seen``.
 ``events`` (PK ``log`` = ``"events"``, SK ``first_id``; stream NEW_IMAGE; TTL ``expires_at``)
     The event log, one item per *batch*: the events of one tracker poll or one locator run, gzip JSONL
     in ``body``, ids ``first_id..last_id``. The publisher reads this table's stream.
