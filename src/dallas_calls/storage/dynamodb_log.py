@@ -85,19 +85,12 @@ class EventLog:
         return _int(item or {}, "value", 0)
 
     def _batches(self, after_id: int) -> Iterator[Item]:
-        """Live batches that hold ids above ``after_id``, in id order."""
+        """Live batches that hold ids above ``after_id``, in id order: the one holding ``after_id``
+        if it runs past it, then every batch that starts after it."""
         now_epoch = int(self.clock().timestamp())
-        before = self.client.query(
-            TableName=self.names.events,
-            KeyConditionExpression="#log = :p AND first_id <= :a",
-            ExpressionAttributeNames={"#log": "log"},
-            ExpressionAttributeValues={":p": _s(LOG_PARTITION), ":a": _n(after_id)},
-            ScanIndexForward=False,
-            Limit=1,
-        ).get("Items", [])
-        for item in before:
-            if _int(item, "last_id") > after_id and not self._expired(item, now_epoch):
-                yield item
+        holding = self._batch_holding(after_id)
+        if holding is not None and _int(holding, "last_id") > after_id:
+            yield holding
         for item in self._query(
             TableName=self.names.events,
             KeyConditionExpression="#log = :p AND first_id > :a",
@@ -132,6 +125,7 @@ class EventLog:
         return None
 
     def _batch_holding(self, event_id: int) -> Item | None:
+        """The live batch whose ids include ``event_id`` (the last batch starting at or before it)."""
         items = self.client.query(
             TableName=self.names.events,
             KeyConditionExpression="#log = :p AND first_id <= :a",
