@@ -5,7 +5,7 @@
 FROM node:20-bookworm-slim AS web
 WORKDIR /src
 COPY package.json package-lock.json ./
-RUN npm ci --ignore-scripts --no-audit --no-fund
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
 COPY scripts/build_web_vendor.py scripts/
 RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends python3 >/dev/null \
     && mkdir -p src/dallas_calls/web && python3 scripts/build_web_vendor.py

@@ -8,7 +8,7 @@ PORT   ?= 8000
 STAMP  := $(VENV)/.installed
 WEB_STAMP := src/dallas_calls/web/vendor/.built
 
-.PHONY: run demo test lint typecheck unit install web lock package-lambda checkov tf-fmt infra-check clean
+.PHONY: run demo test lint typecheck unit install web lock package-lambda checkov tf-check infra-check clean
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -63,12 +63,21 @@ $(CHECKOV_VENV)/.installed:
 checkov: $(CHECKOV_VENV)/.installed
 	$(CHECKOV_VENV)/bin/checkov --config-file infra/terraform/.checkov.yaml -d infra/terraform
 
-# terraform fmt runs where terraform is installed (it is not on PyPI, npm or Debian).
-tf-fmt:
-	@if command -v terraform >/dev/null; then terraform fmt -check -recursive infra/terraform && echo "terraform fmt: clean"; \
-	else echo "terraform not installed: skipping terraform fmt -check"; fi
+# terraform fmt and validate run where terraform is installed (it is not on PyPI, npm or Debian).
+# validate needs the AWS provider, which `terraform init` fetches (or finds in a plugin cache or
+# mirror): where it cannot, validate is skipped with a message; fmt and validate failures fail.
+TF_DIRS := $(sort $(wildcard infra/terraform/modules/*)) infra/terraform/envs/example
 
-infra-check: checkov tf-fmt
+tf-check:
+	@if ! command -v terraform >/dev/null; then echo "terraform not installed: skipping terraform fmt -check and validate"; exit 0; fi; \
+	terraform fmt -check -recursive infra/terraform || exit 1; echo "terraform fmt: clean"; \
+	for dir in $(TF_DIRS); do \
+	  if terraform -chdir=$$dir init -backend=false -input=false -no-color >/dev/null 2>&1; then \
+	    terraform -chdir=$$dir validate -no-color || exit 1; \
+	  else echo "terraform validate: skipped in $$dir (terraform init could not get the providers)"; fi; \
+	done
+
+infra-check: checkov tf-check
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) node_modules src/dallas_calls/web/vendor build .pytest_cache .mypy_cache .ruff_cache

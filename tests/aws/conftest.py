@@ -1,17 +1,19 @@
-"""The AWS runtime against moto in server mode: real HTTP on a loopback port, boto3 with
-``endpoint_url``, no in-process patching. Builds the deployed wiring: bucket → S3 notification →
-SNS topic → two SQS queues; DynamoDB tables with the events stream; the handlers called with the
-event shapes AWS sends (moto cannot run Lambda code or fire EventBridge schedules)."""
+"""The AWS runtime against emulators over real HTTP on loopback ports (boto3 with ``endpoint_url``, no
+in-process patching): DynamoDB on Amazon's DynamoDB Local (one server per session, a fresh table
+prefix per test), S3, SNS, SQS and Secrets Manager on moto in server mode. Builds the deployed
+wiring: bucket → S3 notification → SNS topic → two SQS queues (each with a DLQ); DynamoDB tables with
+the events stream; the handlers called with the event shapes AWS sends (neither emulator runs Lambda
+code or fires EventBridge schedules: see ``mappings.py`` for the event source mappings)."""
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import logging
 import os
 import socket
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -29,6 +31,8 @@ from dallas_calls.config import Settings
 from dallas_calls.feed.source import list_snapshots
 from dallas_calls.model import Geo
 from dallas_calls.storage.dynamodb import DynamoStore, TableNames, create_tables, dynamodb_client
+from tests.aws.dynamodb_local import Unavailable, dynamodb_local
+from tests.aws.mappings import lambda_json, read_shard, shard_ids, sqs_record
 
 REGION = "us-east-1"
 BUCKET = "dallas-calls-archive"
@@ -36,16 +40,34 @@ TOKEN = "ingest-secret"
 FEED_SEQUENCE = Path(__file__).resolve().parents[1] / "fixtures" / "feed_sequence"
 
 
-@pytest.fixture(scope="session")
-def moto_url() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
+def _credentials() -> None:
     for name, value in (
         ("AWS_ACCESS_KEY_ID", "testing"),
         ("AWS_SECRET_ACCESS_KEY", "testing"),
         ("AWS_DEFAULT_REGION", REGION),
     ):
         os.environ.setdefault(name, value)
+
+
+@pytest.fixture(scope="session")
+def dynamodb_url() -> Iterator[str]:
+    """DynamoDB Local, started once. Missing Java or ``npm ci``: a failure in CI (``CI`` set), where
+    the install steps of ``.ci/run`` must have provided them, and a skip with the reason by hand."""
+    _credentials()
+    try:
+        with dynamodb_local() as url:
+            yield url
+    except Unavailable as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"DynamoDB Local is required in CI: {exc}", pytrace=False)
+        pytest.skip(f"DynamoDB Local unavailable: {exc}")
+
+
+@pytest.fixture(scope="session")
+def moto_url() -> Iterator[str]:
+    from moto.server import ThreadedMotoServer
+
+    _credentials()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per emulated request otherwise
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
@@ -78,9 +100,10 @@ class Clock:
 
 @dataclass
 class AwsWorld:
-    """Everything the deployment creates, on the emulator."""
+    """Everything the deployment creates, on the emulators."""
 
-    url: str
+    url: str  # moto: S3, SNS, SQS, Secrets Manager
+    dynamodb_url: str  # DynamoDB Local: the tables and the events stream
     names: TableNames
     s3: Any
     sqs: Any
@@ -88,9 +111,9 @@ class AwsWorld:
     streams: Any
     tracker_queue: str
     locator_queue: str
+    dlqs: dict[str, str]
     stream_arn: str
-    _iterator: str | None = None
-    seen_sequences: list[str] = field(default_factory=list)
+    _checkpoints: dict[str, str] = field(default_factory=dict)
 
     def runtime(
         self,
@@ -122,64 +145,44 @@ class AwsWorld:
         )
 
     def receive(self, queue_url: str) -> dict[str, Any]:
-        """Every message waiting on a queue, as the SQS event Lambda would get (and deleted, as the
-        event source mapping does when the handler reports no failure for them)."""
+        """Every message waiting on a queue, as the SQS event Lambda would get. They stay in flight
+        (invisible for 10 minutes, never deleted): a test that calls a handler with them plays an
+        invocation whose outcome it checks itself; :class:`~tests.aws.mappings.SqsMapping` plays the
+        real event source mapping."""
         records = []
         while True:
-            got = self.sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
+            got = self.sqs.receive_message(
+                QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0, VisibilityTimeout=600
+            )
             messages = got.get("Messages", [])
             if not messages:
                 break
-            for message in messages:
-                records.append(
-                    {
-                        "messageId": message["MessageId"],
-                        "receiptHandle": message["ReceiptHandle"],
-                        "body": message["Body"],
-                        "eventSource": "aws:sqs",
-                        "awsRegion": REGION,
-                    }
-                )
-                self.sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+            records.extend(sqs_record(m) for m in messages)
         return {"Records": records}
 
     def stream_event(self) -> dict[str, Any]:
-        """New records of the events table's stream, shaped as Lambda delivers them (JSON: binary
-        attributes base64, times as epoch numbers)."""
-        if self._iterator is None:
-            shard = self.streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]["Shards"][0]
-            self._iterator = self.streams.get_shard_iterator(
-                StreamArn=self.stream_arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
-            )["ShardIterator"]
+        """The stream records written since the last call, shaped as Lambda delivers them."""
         records = []
-        while True:
-            got = self.streams.get_records(ShardIterator=self._iterator, Limit=1000)
-            self._iterator = got["NextShardIterator"]
-            if not got["Records"]:
-                break
-            records.extend(got["Records"])
-        return {"Records": [_lambda_json(r, self.stream_arn) for r in records]}
+        for shard in shard_ids(self.streams, self.stream_arn):
+            got = read_shard(self.streams, self.stream_arn, shard, self._checkpoints.get(shard), 10_000)
+            if got:
+                self._checkpoints[shard] = got[-1]["dynamodb"]["SequenceNumber"]
+            records.extend(got)
+        return {"Records": [lambda_json(r, self.stream_arn) for r in records]}
 
-
-def _lambda_json(record: dict[str, Any], arn: str) -> dict[str, Any]:
-    def plain(value: Any) -> Any:
-        if isinstance(value, bytes | bytearray):
-            return base64.b64encode(value).decode()
-        if isinstance(value, datetime):
-            return value.timestamp()
-        if isinstance(value, dict):
-            return {k: plain(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [plain(v) for v in value]
-        return value
-
-    shaped: dict[str, Any] = json.loads(json.dumps(plain(record)))
-    shaped["eventSourceARN"] = arn
-    return shaped
+    def waiting(self, queue_url: str) -> int:
+        """Messages on a queue, visible or in flight."""
+        attributes = self.sqs.get_queue_attributes(
+            QueueUrl=queue_url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        return int(attributes["ApproximateNumberOfMessages"]) + int(
+            attributes["ApproximateNumberOfMessagesNotVisible"]
+        )
 
 
 @pytest.fixture
-def aws(moto_url: str) -> AwsWorld:
+def aws(moto_url: str, dynamodb_url: str) -> Iterator[AwsWorld]:
     import boto3
 
     httpx.post(moto_url + "/moto-api/reset").raise_for_status()
@@ -187,21 +190,33 @@ def aws(moto_url: str) -> AwsWorld:
     s3 = boto3.client("s3", **kwargs)
     sns = boto3.client("sns", **kwargs)
     sqs = boto3.client("sqs", **kwargs)
-    ddb = dynamodb_client(moto_url)
-    streams = boto3.client("dynamodbstreams", **kwargs)
+    ddb = dynamodb_client(dynamodb_url)
+    streams = boto3.client("dynamodbstreams", endpoint_url=dynamodb_url, region_name=REGION)
 
-    names = TableNames(calls="t-calls", locations="t-locations", meta="t-meta", events="t-events")
+    prefix = f"t{uuid.uuid4().hex[:10]}"  # a fresh set of tables per test on the shared server
+    names = TableNames(
+        calls=f"{prefix}-calls",
+        locations=f"{prefix}-locations",
+        meta=f"{prefix}-meta",
+        events=f"{prefix}-events",
+    )
     create_tables(ddb, names)
     stream_arn = ddb.describe_table(TableName=names.events)["Table"]["LatestStreamArn"]
 
     s3.create_bucket(Bucket=BUCKET)
     topic = sns.create_topic(Name="raw-snapshots")["TopicArn"]
-    queues = []
+    queues, dlqs = [], {}
     for name in ("tracker", "locator"):
-        url = sqs.create_queue(QueueName=name)["QueueUrl"]
+        dlq = sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        redrive = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 5})
+        url = sqs.create_queue(QueueName=name, Attributes={"RedrivePolicy": redrive})["QueueUrl"]
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
+        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "true"})
         queues.append(url)
+        dlqs[name] = dlq
     s3.put_bucket_notification_configuration(
         Bucket=BUCKET,
         NotificationConfiguration={
@@ -214,7 +229,11 @@ def aws(moto_url: str) -> AwsWorld:
             ]
         },
     )
-    return AwsWorld(moto_url, names, s3, sqs, ddb, streams, queues[0], queues[1], stream_arn)
+    yield AwsWorld(
+        moto_url, dynamodb_url, names, s3, sqs, ddb, streams, queues[0], queues[1], dlqs, stream_arn
+    )
+    for name in (names.calls, names.locations, names.meta, names.events):
+        ddb.delete_table(TableName=name)
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-import dallas_calls.storage.dynamodb as dynamodb
+import dallas_calls.storage.dynamodb_schema as dynamodb_schema
 from dallas_calls.archive.store import LocalObjectStore, encode_snapshot
 from dallas_calls.aws.config import AwsConfig, JsonFormatter
 from dallas_calls.aws.handlers import handle_locator, locate_snapshot
@@ -85,7 +85,7 @@ def test_the_store_port_runs_the_one_machine_pipeline_too(
 def test_a_batch_too_big_for_one_item_is_split_and_read_back_whole(
     aws: AwsWorld, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(dynamodb, "MAX_BATCH_BYTES", 2_000)
+    monkeypatch.setattr(dynamodb_schema, "MAX_BATCH_BYTES", 2_000)
     store = aws.runtime().store
     events = [
         NewEvent(
@@ -103,6 +103,9 @@ def test_a_batch_too_big_for_one_item_is_split_and_read_back_whole(
     assert len(items) > 1
     assert [e.id for e in store.events_after(0, limit=1000)] == [e.id for e in stored] == list(range(1, 201))
     assert [e.id for e in store.events_after(57, limit=5)] == [58, 59, 60, 61, 62]
+    # a replica filling the gap 58..130 reads exactly that range, across several batch items
+    assert [e.id for e in store.events_between(57, 130)] == list(range(58, 131))
+    assert store.events_between(200, 300) == [] and store.events_between(5, 5) == []
     assert store.first_event_id() == 1
 
 

@@ -20,8 +20,6 @@ variable                                    used by   meaning
 ``DALLAS_CALLS_PUBLISH_TIMEOUT_S``          publisher per-request timeout (10)
 ``DALLAS_CALLS_APP_TOKEN_SECRET_ARN``       download. Socrata app token from Secrets Manager
 ``DALLAS_CALLS_CLOSED_TTL_DAYS``            tracker   closed calls expire from ``calls`` after (30)
-``DALLAS_CALLS_SEEN_REFRESH_S``             tracker   refresh ``last_seen`` of unchanged open calls
-                                                      at most this often (0: every poll, like SQLite)
 ``DALLAS_CALLS_LOCATE_LIMIT``               locator   location keys geocoded per message (200)
 ``DALLAS_CALLS_GEOCODER_SECRET_ARNS``       locator   JSON ``{"arcgis": ARN, ...}``: each secret's
                                                       string becomes the ``<name>_api_key`` setting
@@ -86,7 +84,6 @@ class AwsConfig:
     publish_attempts: int = 4
     publish_timeout_s: float = 10.0
     closed_ttl_days: float = 30.0
-    seen_refresh_s: float = 0.0
     locate_limit: int = 200
     geocoder_secret_arns: dict[str, str] = field(default_factory=dict)
     endpoint_url: str | None = None
@@ -115,7 +112,6 @@ class AwsConfig:
             publish_attempts=max(1, int(_float(env, "DALLAS_CALLS_PUBLISH_ATTEMPTS", 4))),
             publish_timeout_s=_float(env, "DALLAS_CALLS_PUBLISH_TIMEOUT_S", 10.0),
             closed_ttl_days=_float(env, "DALLAS_CALLS_CLOSED_TTL_DAYS", 30.0),
-            seen_refresh_s=_float(env, "DALLAS_CALLS_SEEN_REFRESH_S", 0.0),
             locate_limit=max(1, int(_float(env, "DALLAS_CALLS_LOCATE_LIMIT", 200))),
             geocoder_secret_arns=_secret_map(text("GEOCODER_SECRET_ARNS")),
             endpoint_url=text("AWS_ENDPOINT_URL") or None,

@@ -9,8 +9,12 @@ handler           trigger                                     does
                                                               one DynamoDB transaction (events + state)
 ``locator``       second SQS queue on the same topic          new location keys → geocoding chain →
                                                               ``locations`` + ``location.resolved``
+                                                              (one transaction per 40 keys)
 ``publisher``     DynamoDB Stream of the ``events`` table     ``s3://BUCKET/changes/...`` and
                                                               ``POST {API_URL}/events/``
+                                                              (:mod:`dallas_calls.aws.publish`)
+``publisher_      the publisher's DLQ (mapping off until      the dead-lettered batches, read back
+redrive``         an operator turns it on)                    from the stream, published again
 ================  ==========================================  =========================================
 
 Configuration: environment variables, see :mod:`dallas_calls.aws.config`.
@@ -22,8 +26,9 @@ failure, defers the rest of the batch (reported failed, untouched) so it never a
 snapshot over an older one that is still due. A snapshot not newer than the tracker's high-water mark
 is skipped and reported (``duplicate`` for the same key, ``stale`` for an older one): redelivery and
 out-of-order delivery cannot apply twice or roll state back. The publisher stops at the first failing
-stream record and reports its sequence number, so order is kept; the event source mapping's retry
-limit and on-failure destination (an SQS DLQ) catch what never succeeds. Nothing is dropped silently.
+stream record and reports its sequence number, so order is kept; the event source mapping retries
+it until the record is 6 hours old, then its on-failure destination (an SQS DLQ) keeps its position
+for the redrive. Nothing is dropped silently.
 """
 
 from __future__ import annotations
@@ -31,153 +36,48 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import random
 import time
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 from urllib.parse import unquote_plus
 
-import httpx
-
 from dallas_calls.archive.keys import RAW_PREFIX, key_time
-from dallas_calls.archive.store import S3ObjectStore, decode_snapshot
-from dallas_calls.aws.config import AwsConfig, setup_json_logging
-from dallas_calls.config import Settings
-from dallas_calls.events.encode import event_json
+from dallas_calls.archive.store import decode_snapshot
+from dallas_calls.aws.publish import handle_publisher, handle_redrive
+from dallas_calls.aws.wiring import Runtime, runtime
 from dallas_calls.feed.schema import parse_rows
 from dallas_calls.feed.source import LiveSource, Snapshot
-from dallas_calls.model import Event, NewEvent, PollRecord
+from dallas_calls.model import PollRecord
 from dallas_calls.pipeline import (
-    CallLocator,
+    Resolution,
     archive_raw,
     plan_poll,
     resolve_location,
-    write_change_record,
 )
 from dallas_calls.storage.dynamodb import (
-    Conflict,
-    DynamoStore,
     StaleSnapshot,
-    batch_archive_at,
-    decode_batch,
-    dynamodb_client,
     iso,
 )
 from dallas_calls.tracking.snapshot import SnapshotCall, group_rows
 from dallas_calls.tracking.state import CallsInMemory
 
+__all__ = [
+    "Runtime",
+    "downloader",
+    "handle_publisher",
+    "handle_redrive",
+    "locator",
+    "publisher",
+    "publisher_redrive",
+    "tracker",
+]
+
 log = logging.getLogger("dallas_calls.aws")
 
 TRACKER_ATTEMPTS = 8
-MAX_POST_BYTES = 512_000  # well under the API's default ingest limit (1 MB)
 
 LambdaEvent = dict[str, Any]
-
-
-# -- wiring ------------------------------------------------------------------------------------
-
-
-@dataclass
-class Runtime:
-    """The adapters a handler needs, built once per Lambda container (or by a test)."""
-
-    config: AwsConfig
-    settings: Settings
-    store: DynamoStore
-    archive: S3ObjectStore
-    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
-    locator: CallLocator | None = None
-    locator_loaded: bool = False
-    http: httpx.Client | None = None
-    token: str | None = None
-    sleep: Callable[[float], None] = time.sleep
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @classmethod
-    def from_env(cls, settings: Settings | None = None, config: AwsConfig | None = None) -> Runtime:
-        import boto3
-
-        config = config or AwsConfig.from_env()
-        config.require_bucket()
-        settings = settings or Settings(**{})
-        endpoint = config.endpoint_url
-        store = DynamoStore(
-            config.tables,
-            client=dynamodb_client(endpoint),
-            closed_ttl=timedelta(days=config.closed_ttl_days),
-            event_ttl=timedelta(days=settings.event_retention_days),
-            seen_refresh_s=config.seen_refresh_s,
-        )
-        archive = S3ObjectStore(
-            config.bucket, config.archive_prefix, client=boto3.client("s3", endpoint_url=endpoint)
-        )
-        return cls(config=config, settings=settings, store=store, archive=archive)
-
-    def get_locator(self) -> CallLocator | None:
-        """The geocoding chain (``runtime.build_locator``), or None if geocoding is off/absent."""
-        if not self.locator_loaded:
-            from dallas_calls.runtime import build_locator
-
-            try:
-                self.locator = build_locator(self.settings_with_secrets())
-            except Exception:  # a missing data file must not kill the handler: no geocoding
-                log.exception("could not build the locator; locating is off")
-                self.locator = None
-            self.locator_loaded = True
-        return self.locator
-
-    def settings_with_secrets(self) -> Settings:
-        """Settings with each online geocoder's API key read from its secret (``<name>_api_key``)."""
-        update = {}
-        for name, arn in self.config.geocoder_secret_arns.items():
-            setting = f"{name}_api_key"
-            if setting not in Settings.model_fields:
-                log.warning("no setting for geocoder secret", extra={"geocoder": name})
-                continue
-            update[setting] = self.secret(arn) or None
-        return self.settings.model_copy(update=update) if update else self.settings
-
-    def secret(self, arn: str) -> str:
-        import boto3
-
-        client = boto3.client("secretsmanager", endpoint_url=self.config.endpoint_url)
-        value: str = client.get_secret_value(SecretId=arn)["SecretString"]
-        return value.strip()
-
-    def ingest_token(self) -> str | None:
-        if self.token is None:
-            if self.config.ingest_token:
-                self.token = self.config.ingest_token
-            elif self.config.ingest_token_secret_arn:
-                self.token = self.secret(self.config.ingest_token_secret_arn)
-        return self.token
-
-    def http_client(self) -> httpx.Client:
-        if self.http is None:
-            self.http = httpx.Client(timeout=self.config.publish_timeout_s)
-        return self.http
-
-    def strip_prefix(self, key: str) -> str | None:
-        """An object key from a notification, as an archive key (None if outside the archive)."""
-        prefix = self.archive.prefix
-        return key[len(prefix) :] if key.startswith(prefix) else None
-
-
-_RUNTIME: Runtime | None = None
-
-
-def runtime() -> Runtime:
-    global _RUNTIME
-    if _RUNTIME is None:
-        setup_json_logging()
-        _RUNTIME = Runtime.from_env()
-    return _RUNTIME
-
-
-def _request_id(context: Any) -> str | None:
-    return getattr(context, "aws_request_id", None)
 
 
 # -- S3 notifications through SNS and SQS -------------------------------------------------------
@@ -292,15 +192,20 @@ def downloader(event: LambdaEvent, context: Any = None) -> dict[str, Any]:
 
 
 def track_snapshot(rt: Runtime, key: str) -> dict[str, Any]:
-    """Apply one archived snapshot, exactly once and in order. Returns what happened."""
+    """Apply one archived snapshot, exactly once and in order. Returns what happened. A lost race
+    (another tracker or the locator committed first) replans from the new state and tries again."""
     fetched_at = key_time(key)
     if fetched_at is None:
         return {"snapshot_key": key, "outcome": "ignored", "reason": "not a snapshot key"}
     now = iso(fetched_at)
-    rows: list[Any] | None = None
+    rows: list[Any] = []
+    attempts = 0
     store = rt.store
     settings = rt.settings
-    for attempt in range(1, TRACKER_ATTEMPTS + 1):
+
+    def attempt() -> dict[str, Any]:
+        nonlocal attempts, rows
+        attempts += 1
         t0 = time.perf_counter()
         state = store.load_tracker()
         store.repair(state)
@@ -311,8 +216,7 @@ def track_snapshot(rt: Runtime, key: str) -> dict[str, Any]:
                 "outcome": "duplicate" if same else "stale",
                 "reason": f"already applied up to {state.snapshot_key} ({state.fetched_at})",
             }
-        if rows is None:
-            rows = _read_rows(rt, key)
+        rows = rows or _read_rows(rt, key)
         counter = store.last_event_id()  # read before the cache: a locator commit in between is caught
         plan = plan_poll(
             CallsInMemory(state.calls, state.misses, closed=store.calls_by_number),
@@ -348,10 +252,6 @@ def track_snapshot(rt: Runtime, key: str) -> dict[str, Any]:
             )
         except StaleSnapshot as exc:
             return {"snapshot_key": key, "outcome": "stale", "reason": str(exc)}
-        except Conflict:
-            log.info("tracker lost a race; retrying", extra={"snapshot_key": key, "attempt": attempt})
-            rt.sleep(random.uniform(0, 0.05 * attempt))
-            continue
         return {
             "snapshot_key": key,
             "outcome": plan.decision.outcome,
@@ -361,9 +261,10 @@ def track_snapshot(rt: Runtime, key: str) -> dict[str, Any]:
             **plan.changes.counts(),
             "first_event_id": events[0].id if events else None,
             "last_event_id": events[-1].id if events else None,
-            "attempts": attempt,
+            "attempts": attempts,
         }
-    raise Conflict(f"{key}: gave up after {TRACKER_ATTEMPTS} attempts (constant write contention)")
+
+    return store.retry_conflicts(attempt, f"tracker {key}", TRACKER_ATTEMPTS)
 
 
 def _sqs_batch(
@@ -425,7 +326,9 @@ def tracker(event: LambdaEvent, context: Any = None) -> dict[str, Any]:
 def locate_snapshot(rt: Runtime, key: str) -> dict[str, Any]:
     """Geocode the location keys of a snapshot that have no fresh cached answer (at most
     ``locate_limit``; the rest are picked up with the next snapshot), cache every answer, and append
-    the ``location.resolved`` events of the located ones as one batch."""
+    the ``location.resolved`` events of the located ones: answers and events are committed together
+    (:meth:`~dallas_calls.storage.dynamodb.DynamoStore.record_locations`), so a failure leaves neither
+    and the redelivered message locates those keys again."""
     locator = rt.get_locator()
     if locator is None:
         return {"snapshot_key": key, "outcome": "skipped", "reason": "geocoding is off"}
@@ -438,19 +341,15 @@ def locate_snapshot(rt: Runtime, key: str) -> dict[str, Any]:
     fresh = rt.store.fresh_locations(by_key, now)
     pending = sorted(k for k in by_key if k not in fresh)
     keys = pending[: rt.config.locate_limit]
-    new_events: list[NewEvent] = []
+    found: list[Resolution] = []
     errors = 0
     for location_key in keys:
         try:
-            found = resolve_location(locator, location_key, by_key[location_key], now_dt)
+            found.append(resolve_location(locator, location_key, by_key[location_key], now_dt))
         except Exception as exc:  # a broken provider must not stop the others' keys
             errors += 1
             log.warning("locating failed", extra={"location_key": location_key, "reason": str(exc)})
-            continue
-        rt.store.put_location(location_key, found.geo, found.expires_at, resolved_at=now)
-        if found.event is not None:
-            new_events.append(found.event)
-    events = rt.store.append_events(new_events, archive_at=now_dt)
+    events = rt.store.record_locations(found, resolved_at=now, archive_at=now_dt)
     return {
         "snapshot_key": key,
         "outcome": "ok",
@@ -474,91 +373,12 @@ def locator(event: LambdaEvent, context: Any = None) -> dict[str, Any]:
 # -- publisher ----------------------------------------------------------------------------------
 
 
-class PublishError(Exception):
-    """The API did not take the events (after retries, or refused them outright)."""
-
-
-def _chunks(events: Sequence[Event]) -> Iterable[list[Event]]:
-    chunk: list[Event] = []
-    size = 0
-    for event in events:
-        length = len(event_json(event)) + 1
-        if chunk and size + length > MAX_POST_BYTES:
-            yield chunk
-            chunk, size = [], 0
-        chunk.append(event)
-        size += length
-    if chunk:
-        yield chunk
-
-
-def post_events(rt: Runtime, events: Sequence[Event]) -> int:
-    """POST events to ``{API_URL}/events/`` in id order, with retries and jittered exponential
-    backoff on connection errors, timeouts, 429 and 5xx. Any other status fails at once (retrying a
-    401 or 422 cannot help). Returns how many the API accepted."""
-    url = rt.config.api_url + "/events/"
-    token = rt.ingest_token()
-    headers = {"Content-Type": "application/json"}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    accepted = 0
-    for chunk in _chunks(events):
-        body = ('{"events":[' + ",".join(event_json(e) for e in chunk) + "]}").encode()
-        attempts = rt.config.publish_attempts
-        for attempt in range(1, attempts + 1):
-            reason: str
-            try:
-                response = rt.http_client().post(url, content=body, headers=headers)
-            except httpx.HTTPError as exc:
-                reason = f"{type(exc).__name__}: {exc}"
-            else:
-                if response.status_code < 300:
-                    accepted += int(response.json().get("accepted", 0))
-                    break
-                reason = f"HTTP {response.status_code}: {response.text[:300]}"
-                if response.status_code != 429 and response.status_code < 500:
-                    raise PublishError(f"POST {url} refused: {reason}")
-            if attempt == attempts:
-                raise PublishError(f"POST {url} failed after {attempts} attempts: {reason}")
-            delay = random.uniform(0, min(5.0, 0.2 * 2 ** (attempt - 1)))
-            log.warning(
-                "publish retry", extra={"attempt": attempt, "reason": reason, "delay_s": round(delay, 3)}
-            )
-            rt.sleep(delay)
-    return accepted
-
-
-def publish_batch(rt: Runtime, image: dict[str, Any]) -> dict[str, Any]:
-    events = decode_batch(image)
-    if not events:
-        return {"events": 0}
-    at = batch_archive_at(image) or datetime.fromisoformat(events[0].at.replace("Z", "+00:00"))
-    key = write_change_record(rt.archive, events, at)
-    accepted = post_events(rt, events) if rt.config.api_url else 0
-    return {
-        "first_event_id": events[0].id,
-        "last_event_id": events[-1].id,
-        "events": len(events),
-        "change_record": key,
-        "accepted": accepted,
-    }
-
-
-def handle_publisher(rt: Runtime, event: LambdaEvent) -> dict[str, Any]:
-    for record in event.get("Records", []):
-        data = record.get("dynamodb") or {}
-        sequence = str(data.get("SequenceNumber"))
-        if record.get("eventName") != "INSERT":  # TTL deletions of old batches; batches never change
-            continue
-        try:
-            result = publish_batch(rt, data.get("NewImage") or {})
-        except Exception:
-            log.exception("publish failed; stopping this batch to keep order", extra={"sequence": sequence})
-            return {"batchItemFailures": [{"itemIdentifier": sequence}]}
-        log.info("batch published", extra={**result, "sequence": sequence})
-    return {"batchItemFailures": []}
-
-
 def publisher(event: LambdaEvent, context: Any = None) -> dict[str, Any]:
     """DynamoDB Stream of the events table → change archive + the API's ingest."""
     return handle_publisher(runtime(), event)
+
+
+def publisher_redrive(event: LambdaEvent, context: Any = None) -> dict[str, Any]:
+    """SQS batch from the publisher's DLQ (a mapping enabled by hand once the cause is fixed) →
+    the dead-lettered batches published again."""
+    return handle_redrive(runtime(), event)

@@ -52,13 +52,20 @@ resource "aws_sns_topic_subscription" "alarm_email" {
 
 # ---- pipeline -------------------------------------------------------------------------------------
 
-# One copy of the Lambda zip in the archive bucket (outside raw/ and changes/), named by its hash:
-# the four functions deploy from it, and zips above the 50 MB direct-upload limit work.
+# One zip per function (`make package-lambda`: build/lambda-NAME.zip, each with only the packages
+# that function imports), copied to the archive bucket (outside raw/ and changes/) under its hash:
+# the functions deploy from there, so a zip above the 50 MB direct-upload limit would work too.
+locals {
+  lambda_packages = { for f in ["downloader", "tracker", "locator", "publisher"] : f => "${var.lambda_package_dir}/lambda-${f}.zip" }
+}
+
 resource "aws_s3_object" "lambda_package" {
+  for_each = local.lambda_packages
+
   bucket      = module.storage.bucket_name
-  key         = "deploy/lambda-${filemd5(var.lambda_package_path)}.zip"
-  source      = var.lambda_package_path
-  source_hash = filemd5(var.lambda_package_path)
+  key         = "deploy/lambda-${each.key}-${filemd5(each.value)}.zip"
+  source      = each.value
+  source_hash = filemd5(each.value)
   kms_key_id  = module.kms.key_arn
 }
 
@@ -77,9 +84,9 @@ module "ingestion" {
   name_prefix             = var.name_prefix
   schedule_expression     = var.schedule_expression
   enabled                 = var.polling_enabled
-  package_path            = var.lambda_package_path
-  package_s3_bucket       = aws_s3_object.lambda_package.bucket
-  package_s3_key          = aws_s3_object.lambda_package.key
+  package_path            = local.lambda_packages["downloader"]
+  package_s3_bucket       = aws_s3_object.lambda_package["downloader"].bucket
+  package_s3_key          = aws_s3_object.lambda_package["downloader"].key
   architecture            = var.lambda_architecture
   create_app_token_secret = var.create_app_token_secret
   bucket_name             = module.storage.bucket_name
@@ -100,13 +107,12 @@ module "tracking" {
   bucket_name          = module.storage.bucket_name
   bucket_arn           = module.storage.bucket_arn
   raw_prefix           = module.storage.raw_prefix
-  package_path         = var.lambda_package_path
-  package_s3_bucket    = aws_s3_object.lambda_package.bucket
-  package_s3_key       = aws_s3_object.lambda_package.key
+  package_path         = local.lambda_packages["tracker"]
+  package_s3_bucket    = aws_s3_object.lambda_package["tracker"].bucket
+  package_s3_key       = aws_s3_object.lambda_package["tracker"].key
   architecture         = var.lambda_architecture
   locations_table_arn  = module.geocoding.locations_table_arn
   locations_table_name = module.geocoding.locations_table_name
-  seen_refresh_seconds = var.seen_refresh_seconds
   deletion_protection  = var.protect_from_destroy
   kms_key_arn          = module.kms.key_arn
   log_retention_days   = var.log_retention_days
@@ -121,9 +127,9 @@ module "geocoding" {
   bucket_name           = module.storage.bucket_name
   bucket_arn            = module.storage.bucket_arn
   raw_prefix            = module.storage.raw_prefix
-  package_path          = var.lambda_package_path
-  package_s3_bucket     = aws_s3_object.lambda_package.bucket
-  package_s3_key        = aws_s3_object.lambda_package.key
+  package_path          = local.lambda_packages["locator"]
+  package_s3_bucket     = aws_s3_object.lambda_package["locator"].bucket
+  package_s3_key        = aws_s3_object.lambda_package["locator"].key
   architecture          = var.lambda_architecture
   geocoders             = var.geocoders
   provider_secret_names = var.geocoding_provider_secret_names
@@ -149,13 +155,23 @@ module "streams" {
   changes_prefix          = module.storage.changes_prefix
   api_url                 = local.api_url
   ingest_token_secret_arn = module.api.ingest_token_secret_arn
-  package_path            = var.lambda_package_path
-  package_s3_bucket       = aws_s3_object.lambda_package.bucket
-  package_s3_key          = aws_s3_object.lambda_package.key
+  package_path            = local.lambda_packages["publisher"]
+  package_s3_bucket       = aws_s3_object.lambda_package["publisher"].bucket
+  package_s3_key          = aws_s3_object.lambda_package["publisher"].key
   architecture            = var.lambda_architecture
   kms_key_arn             = module.kms.key_arn
   log_retention_days      = var.log_retention_days
   alarm_actions           = local.alarm_actions
+}
+
+# Glue tables over raw/ and changes/, and an Athena workgroup: SQL over the whole history in place.
+module "history" {
+  source = "../../modules/history"
+
+  bucket_name    = module.storage.bucket_name
+  database_name  = replace(var.name_prefix, "-", "_")
+  workgroup_name = var.name_prefix
+  kms_key_arn    = module.kms.key_arn
 }
 
 # ---- API ------------------------------------------------------------------------------------------
@@ -218,6 +234,7 @@ module "api" {
   }
   kms_key_arn        = module.kms.key_arn
   log_retention_days = var.log_retention_days
+  alarm_actions      = local.alarm_actions
 }
 
 resource "aws_route53_record" "api" {

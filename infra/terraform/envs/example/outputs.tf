@@ -72,3 +72,13 @@ output "ecs_service" {
   description = "ECS service of the API."
   value       = module.api.service_name
 }
+
+output "athena_workgroup" {
+  description = "Athena workgroup for SQL over the archives (docs/aws.md, History)."
+  value       = module.history.workgroup_name
+}
+
+output "glue_database" {
+  description = "Glue database with the tables raw_snapshots and change_events."
+  value       = module.history.database_name
+}

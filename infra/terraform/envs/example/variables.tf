@@ -16,10 +16,10 @@ variable "tags" {
   default     = {}
 }
 
-variable "lambda_package_path" {
-  description = "Deployment zip of the four Lambda functions, built by `make package-lambda`."
+variable "lambda_package_dir" {
+  description = "Folder holding the deployment zips lambda-{downloader,tracker,locator,publisher}.zip, built by `make package-lambda`."
   type        = string
-  default     = "../../../../build/lambda.zip"
+  default     = "../../../../build"
 }
 
 variable "lambda_architecture" {
@@ -68,12 +68,6 @@ variable "raw_expiration_days" {
   description = "Days before raw/ snapshots expire (null: never). changes/ is kept."
   type        = number
   default     = 90
-}
-
-variable "seen_refresh_seconds" {
-  description = "How often the tracker rewrites last_seen of unchanged open calls (0: every poll). See the cost notes in docs/aws.md."
-  type        = number
-  default     = 0
 }
 
 variable "domain_name" {

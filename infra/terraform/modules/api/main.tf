@@ -134,12 +134,21 @@ resource "aws_lb" "this" {
 resource "aws_lb_target_group" "api" {
   # TLS ends at the load balancer; the hop to the tasks stays inside the VPC, where security groups
   # admit only the load balancer.
-  name                 = local.name
-  port                 = var.container_port
-  protocol             = "HTTP"
-  target_type          = "ip"
-  vpc_id               = var.vpc_id
-  deregistration_delay = 30
+  #
+  # Suited to event streams (GET /get-events/ stays open for as long as a page does):
+  # - least outstanding requests: an open stream counts as an outstanding request, so new browsers
+  #   go to the replica with the fewest streams, and a replica added by autoscaling fills up, where
+  #   round robin would leave the long-lived streams where they were.
+  # - deregistration delay 30 s: a replica being replaced ends its streams itself on SIGTERM and
+  #   each browser reconnects with Last-Event-ID to another one; a longer delay only slows deploys.
+  # - the load balancer's idle timeout (idle_timeout, 120 s) is well above the 15 s SSE heartbeat.
+  name                          = local.name
+  port                          = var.container_port
+  protocol                      = "HTTP"
+  target_type                   = "ip"
+  vpc_id                        = var.vpc_id
+  deregistration_delay          = 30
+  load_balancing_algorithm_type = "least_outstanding_requests"
 
   health_check {
     path                = var.health_check_path

@@ -213,6 +213,36 @@ variable "log_retention_days" {
   default     = 365
 }
 
+variable "alarm_actions" {
+  description = "ARNs (SNS topics) notified by the API's alarms: 5xx, latency, no healthy replica, replica lag."
+  type        = list(string)
+  default     = []
+}
+
+variable "alarm_5xx_per_5_minutes" {
+  description = "Alarm when more 5xx answers than this come in 5 minutes (from the replicas, or from the load balancer itself)."
+  type        = number
+  default     = 5
+}
+
+variable "alarm_latency_p99_seconds" {
+  description = "Alarm when the p99 time to response headers stays above this for 10 minutes."
+  type        = number
+  default     = 1
+}
+
+variable "alarm_replica_lag_seconds" {
+  description = "Alarm when a replica reports trailing the event log by more than this, 3 minutes running."
+  type        = number
+  default     = 30
+}
+
+variable "metrics_namespace" {
+  description = "CloudWatch namespace of the metrics taken from the logs (replica lag, good polls)."
+  type        = string
+  default     = "dallas-calls"
+}
+
 variable "tags" {
   description = "Tags added to every resource."
   type        = map(string)

@@ -16,7 +16,7 @@ variable "enabled" {
 }
 
 variable "package_path" {
-  description = "Path of the Lambda deployment zip (build/lambda.zip from `make package-lambda`)."
+  description = "Path of this function's deployment zip (build/lambda-NAME.zip from `make package-lambda`)."
   type        = string
 }
 

@@ -1,11 +1,11 @@
 output "function_name" {
   description = "Name of the publisher Lambda function."
-  value       = module.publisher.function_name
+  value       = module.function["publisher"].function_name
 }
 
 output "role_arn" {
   description = "ARN of the publisher's execution role."
-  value       = module.publisher.role_arn
+  value       = module.function["publisher"].role_arn
 }
 
 output "dlq_url" {

@@ -35,7 +35,7 @@ variable "ingest_token_secret_arn" {
 }
 
 variable "package_path" {
-  description = "Path of the Lambda deployment zip (build/lambda.zip from `make package-lambda`)."
+  description = "Path of this function's deployment zip (build/lambda-NAME.zip from `make package-lambda`)."
   type        = string
 }
 
@@ -55,6 +55,12 @@ variable "handler" {
   description = "Python handler of the publisher."
   type        = string
   default     = "dallas_calls.aws.handlers.publisher"
+}
+
+variable "redrive_handler" {
+  description = "Python handler of the redrive function."
+  type        = string
+  default     = "dallas_calls.aws.handlers.publisher_redrive"
 }
 
 variable "architecture" {
@@ -105,15 +111,26 @@ variable "starting_position" {
 }
 
 variable "maximum_retry_attempts" {
-  description = "Retries of a failing batch (halved each time by bisect-on-error) before its records go to the dead-letter queue."
+  description = "Retries of a failing batch before its records go to the dead-letter queue; -1 (default): no count limit, the record age below is the budget. Lambda retries a stream batch as soon as the last invocation returns, and one that cannot reach the API fails within seconds, so a finite count (10 used to be set) is spent within a minute or two."
   type        = number
-  default     = 10
+  default     = -1
 }
 
 variable "maximum_record_age_in_seconds" {
-  description = "Records older than this go to the dead-letter queue instead of being retried (-1: until the stream drops them after 24 h)."
+  description = "The publisher's retry budget: a batch still failing when its record is this old goes to the dead-letter queue and the stream moves on (6 h by default; at most 86400, the stream's retention, which also leaves time to redrive)."
   type        = number
   default     = 21600
+
+  validation {
+    condition     = var.maximum_record_age_in_seconds >= 60 && var.maximum_record_age_in_seconds <= 86400
+    error_message = "maximum_record_age_in_seconds must be between 60 and 86400 (a DynamoDB stream keeps records 24 h)."
+  }
+}
+
+variable "redrive_enabled" {
+  description = "Turn on the mapping that feeds the publisher's DLQ to the redrive handler (dallas_calls.aws.handlers.publisher_redrive). Leave it off; turn it on once the cause is fixed, within 24 h of the failure (the stream must still hold the records), then off again."
+  type        = bool
+  default     = false
 }
 
 variable "iterator_age_alarm_seconds" {

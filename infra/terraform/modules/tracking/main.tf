@@ -231,7 +231,6 @@ module "tracker" {
       DALLAS_CALLS_EVENTS_TABLE         = aws_dynamodb_table.events.name
       DALLAS_CALLS_LOCATIONS_TABLE      = var.locations_table_name
       DALLAS_CALLS_CLOSED_TTL_DAYS      = tostring(var.closed_call_ttl_days)
-      DALLAS_CALLS_SEEN_REFRESH_S       = tostring(var.seen_refresh_seconds)
       DALLAS_CALLS_EVENT_RETENTION_DAYS = tostring(var.event_retention_days)
       DALLAS_CALLS_LOG_LEVEL            = var.log_level
     },
@@ -249,4 +248,36 @@ resource "aws_lambda_event_source_mapping" "tracker" {
   scaling_config {
     maximum_concurrency = var.maximum_concurrency
   }
+}
+
+# Feed staleness: the tracker logs one JSON line per snapshot it applied ("snapshot processed",
+# outcome "ok"). Fewer than one in stale_feed_minutes means the map is not moving: the feed, the
+# downloader, the queue or the tracker is stuck. Missing data counts as stale (nothing was logged).
+resource "aws_cloudwatch_log_metric_filter" "good_polls" {
+  name           = "${var.name_prefix}-good-polls"
+  log_group_name = module.tracker.log_group_name
+  pattern        = "{ ($.message = \"snapshot processed\") && ($.outcome = \"ok\") }"
+
+  metric_transformation {
+    name      = "GoodPolls"
+    namespace = var.metrics_namespace
+    value     = "1"
+    unit      = "Count"
+  }
+}
+
+resource "aws_cloudwatch_metric_alarm" "feed_stale" {
+  alarm_name          = "${var.name_prefix}-feed-stale"
+  alarm_description   = "No snapshot applied for ${var.stale_feed_minutes} minutes: calls on the map are not being updated (pausing polling also raises it)."
+  namespace           = var.metrics_namespace
+  metric_name         = aws_cloudwatch_log_metric_filter.good_polls.metric_transformation[0].name
+  statistic           = "Sum"
+  period              = 60
+  evaluation_periods  = var.stale_feed_minutes
+  threshold           = 1
+  comparison_operator = "LessThanThreshold"
+  treat_missing_data  = "breaching"
+  alarm_actions       = var.alarm_actions
+  ok_actions          = var.alarm_actions
+  tags                = var.tags
 }

@@ -25,7 +25,7 @@ variable "raw_prefix" {
 }
 
 variable "package_path" {
-  description = "Path of the Lambda deployment zip (build/lambda.zip from `make package-lambda`)."
+  description = "Path of this function's deployment zip (build/lambda-NAME.zip from `make package-lambda`)."
   type        = string
 }
 
@@ -116,12 +116,6 @@ variable "closed_call_ttl_days" {
   default     = 30
 }
 
-variable "seen_refresh_seconds" {
-  description = "Refresh last_seen of unchanged open calls at most this often (DALLAS_CALLS_SEEN_REFRESH_S). 0 writes every open call on every poll, exactly like the one-machine runtime, and dominates the DynamoDB bill; 300 cuts those writes fivefold at a 1-minute schedule."
-  type        = number
-  default     = 0
-}
-
 variable "event_retention_days" {
   description = "Days an event batch stays in the events table, for resume (DALLAS_CALLS_EVENT_RETENTION_DAYS); changes/ in the archive keeps them for good."
   type        = number
@@ -173,6 +167,18 @@ variable "alarm_actions" {
   description = "ARNs (SNS topics) notified when the dead-letter queue holds messages."
   type        = list(string)
   default     = []
+}
+
+variable "stale_feed_minutes" {
+  description = "Alarm when no snapshot has been applied for this many minutes running (the feed is stale)."
+  type        = number
+  default     = 10
+}
+
+variable "metrics_namespace" {
+  description = "CloudWatch namespace of the metrics taken from the logs."
+  type        = string
+  default     = "dallas-calls"
 }
 
 variable "tags" {
