@@ -57,7 +57,8 @@ def test_last_seen_reads_back_as_the_one_machine_runtime_keeps_it(
         assert outcomes == ["ok", "ok", "held"]
         held.append(store.open_calls())
         pipeline.process(snapshots[3][1], snapshots[3][0], "test", None)
-    assert len({c.last_seen for c in held[0].values()}) >= 2  # seen by the held poll, or not (or missed earlier)
+    # seen by the held poll, or not, or missed once before it
+    assert len({c.last_seen for c in held[0].values()}) >= 2
     assert held[0] == held[1]
     assert dynamo.open_calls() == sqlite.open_calls()
     some = sorted(sqlite.open_calls())[0]
