@@ -40,6 +40,12 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from dallas_calls import metrics
 from dallas_calls.api.event_stream import EventStreamResponse
 from dallas_calls.api.middleware import UNTIMED_PATHS, MetricsMiddleware, RateLimitMiddleware
+from dallas_calls.api.routes_extra import (
+    current_calls_export,
+    extra_router,
+    geo_file,
+    history_export,
+)
 from dallas_calls.api.stats import iso_utc, parse_time
 from dallas_calls.api.view import DEFAULT_RING_SIZE, CurrentCallsView
 from dallas_calls.config import Settings
@@ -380,10 +386,14 @@ def create_app(
     # -- routes ----------------------------------------------------------------------------------
 
     @app.get("/current-calls/", tags=["calls"], summary="Open calls, with the last event id")
-    async def current_calls(request: Request) -> Response:
+    async def current_calls(request: Request, format: str | None = None) -> Response:
         """`{"current_active_calls": [Call], "last_event_id": N, "as_of": ts}`. Strong ETag;
-        `If-None-Match` → 304; gzip when accepted. Open `/get-events/?last_event_id=N` next."""
+        `If-None-Match` → 304; gzip when accepted. Open `/get-events/?last_event_id=N` next.
+        `?format=csv|geojson`: the same calls as a download (with `precision` and `source`)."""
         await view.sync()
+        if format is not None:
+            meta = {"last_event_id": view.last_event_id, "as_of": view.as_of, **mode.current.to_dict()}
+            return current_calls_export(view.calls, meta, format)
         rendered = view.rendered()
         gz = "gzip" in request.headers.get("accept-encoding", "")
         etag = rendered.etag[:-1] + '-gz"' if gz else rendered.etag
@@ -542,15 +552,21 @@ def create_app(
 
     @app.get("/history", tags=["calls"], summary="Calls first seen in a time window")
     async def history(
-        start: str | None = None, end: str | None = None, limit: int = Query(1000, ge=1, le=HISTORY_MAX_LIMIT)
+        start: str | None = None,
+        end: str | None = None,
+        limit: int = Query(1000, ge=1, le=HISTORY_MAX_LIMIT),
+        format: str | None = None,
     ) -> Response:
         """Calls (open or closed) first seen in `[start, end)`, oldest first. ISO 8601 times; the
-        window may span at most 31 days."""
+        window may span at most 31 days. `?format=csv|geojson`: every call of the window (no
+        `limit`), streamed."""
         begin, finish = _parse_bound(start, "start"), _parse_bound(end, "end")
         if finish <= begin:
             raise ApiError(400, "bad_request", "end must be after start")
         if finish - begin > HISTORY_MAX_WINDOW:
             raise ApiError(400, "bad_request", f"the window may span at most {HISTORY_MAX_WINDOW.days} days")
+        if format is not None:
+            return history_export(current["store"], begin, finish, format)
         calls = await run_in_threadpool(
             current["store"].calls_between, iso_utc(begin), iso_utc(finish), limit + 1
         )
@@ -601,7 +617,7 @@ def create_app(
     async def geojson(name: str) -> Response:
         if name not in ("city", "beats"):
             raise ApiError(404, "not_found", f"no geography {name!r} (city or beats)")
-        path = GEO_DATA_DIR / f"{name}.geojson"
+        path = geo_file(name, settings, GEO_DATA_DIR / f"{name}.geojson")
         if not path.is_file():
             raise ApiError(404, "not_found", f"{name}.geojson is not installed (run `dallas-calls geodata`)")
         return FileResponse(path, media_type="application/geo+json")
@@ -613,6 +629,7 @@ def create_app(
             return FileResponse(page, media_type="text/html")
         return HTMLResponse(PLACEHOLDER_INDEX)
 
+    app.include_router(extra_router(settings))
     app.mount("/static", StaticFiles(directory=WEB_DIR, check_dir=False), name="static")
 
     app.add_middleware(_SelectiveGZip)

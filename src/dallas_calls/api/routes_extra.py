@@ -1,0 +1,172 @@
+"""Routes beside the core API: ``/geocode`` (the server's own locator, for "find an address" in
+the dashboard) and the exports behind ``/current-calls/?format=`` and ``/history?format=`` (hooked
+into those routes by ``create_app``), plus the beat areas served as ``/geo/beats.geojson``.
+
+I/O only: formatting is ``dallas_calls.export.formats``, paging ``dallas_calls.export.window``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from dallas_calls.api.stats import iso_utc
+from dallas_calls.config import Settings
+from dallas_calls.export.formats import EXPORT_FORMATS, MEDIA_TYPES, export_chunks
+from dallas_calls.export.window import CallsBetween, iter_calls_between
+from dallas_calls.model import Geo
+
+log = logging.getLogger(__name__)
+
+GEOCODE_MAX_QUERY = 200
+PACKAGE = Path(__file__).resolve().parents[1]
+APPROX_BEATS = PACKAGE / "geodata" / "data" / "beats_approx.geojson"
+
+
+class Locating(Protocol):
+    def locate(self, block: str | None, location: str, beat: str | None, division: str | None) -> Geo: ...
+
+
+def _error(status: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse({"error": code, "message": message}, status_code=status)
+
+
+def _bad_format(fmt: str) -> JSONResponse | None:
+    if fmt in EXPORT_FORMATS:
+        return None
+    return _error(400, "bad_request", f"format must be one of {', '.join(EXPORT_FORMATS)}, got {fmt!r}")
+
+
+def _filename(stem: str, fmt: str) -> str:
+    return f"{stem}.{'csv' if fmt == 'csv' else 'geojson'}"
+
+
+def export_response(chunks: Iterator[str] | AsyncIterator[str], fmt: str, stem: str) -> StreamingResponse:
+    return StreamingResponse(
+        chunks,
+        media_type=MEDIA_TYPES[fmt],
+        headers={
+            "Content-Disposition": f'attachment; filename="{_filename(stem, fmt)}"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+def current_calls_export(calls: dict[str, dict[str, Any]], meta: dict[str, Any], fmt: str) -> Response:
+    """``/current-calls/?format=``: the open calls (a copy taken now), by incident number."""
+    bad = _bad_format(fmt)
+    if bad is not None:
+        return bad
+    snapshot = [calls[n] for n in sorted(calls)]
+    stamp = str(meta.get("as_of") or "now").replace(":", "-")
+    return export_response(export_chunks(fmt, snapshot, meta), fmt, f"dallas-calls-current-{stamp}")
+
+
+async def _in_thread(items: Iterator[str]) -> AsyncIterator[str]:
+    """Drain a blocking iterator (it reads the store) in a worker thread, one chunk at a time."""
+    done = object()
+    while True:
+        chunk = await run_in_threadpool(next, items, done)
+        if chunk is done:
+            return
+        assert isinstance(chunk, str)
+        yield chunk
+
+
+def history_export(store: CallsBetween, begin: datetime, finish: datetime, fmt: str) -> Response:
+    """``/history?start=&end=&format=``: every call first seen in the window, streamed a page at a
+    time from the store (no row limit)."""
+    bad = _bad_format(fmt)
+    if bad is not None:
+        return bad
+    start, end = iso_utc(begin), iso_utc(finish)
+    calls = (c.to_dict() for c in iter_calls_between(store, start, end))
+    chunks = export_chunks(fmt, calls, {"start": start, "end": end})
+    stem = f"dallas-calls-{start}-{end}".replace(":", "-")
+    return export_response(_in_thread(chunks), fmt, stem)
+
+
+def geo_file(name: str, settings: Settings, shipped: Path) -> Path:
+    """The file behind ``/geo/{name}.geojson``: beats are the real polygons once fetched
+    (``DATA_DIR/geodata/beats.geojson``), else the approximate areas shipped with the package."""
+    if name == "beats":
+        fetched = Path(settings.data_dir) / "geodata" / "beats.geojson"
+        return fetched if fetched.is_file() else APPROX_BEATS
+    return shipped
+
+
+class LazyLocator:
+    """The locator ``serve`` builds (``runtime.build_locator``), made on first use, off the loop."""
+
+    def __init__(
+        self, settings: Settings, build: Callable[[Settings], Locating | None] | None = None
+    ) -> None:
+        self.settings = settings
+        self.build = build
+        self._lock = threading.Lock()
+        self._made = False
+        self._locator: Locating | None = None
+
+    def get(self) -> Locating | None:
+        with self._lock:
+            if not self._made:
+                build = self.build
+                if build is None:
+                    from dallas_calls.runtime import build_locator
+
+                    build = build_locator
+                self._locator = build(self.settings)
+                self._made = True
+            return self._locator
+
+
+def extra_router(settings: Settings, locator: LazyLocator | None = None) -> APIRouter:
+    router = APIRouter()
+    lazy = locator or LazyLocator(settings)
+    lock = asyncio.Lock()  # one lookup at a time: the locator's caches are not shared across threads
+
+    @router.get("/geocode", tags=["dashboard"], summary="Locate an address or cross streets in Dallas")
+    async def geocode(
+        q: str | None = Query(None, description="e.g. `1500 Main St` or `Elm St / Akard St`"),
+    ) -> Response:
+        """The server's own locator (the one that places calls; no third party is asked unless the
+        server is configured with online geocoders). `{"query", "geo": {lat, lon, precision,
+        source, in_beat, candidates_considered}}`; 400 on an empty or over-long query, 404 when
+        nothing in Dallas matches, 503 when locating is turned off."""
+        text = (q or "").strip()
+        if not text:
+            return _error(400, "bad_request", "q is required: an address or two cross streets")
+        if len(text) > GEOCODE_MAX_QUERY:
+            return _error(400, "bad_request", f"q may be at most {GEOCODE_MAX_QUERY} characters")
+        async with lock:
+            try:
+                found = await run_in_threadpool(_locate, lazy, text)
+            except Exception:
+                log.exception("geocode failed for %r", text)
+                return _error(404, "not_found", f"no place in Dallas found for {text!r}")
+        if found is _OFF:
+            return _error(503, "unavailable", "locating is turned off on this server")
+        if not isinstance(found, Geo) or found.lat is None or found.lon is None or found.precision == "none":
+            return _error(404, "not_found", f"no place in Dallas found for {text!r}")
+        return JSONResponse({"query": text, "geo": found.to_dict()})
+
+    return router
+
+
+_OFF = object()
+
+
+def _locate(lazy: LazyLocator, text: str) -> object:
+    locator = lazy.get()
+    if locator is None:
+        return _OFF
+    return locator.locate(None, text, None, None)
