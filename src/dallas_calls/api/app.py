@@ -41,8 +41,8 @@ from dallas_calls import metrics
 from dallas_calls.api.event_stream import EventStreamResponse
 from dallas_calls.api.middleware import UNTIMED_PATHS, MetricsMiddleware, RateLimitMiddleware
 from dallas_calls.api.routes_extra import (
+    add_extra_routes,
     current_calls_export,
-    extra_router,
     geo_file,
     history_export,
 )
@@ -629,7 +629,7 @@ def create_app(
             return FileResponse(page, media_type="text/html")
         return HTMLResponse(PLACEHOLDER_INDEX)
 
-    app.include_router(extra_router(settings))
+    add_extra_routes(app, settings)
     app.mount("/static", StaticFiles(directory=WEB_DIR, check_dir=False), name="static")
 
     app.add_middleware(_SelectiveGZip)

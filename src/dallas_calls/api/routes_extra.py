@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from fastapi import APIRouter, Query
+from fastapi import FastAPI, Query
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -129,12 +129,13 @@ class LazyLocator:
             return self._locator
 
 
-def extra_router(settings: Settings, locator: LazyLocator | None = None) -> APIRouter:
-    router = APIRouter()
+def add_extra_routes(app: FastAPI, settings: Settings, locator: LazyLocator | None = None) -> None:
+    """Register ``/geocode`` on the app itself (an included router would be listed apart from
+    ``app.routes``, which the docs check and the metrics read)."""
     lazy = locator or LazyLocator(settings)
     lock = asyncio.Lock()  # one lookup at a time: the locator's caches are not shared across threads
 
-    @router.get("/geocode", tags=["dashboard"], summary="Locate an address or cross streets in Dallas")
+    @app.get("/geocode", tags=["dashboard"], summary="Locate an address or cross streets in Dallas")
     async def geocode(
         q: str | None = Query(None, description="e.g. `1500 Main St` or `Elm St / Akard St`"),
     ) -> Response:
@@ -158,8 +159,6 @@ def extra_router(settings: Settings, locator: LazyLocator | None = None) -> APIR
         if not isinstance(found, Geo) or found.lat is None or found.lon is None or found.precision == "none":
             return _error(404, "not_found", f"no place in Dallas found for {text!r}")
         return JSONResponse({"query": text, "geo": found.to_dict()})
-
-    return router
 
 
 _OFF = object()

@@ -18,8 +18,8 @@ _BOOL = {"in_beat"}
 
 def write_parquet(calls: Iterable[Mapping[str, Any]], path: Path) -> int:
     """Write the calls to ``path``; returns how many. Raises ImportError without pyarrow."""
-    import pyarrow as pa  # type: ignore[import-untyped,unused-ignore]
-    import pyarrow.parquet as pq  # type: ignore[import-untyped,unused-ignore]
+    import pyarrow as pa
+    import pyarrow.parquet as pq
 
     def kind(name: str) -> Any:
         if name in _INTEGER:
