@@ -315,7 +315,8 @@ export class MapView {
     }
     const cluster = this.clusterOf(icon);
     if (cluster) {
-      cluster.zoomToBounds({ padding: [40, 40] });
+      // what a click does: zoom in, or spread the calls out when they share one spot
+      this.group._zoomOrSpiderfy({ layer: cluster, type: "clusterclick", originalEvent: e });
       // the cluster's icon goes away as it splits: keep the keyboard on the map
       this.map.getContainer().focus({ preventScroll: true });
     }
