@@ -74,8 +74,9 @@ export class ListView {
           ? `<span class="ci-loc ci-loc-street" title="Street only">≈ street</span>`
           : "";
     const dist = this.distanceOf ? fmtDistance(this.distanceOf(call)) : "";
-    return `<button type="button" class="call-item" data-incident="${esc(call.incident_number)}"
-        aria-label="${esc(`${priorityShort(call)}, ${text}, ${addressOf(call)}${dist ? `, ${dist} away` : ""}, received ${fmtTime(call.received_at)}`)}">
+    // the button's name is its visible text, with the priority spelled out first
+    return `<button type="button" class="call-item" data-incident="${esc(call.incident_number)}">
+      <span class="visually-hidden">${esc(priorityShort(call))},</span>
       <span class="ci-prio pill-p${prio === "unknown" ? "u" : prio}" aria-hidden="true">${prio === "unknown" ? "?" : prio}</span>
       <span class="ci-main">
         <span class="ci-nature">${code ? `<b>${esc(code)}</b> ` : ""}${esc(text)}</span>
@@ -85,7 +86,7 @@ export class ListView {
       <span class="ci-time">
         <span class="ci-clock">${esc(fmtTime(call.received_at))}</span>
         <span class="ci-age" data-received="${esc(call.received_at || "")}">${esc(fmtAge(ageOf(call)))}</span>
-        ${dist ? `<span class="ci-dist">${esc(dist)}</span>` : ""}
+        ${dist ? `<span class="ci-dist">${esc(dist)}<span class="visually-hidden"> away</span></span>` : ""}
       </span>
     </button>`;
   }

@@ -166,7 +166,11 @@ export class MapView {
   label(call) {
     const pc = precisionClass(call);
     const approx = pc === "beat" ? " (approximate: beat area)" : pc === "street" ? " (somewhere on this street)" : "";
-    return `${priorityShort(call)} ${splitNature(call.nature_of_call).text}, ${addressOf(call)}${approx}`;
+    // the marker's visible code leads its name (what is seen is what is said)
+    const text = splitNature(call.nature_of_call).text;
+    const code = natureCode(call);
+    const named = text.toUpperCase().startsWith(code) ? text : `${code} ${text}`;
+    return `${priorityShort(call)} ${named}, ${addressOf(call)}${approx}`;
   }
 
   /** Create or refresh the marker of a call. */
