@@ -15,6 +15,7 @@ import { initThemeControl } from "./theme.js";
 import { NearControl } from "./nearcontrol.js";
 import { byDistance, distanceOf, withinNear } from "./near.js";
 import { initDownloads } from "./downloads.js";
+import { AreaAlerts } from "./alerts.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -146,6 +147,9 @@ async function main() {
   });
   nearCtl.show(ui.near);
   map.setNear(ui.near);
+  const alerts = new AreaAlerts({ add: $("alert-add"), list: $("alerts-list"), toasts: $("toasts") }, {
+    onShow: (id) => { if (matchMedia("(max-width: 760px)").matches) setView("map"); selectCall(id); },
+  });
 
   initDownloads({ start: $("dl-start"), end: $("dl-end"), csv: $("dl-history-csv"), geojson: $("dl-history-geojson") });
 
@@ -154,6 +158,7 @@ async function main() {
   /** Draw what the filters and "near" let through; returns those calls. */
   function render() {
     renderQueued = false;
+    alerts.setContext(ui.near, ui.filters);
     const all = store.all();
     const near = ui.near;
     const inArea = all.filter((c) => withinNear(c, near));
@@ -190,6 +195,7 @@ async function main() {
   let loaded = false;
   store.subscribe((change) => {
     badge.updated();
+    alerts.consider(change);
     if (change.kind === "load") {
       map.prune(store);
       fillOptions();
@@ -306,7 +312,7 @@ async function main() {
   badge.checkReady();
 
   // a handle for debugging and end-to-end tests
-  window.dallasCalls = { store, map, list, details, conn, ui, render, modeIndicator, nearCtl };
+  window.dallasCalls = { store, map, list, details, conn, ui, render, modeIndicator, nearCtl, alerts };
 }
 
 main().catch((err) => {
