@@ -4,13 +4,13 @@ new calls elsewhere (or of other priorities) give none. Matching is on the clien
 
 from __future__ import annotations
 
-import math
 import urllib.parse
 from typing import Any
 
 import pytest
 
-from .test_dashboard import LIVE, api, ids_of, located, open_dashboard, settle, shot, wait_for
+from .test_dashboard import LIVE, _prio, api, ids_of, located, open_dashboard, settle, shot, wait_for
+from .test_near_and_exports import distance_m
 
 pytestmark = pytest.mark.browser
 
@@ -24,19 +24,6 @@ window.Notification = class {
   constructor(title, options) { window.__notes.push({ title, tag: options && options.tag }); }
 };
 """
-
-
-def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    rad = math.pi / 180
-    a = (
-        math.sin((lat2 - lat1) * rad / 2) ** 2
-        + math.cos(lat1 * rad) * math.cos(lat2 * rad) * math.sin((lon2 - lon1) * rad / 2) ** 2
-    )
-    return 2 * 6371008.8 * math.asin(min(1.0, math.sqrt(a)))
-
-
-def _prio(call: dict[str, Any]) -> str:
-    return str(call["priority"]) if call.get("priority") in (1, 2, 3, 4) else "unknown"
 
 
 def test_new_calls_in_a_saved_area_are_announced(new_page: Any, live_server: Any) -> None:

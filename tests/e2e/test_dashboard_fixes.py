@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from .test_dashboard import LIVE, api, located, open_dashboard, settle, shot, wait_for
+from .test_dashboard import LIVE, _prio, api, located, open_dashboard, settle, shot, wait_for
 
 pytestmark = pytest.mark.browser
 
@@ -31,10 +31,6 @@ def city_view(page: Any) -> None:
     page.click("#whole-city")
     wait_for(page, "() => window.dallasCalls.map.map.getZoom() <= 11")
     map_idle(page)
-
-
-def _prio(call: dict[str, Any]) -> str:
-    return str(call["priority"]) if call.get("priority") in (1, 2, 3, 4) else "unknown"
 
 
 def test_keyboard_opens_a_marker_and_zooms_into_a_cluster(page: Any, live_server: Any) -> None:

@@ -13,20 +13,15 @@ import json
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
+from dallas_calls.model import TRACKED_FIELDS
+
 EXPORT_FORMATS = ("csv", "geojson")
 
 # One column per call field; units as "unit (status)" joined by "; "; the geo split into columns.
+_CALL_FIELDS = tuple(f for f in TRACKED_FIELDS if f != "units")
 CSV_COLUMNS = (
     "incident_number",
-    "division",
-    "nature_of_call",
-    "priority",
-    "received_at",
-    "block",
-    "location",
-    "beat",
-    "reporting_area",
-    "status",
+    *_CALL_FIELDS,
     "unit_count",
     "units",
     "first_seen",
@@ -58,15 +53,7 @@ def flat_row(call: Mapping[str, Any]) -> dict[str, Any]:
     located = geo.get("lat") is not None and geo.get("lon") is not None and geo.get("precision") != "none"
     return {
         "incident_number": call.get("incident_number"),
-        "division": call.get("division"),
-        "nature_of_call": call.get("nature_of_call"),
-        "priority": call.get("priority"),
-        "received_at": call.get("received_at"),
-        "block": call.get("block"),
-        "location": call.get("location"),
-        "beat": call.get("beat"),
-        "reporting_area": call.get("reporting_area"),
-        "status": call.get("status"),
+        **{name: call.get(name) for name in _CALL_FIELDS},
         "unit_count": len(units),
         "units": units_text(units),
         "first_seen": call.get("first_seen"),
