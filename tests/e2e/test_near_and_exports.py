@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import re
 import urllib.parse
 from pathlib import Path
 from typing import Any
@@ -44,7 +45,9 @@ def shown_distances(page: Any) -> list[float]:
     texts = page.eval_on_selector_all(
         "li.call-row:not(.is-closing) .ci-dist", "els => els.map(e => e.textContent)"
     )
-    return [float(t.split()[0]) * (1000 if t.endswith("km") else 1) for t in texts]
+    found = [re.match(r"^([\d.]+) (k?m) away$", t) for t in texts]
+    assert all(found), texts
+    return [float(m.group(1)) * (1000 if m.group(2) == "km" else 1) for m in found if m]
 
 
 def test_locate_me_lists_the_calls_in_the_radius_nearest_first(new_page: Any, live_server: Any) -> None:

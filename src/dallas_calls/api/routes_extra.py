@@ -71,15 +71,33 @@ def current_calls_export(calls: dict[str, dict[str, Any]], meta: dict[str, Any],
     return export_response(export_chunks(fmt, snapshot, meta), fmt, f"dallas-calls-current-{stamp}")
 
 
+STREAM_CHUNK_CHARS = 64 * 1024
+
+
+def _batched(chunks: Iterator[str], size: int = STREAM_CHUNK_CHARS) -> Iterator[str]:
+    """Join small chunks (one per call) into pieces of about ``size`` characters."""
+    parts: list[str] = []
+    held = 0
+    for chunk in chunks:
+        parts.append(chunk)
+        held += len(chunk)
+        if held >= size:
+            yield "".join(parts)
+            parts, held = [], 0
+    if parts:
+        yield "".join(parts)
+
+
 async def _in_thread(items: Iterator[str]) -> AsyncIterator[str]:
-    """Drain a blocking iterator (it reads the store) in a worker thread, one chunk at a time."""
+    """Drain a blocking iterator (it reads the store) in a worker thread, a piece at a time."""
+    pieces = _batched(items)
     done = object()
     while True:
-        chunk = await run_in_threadpool(next, items, done)
-        if chunk is done:
+        piece = await run_in_threadpool(next, pieces, done)
+        if piece is done:
             return
-        assert isinstance(chunk, str)
-        yield chunk
+        assert isinstance(piece, str)
+        yield piece
 
 
 def history_export(store: CallsBetween, begin: datetime, finish: datetime, fmt: str) -> Response:
