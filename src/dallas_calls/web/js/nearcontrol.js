@@ -38,8 +38,10 @@ export class NearControl {
   }
 
   set(near) {
-    this.show(near);
-    this.onChange(near);
+    // to the precision the URL keeps (about a metre), so a link gives back exactly this state
+    const kept = near && { ...near, lat: Number(near.lat.toFixed(5)), lon: Number(near.lon.toFixed(5)) };
+    this.show(kept);
+    this.onChange(kept);
   }
 
   say(text, isError = false) {
