@@ -147,9 +147,10 @@ def test_history_exports_every_call_of_the_window(make_server: Any, replay: Repl
 def test_bad_export_requests_are_4xx_json(make_server: Any, path: str) -> None:
     server = make_server()
     res = httpx.get(server.url + path)
-    assert res.status_code == 400
+    assert res.status_code in (400, 422)  # 422: a format that is not csv or geojson
     body = res.json()
-    assert set(body) == {"error", "message"} and body["error"] == "bad_request"
+    assert {"error", "message"} <= set(body) <= {"error", "message", "errors"}
+    assert body["error"] == ("bad_request" if res.status_code == 400 else "invalid_request")
 
 
 class _Store:
@@ -207,3 +208,16 @@ def test_beats_geojson_is_the_shipped_areas_until_real_ones_are_fetched(make_ser
     }
     fetched.write_text(json.dumps(real))
     assert httpx.get(server.url + "/geo/beats.geojson").json() == real
+
+
+def test_the_openapi_document_lists_the_export_formats_and_geocode(make_server: Any) -> None:
+    doc = httpx.get(make_server().url + "/openapi.json").json()
+    for path in ("/current-calls/", "/history"):
+        op = doc["paths"][path]["get"]
+        fmt = next(p for p in op["parameters"] if p["name"] == "format")
+        assert set(fmt["schema"]["anyOf"][0]["enum"]) == {"csv", "geojson"}
+        assert {"application/json", "text/csv", "application/geo+json"} <= set(
+            op["responses"]["200"]["content"]
+        )
+    geocode = doc["paths"]["/geocode"]["get"]["responses"]
+    assert {"200", "400", "404", "503"} <= set(geocode)

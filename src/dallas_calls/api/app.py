@@ -41,10 +41,12 @@ from dallas_calls import metrics
 from dallas_calls.api.event_stream import EventStreamResponse
 from dallas_calls.api.middleware import UNTIMED_PATHS, MetricsMiddleware, RateLimitMiddleware
 from dallas_calls.api.routes_extra import (
+    ExportFormat,
     add_extra_routes,
     current_calls_export,
     geo_file,
     history_export,
+    with_export_content,
 )
 from dallas_calls.api.stats import iso_utc, parse_time
 from dallas_calls.api.view import DEFAULT_RING_SIZE, CurrentCallsView
@@ -385,8 +387,13 @@ def create_app(
 
     # -- routes ----------------------------------------------------------------------------------
 
-    @app.get("/current-calls/", tags=["calls"], summary="Open calls, with the last event id")
-    async def current_calls(request: Request, format: str | None = None) -> Response:
+    @app.get(
+        "/current-calls/",
+        tags=["calls"],
+        summary="Open calls, with the last event id",
+        responses=with_export_content(),
+    )
+    async def current_calls(request: Request, format: ExportFormat | None = None) -> Response:
         """`{"current_active_calls": [Call], "last_event_id": N, "as_of": ts}`. Strong ETag;
         `If-None-Match` → 304; gzip when accepted. Open `/get-events/?last_event_id=N` next.
         `?format=csv|geojson`: the same calls as a download (with `precision` and `source`)."""
@@ -550,12 +557,17 @@ def create_app(
         await view.sync()
         return JSONResponse(view.stats())
 
-    @app.get("/history", tags=["calls"], summary="Calls first seen in a time window")
+    @app.get(
+        "/history",
+        tags=["calls"],
+        summary="Calls first seen in a time window",
+        responses=with_export_content(),
+    )
     async def history(
         start: str | None = None,
         end: str | None = None,
         limit: int = Query(1000, ge=1, le=HISTORY_MAX_LIMIT),
-        format: str | None = None,
+        format: ExportFormat | None = None,
     ) -> Response:
         """Calls (open or closed) first seen in `[start, end)`, oldest first. ISO 8601 times; the
         window may span at most 31 days. `?format=csv|geojson`: every call of the window (no

@@ -13,10 +13,11 @@ import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol, get_args
 
 from fastapi import FastAPI, Query
 from fastapi.responses import JSONResponse, Response, StreamingResponse
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from dallas_calls.api.stats import iso_utc
@@ -32,6 +33,38 @@ PACKAGE = Path(__file__).resolve().parents[1]
 APPROX_BEATS = PACKAGE / "geodata" / "data" / "beats_approx.geojson"
 
 
+class ErrorBody(BaseModel):
+    error: str
+    message: str
+
+
+class GeoBody(BaseModel):
+    lat: float
+    lon: float
+    precision: Literal["address", "intersection", "street", "beat"]
+    source: str
+    in_beat: bool | None
+    candidates_considered: int
+
+
+class GeocodeBody(BaseModel):
+    query: str
+    geo: GeoBody
+
+
+def _error_doc(description: str) -> dict[str, Any]:
+    return {"description": description, "model": ErrorBody}
+
+
+GEOCODE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"model": GeocodeBody, "description": "The place found, with how precisely"},
+    400: _error_doc("An empty query, or one over 200 characters"),
+    404: _error_doc("Nothing in Dallas matches"),
+    429: _error_doc("Rate limited"),
+    503: _error_doc("Locating is turned off on this server"),
+}
+
+
 class Locating(Protocol):
     def locate(self, block: str | None, location: str, beat: str | None, division: str | None) -> Geo: ...
 
@@ -40,10 +73,24 @@ def _error(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse({"error": code, "message": message}, status_code=status)
 
 
-def _bad_format(fmt: str) -> JSONResponse | None:
-    if fmt in EXPORT_FORMATS:
-        return None
-    return _error(400, "bad_request", f"format must be one of {', '.join(EXPORT_FORMATS)}, got {fmt!r}")
+# The `format` query parameter of /current-calls/ and /history: validated by FastAPI (422 JSON on
+# anything else) and listed as an enum in the OpenAPI document.
+ExportFormat = Literal["csv", "geojson"]
+assert set(EXPORT_FORMATS) == set(get_args(ExportFormat))
+
+
+def with_export_content(
+    responses: dict[int | str, dict[str, Any]] | None = None,
+) -> dict[int | str, dict[str, Any]]:
+    """An operation's OpenAPI ``responses`` with the export media types added to its 200 (for
+    /current-calls/ and /history, whose ``?format=`` answers CSV or GeoJSON)."""
+    out = {k: dict(v) for k, v in (responses or {}).items()}
+    ok = out.setdefault(200, {"description": "Successful Response"})
+    content = dict(ok.get("content") or {"application/json": {}})
+    for media in MEDIA_TYPES.values():
+        content[media.split(";")[0]] = {"schema": {"type": "string"}}
+    ok["content"] = content
+    return out
 
 
 def _filename(stem: str, fmt: str) -> str:
@@ -63,9 +110,6 @@ def export_response(chunks: Iterator[str] | AsyncIterator[str], fmt: str, stem: 
 
 def current_calls_export(calls: dict[str, dict[str, Any]], meta: dict[str, Any], fmt: str) -> Response:
     """``/current-calls/?format=``: the open calls (a copy taken now), by incident number."""
-    bad = _bad_format(fmt)
-    if bad is not None:
-        return bad
     snapshot = [calls[n] for n in sorted(calls)]
     stamp = str(meta.get("as_of") or "now").replace(":", "-")
     return export_response(export_chunks(fmt, snapshot, meta), fmt, f"dallas-calls-current-{stamp}")
@@ -103,9 +147,6 @@ async def _in_thread(items: Iterator[str]) -> AsyncIterator[str]:
 def history_export(store: CallsBetween, begin: datetime, finish: datetime, fmt: str) -> Response:
     """``/history?start=&end=&format=``: every call first seen in the window, streamed a page at a
     time from the store (no row limit)."""
-    bad = _bad_format(fmt)
-    if bad is not None:
-        return bad
     start, end = iso_utc(begin), iso_utc(finish)
     calls = (c.to_dict() for c in iter_calls_between(store, start, end))
     chunks = export_chunks(fmt, calls, {"start": start, "end": end})
@@ -153,7 +194,12 @@ def add_extra_routes(app: FastAPI, settings: Settings, locator: LazyLocator | No
     lazy = locator or LazyLocator(settings)
     lock = asyncio.Lock()  # one lookup at a time: the locator's caches are not shared across threads
 
-    @app.get("/geocode", tags=["dashboard"], summary="Locate an address or cross streets in Dallas")
+    @app.get(
+        "/geocode",
+        tags=["dashboard"],
+        summary="Locate an address or cross streets in Dallas",
+        responses=GEOCODE_RESPONSES,
+    )
     async def geocode(
         q: str | None = Query(None, description="e.g. `1500 Main St` or `Elm St / Akard St`"),
     ) -> Response:
