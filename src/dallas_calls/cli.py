@@ -318,10 +318,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _register_geo_commands(sub: Any) -> None:
-    """`geocode` (geocoding.cli) and `geodata` (geodata.cli), each registered by its own package."""
+    """`geocode` (geocoding.cli), `geodata` (geodata.cli) and `export` (export.cli), each registered
+    by its own package."""
     import importlib
 
-    for module_name in ("dallas_calls.geocoding.cli", "dallas_calls.geodata.cli"):
+    for module_name in ("dallas_calls.geocoding.cli", "dallas_calls.geodata.cli", "dallas_calls.export.cli"):
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:

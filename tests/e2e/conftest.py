@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +64,37 @@ def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
         with contextlib.suppress(Exception):  # the page may be gone
             pg.screenshot(path=str(ARTIFACTS / f"FAILED-{request.node.name}.png"))
     context.close()
+
+
+@pytest.fixture
+def new_page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Callable[..., Any]]:
+    """Pages of their own contexts (a viewport, a colour scheme, permissions, a geolocation...):
+    loopback only, page errors collected, a screenshot of each when the test fails."""
+    contexts: list[Any] = []
+    pages: list[Any] = []
+
+    def make(width: int = 1440, height: int = 900, color_scheme: str = "light", **options: Any) -> Any:
+        context = browser.new_context(
+            viewport={"width": width, "height": height}, color_scheme=color_scheme, **options
+        )
+        contexts.append(context)
+        pg = context.new_page()
+        pg.route("**/*", _loopback_only)
+        errors: list[str] = []
+        pg.on("pageerror", lambda exc: errors.append(str(exc)))
+        pg.page_errors = errors
+        pages.append(pg)
+        return pg
+
+    yield make
+    failed = getattr(request.node, "rep_call", None)
+    if failed is not None and failed.failed:
+        ARTIFACTS.mkdir(exist_ok=True)
+        for i, pg in enumerate(pages):
+            with contextlib.suppress(Exception):
+                pg.screenshot(path=str(ARTIFACTS / f"FAILED-{request.node.name}-{i}.png"))
+    for context in contexts:
+        context.close()
 
 
 @pytest.hookimpl(wrapper=True)

@@ -51,6 +51,14 @@ from dallas_calls.api.limits import (
 )
 from dallas_calls.api.middleware import MetricsMiddleware
 from dallas_calls.api.openapi import INGEST_BODY_REF, install_openapi, responses
+from dallas_calls.api.routes_extra import (
+    ExportFormat,
+    add_extra_routes,
+    current_calls_export,
+    geo_file,
+    history_export,
+    with_export_content,
+)
 from dallas_calls.api.security import install_docs, install_security_headers, require_bearer
 from dallas_calls.api.stats import iso_utc, parse_time
 from dallas_calls.api.view import DEFAULT_RING_SIZE, CurrentCallsView
@@ -286,12 +294,16 @@ def create_app(
         "/current-calls/",
         tags=["calls"],
         summary="Open calls, with the last event id",
-        responses=responses(schemas.CurrentCallsBody),
+        responses=with_export_content(responses(schemas.CurrentCallsBody)),
     )
-    async def current_calls(request: Request) -> Response:
+    async def current_calls(request: Request, format: ExportFormat | None = None) -> Response:
         """`{"current_active_calls": [Call], "last_event_id": N, "as_of": ts}`. Strong ETag;
-        `If-None-Match` → 304; gzip when accepted. Open `/get-events/?last_event_id=N` next."""
+        `If-None-Match` → 304; gzip when accepted. Open `/get-events/?last_event_id=N` next.
+        `?format=csv|geojson`: the same calls as a download (with `precision` and `source`)."""
         await view.sync()
+        if format is not None:
+            meta = {"last_event_id": view.last_event_id, "as_of": view.as_of, **mode.current.to_dict()}
+            return current_calls_export(view.calls, meta, format)
         rendered = view.rendered()
         gz = "gzip" in request.headers.get("accept-encoding", "")
         etag = rendered.etag[:-1] + '-gz"' if gz else rendered.etag
@@ -411,20 +423,24 @@ def create_app(
         "/history",
         tags=["calls"],
         summary="Calls first seen in a time window",
-        responses=responses(schemas.HistoryBody, 400, 422),
+        responses=with_export_content(responses(schemas.HistoryBody, 400, 422)),
     )
     async def history(
         start: str | None = Query(None, json_schema_extra={"format": "date-time"}),
         end: str | None = Query(None, json_schema_extra={"format": "date-time"}),
         limit: int = Query(1000, ge=1, le=HISTORY_MAX_LIMIT),
+        format: ExportFormat | None = None,
     ) -> Response:
         """Calls (open or closed) first seen in `[start, end)`, oldest first. ISO 8601 times from
-        1900 to 2199; the window may span at most 31 days."""
+        1900 to 2199; the window may span at most 31 days. `?format=csv|geojson`: every call of
+        the window (no `limit`), streamed."""
         begin, finish = time_param(start, "start"), time_param(end, "end")
         if finish <= begin:
             raise ApiError(400, "bad_request", "end must be after start")
         if finish - begin > HISTORY_MAX_WINDOW:
             raise ApiError(400, "bad_request", f"the window may span at most {HISTORY_MAX_WINDOW.days} days")
+        if format is not None:
+            return history_export(current["store"], begin, finish, format)
         calls = await run_in_threadpool(
             current["store"].calls_between, iso_utc(begin), iso_utc(finish), limit + 1
         )
@@ -512,7 +528,7 @@ def create_app(
     async def geojson(name: str = fastapi.Path(json_schema_extra={"enum": ["city", "beats"]})) -> Response:
         if name not in ("city", "beats"):
             raise ApiError(404, "not_found", f"no geography {name!r} (city or beats)")
-        path = GEO_DATA_DIR / f"{name}.geojson"
+        path = geo_file(name, settings, GEO_DATA_DIR / f"{name}.geojson")
         if not path.is_file():
             raise ApiError(404, "not_found", f"{name}.geojson is not installed (run `dallas-calls geodata`)")
         return FileResponse(path, media_type=_GeoJsonResponse.media_type)
@@ -524,6 +540,7 @@ def create_app(
             return FileResponse(page, media_type="text/html")
         return HTMLResponse(PLACEHOLDER_INDEX)
 
+    add_extra_routes(app, settings)
     app.mount("/static", StaticFiles(directory=WEB_DIR, check_dir=False), name="static")
 
     # Outermost last: proxy headers (trusted peers only) decide the client IP the limits count by.

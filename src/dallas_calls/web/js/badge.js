@@ -96,7 +96,17 @@ export class LiveBadge {
     this.el.dataset.state = state;
     this.label.textContent = label;
     const age = this.feedAge();
-    this.time.textContent = this.lastUpdate ? `updated ${fmtClock(this.lastUpdate)}` : "";
+    const clock = this.lastUpdate ? fmtClock(this.lastUpdate) : "";
+    if (this.time.dataset.clock !== clock) {
+      this.time.dataset.clock = clock;
+      this.time.replaceChildren();
+      if (clock) {
+        const word = document.createElement("span");
+        word.className = "badge-time-word";
+        word.textContent = "updated ";
+        this.time.append(word, clock);
+      }
+    }
     this.el.title = `${title}${age !== null ? `\nFeed last read ${fmtAge(age)} ago.` : ""}${this.lastUpdate ? `\nLast update ${fmtClock(this.lastUpdate)}.` : ""}`;
   }
 }

@@ -45,12 +45,19 @@ export function describeEvent(ev) {
     }
     case "call.updated": {
       const lines = [];
-      for (const [field, pair] of Object.entries(d.changes || {})) {
+      const changes = { ...(d.changes || {}) };
+      if (d.reopened) {
+        // back in the feed after it was closed: closed_at [when, null] is the reopening itself
+        const closedAt = Array.isArray(changes.closed_at) ? changes.closed_at[0] : null;
+        delete changes.closed_at;
+        lines.push(`Back in the feed${closedAt ? ` after closing at ${esc(fmtTime(closedAt))}` : ""}`);
+      }
+      for (const [field, pair] of Object.entries(changes)) {
         const [a, b] = Array.isArray(pair) ? pair : [undefined, pair];
         if (field === "units") lines.push(...unitChanges(a, b));
         else lines.push(`${esc(FIELD_NAMES[field] || field)}: ${esc(fmtValue(field, a))} → <b>${esc(fmtValue(field, b))}</b>`);
       }
-      return { label: "Updated", lines: lines.length ? lines : ["Changed"] };
+      return { label: d.reopened ? "Reopened" : "Updated", lines: lines.length ? lines : ["Changed"] };
     }
     default:
       return { label: ev.type, lines: [] };

@@ -34,6 +34,12 @@ export function splitNature(nature) {
   return { code: "", text: s || "Unknown call type" };
 }
 
+/** "Other (40/01)": the call type with its code, so "40 - Other" and "40/01 - Other" stay apart. */
+export function natureText(nature) {
+  const { code, text } = splitNature(nature);
+  return code ? `${text} (${code})` : text;
+}
+
 /** Short marker label for a call: the dispatch code when the feed has one. */
 export function natureCode(call) {
   const { code, text } = splitNature(call.nature_of_call);

@@ -2,6 +2,7 @@
 // new calls highlighted, closed calls fade out before they go.
 
 import { addressOf, ageOf, esc, fmtAge, fmtTime, precisionClass, priorityKey, priorityShort, splitNature, titleCase } from "./format.js";
+import { fmtDistance } from "./near.js";
 
 const NEW_HIGHLIGHT_MS = 30000;
 const CLOSE_FADE_MS = 4000;
@@ -14,6 +15,7 @@ export class ListView {
     this.newUntil = new Map();
     this.closing = new Map(); // incident -> {call, timer}
     this.selected = null;
+    this.distanceOf = null; // call -> metres, while "near" is set
     ol.addEventListener("click", (e) => {
       const btn = e.target.closest("button.call-item");
       if (btn) this.onSelect(btn.dataset.incident);
@@ -71,8 +73,10 @@ export class ListView {
         : pc === "street"
           ? `<span class="ci-loc ci-loc-street" title="Street only">≈ street</span>`
           : "";
-    return `<button type="button" class="call-item" data-incident="${esc(call.incident_number)}"
-        aria-label="${esc(`${priorityShort(call)}, ${text}, ${addressOf(call)}, received ${fmtTime(call.received_at)}`)}">
+    const dist = this.distanceOf ? fmtDistance(this.distanceOf(call)) : "";
+    // the button's name is its visible text, with the priority spelled out first
+    return `<button type="button" class="call-item" data-incident="${esc(call.incident_number)}">
+      <span class="visually-hidden">${esc(priorityShort(call))},</span>
       <span class="ci-prio pill-p${prio === "unknown" ? "u" : prio}" aria-hidden="true">${prio === "unknown" ? "?" : prio}</span>
       <span class="ci-main">
         <span class="ci-nature">${code ? `<b>${esc(code)}</b> ` : ""}${esc(text)}</span>
@@ -82,6 +86,7 @@ export class ListView {
       <span class="ci-time">
         <span class="ci-clock">${esc(fmtTime(call.received_at))}</span>
         <span class="ci-age" data-received="${esc(call.received_at || "")}">${esc(fmtAge(ageOf(call)))}</span>
+        ${dist ? `<span class="ci-dist">${esc(dist)}<span class="visually-hidden"> away</span></span>` : ""}
       </span>
     </button>`;
   }

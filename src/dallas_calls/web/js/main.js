@@ -10,7 +10,12 @@ import { StatsView } from "./stats.js";
 import { LiveBadge } from "./badge.js";
 import { GeodataStatus, ModeIndicator } from "./mode.js";
 import { readHash, writeHash } from "./url.js";
-import { PRIORITIES, hasPoint, priorityKey, splitNature } from "./format.js";
+import { PRIORITIES, hasPoint, natureText, priorityKey, splitNature } from "./format.js";
+import { initThemeControl } from "./theme.js";
+import { NearControl } from "./nearcontrol.js";
+import { byDistance, distanceOf, withinNear } from "./near.js";
+import { initDownloads } from "./downloads.js";
+import { AreaAlerts } from "./alerts.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -28,9 +33,12 @@ async function loadConfig() {
 }
 
 async function main() {
+  initThemeControl($("theme"));
   const config = await loadConfig();
   const initial = readHash();
-  const ui = { filters: initial.filters, call: initial.call, cluster: initial.cluster, view: initial.view || "map" };
+  const ui = {
+    filters: initial.filters, call: initial.call, cluster: initial.cluster, view: initial.view || "map", near: initial.near,
+  };
 
   const store = new CallStore();
   const badge = new LiveBadge($("live-badge"), {
@@ -55,8 +63,9 @@ async function main() {
   const chipBox = $("f-priority");
   chipBox.insertAdjacentHTML("beforeend", PRIORITIES.map((k) => `
     <label class="chip chip-p${k === "unknown" ? "u" : k}">
-      <input type="checkbox" value="${k}"><span>${k === "unknown" ? "P?" : `P${k}`}</span>
+      <input type="checkbox" value="${k}"><span>${k === "unknown" ? "P?" : `P${k}`} <b class="chip-n" data-priority="${k}">0</b><span class="visually-hidden"> calls</span></span>
     </label>`).join(""));
+  const chipCounts = new Map([...chipBox.querySelectorAll(".chip-n")].map((el) => [el.dataset.priority, el]));
 
   function syncFilterInputs() {
     const f = ui.filters;
@@ -87,7 +96,7 @@ async function main() {
       sel._sig = sig;
       sel.innerHTML = "";
       sel.add(new Option(labels[k], ""));
-      for (const v of values) sel.add(new Option(k === "nature" ? `${splitNature(v).text}${splitNature(v).code ? ` (${splitNature(v).code})` : ""}` : v, v));
+      for (const v of values) sel.add(new Option(k === "nature" ? natureText(v) : v, v));
       sel.value = ui.filters[k] || "";
     }
   }
@@ -96,7 +105,14 @@ async function main() {
     ui.filters = f;
     writeHash(ui);
     syncFilterInputs();
-    render();
+    map.fitTo(render());
+  }
+
+  function setNear(near) {
+    ui.near = near;
+    map.setNear(near);
+    writeHash(ui);
+    map.fitTo(render());
   }
 
   function toggleFilter(field, value) {
@@ -123,18 +139,45 @@ async function main() {
     sel.addEventListener("change", () => setFilters({ ...ui.filters, [k]: sel.value }));
   }
   $("f-clear").addEventListener("click", () => setFilters({ q: "", priority: [], division: "", nature: "", status: "", loc: "" }));
+  $("filters").addEventListener("submit", (e) => e.preventDefault());
+
+  // ------------------------------------------------------------ near a place
+  const nearCtl = new NearControl({
+    locate: $("near-locate"), address: $("near-address"), radius: $("near-radius"), clear: $("near-clear"), status: $("near-status"),
+  }, { onChange: setNear });
+  $("near-find").addEventListener("click", () => nearCtl.find());
+  $("near-address").addEventListener("keydown", (e) => {
+    if (e.key === "Enter") { e.preventDefault(); nearCtl.find(); }
+  });
+  nearCtl.show(ui.near);
+  map.setNear(ui.near);
+  const alerts = new AreaAlerts({ add: $("alert-add"), list: $("alerts-list"), toasts: $("toasts") }, {
+    onShow: (id) => { if (matchMedia("(max-width: 760px)").matches) setView("map"); selectCall(id); },
+  });
+
+  initDownloads({ start: $("dl-start"), end: $("dl-end"), csv: $("dl-history-csv"), geojson: $("dl-history-geojson") });
 
   // ------------------------------------------------------------ rendering
   let renderQueued = false;
+  /** Draw what the filters and "near" let through; returns those calls. */
   function render() {
     renderQueued = false;
+    alerts.setContext(ui.near, ui.filters);
     const all = store.all();
-    const shown = all.filter((c) => matches(c, ui.filters)).sort(byReceivedDesc);
+    const near = ui.near;
+    const inArea = all.filter((c) => withinNear(c, near));
+    const shown = inArea.filter((c) => matches(c, ui.filters)).sort(near ? byDistance(near) : byReceivedDesc);
+    list.distanceOf = near ? (c) => distanceOf(c, near) : null;
     map.sync(shown);
     list.render(shown);
+    // each chip counts the calls it would show with the other filters as they are
+    const others = { ...ui.filters, priority: [] };
+    const perPriority = Object.fromEntries(PRIORITIES.map((k) => [k, 0]));
+    for (const c of inArea) if (matches(c, others)) perPriority[priorityKey(c)] += 1;
+    for (const [k, el] of chipCounts) el.textContent = String(perPriority[k]);
     const unlocated = all.filter((c) => !hasPoint(c)).length;
     const shownUnlocated = shown.filter((c) => !hasPoint(c)).length;
-    const filtered = isFiltered(ui.filters);
+    const filtered = isFiltered(ui.filters) || !!near;
     $("list-count").textContent = filtered
       ? `${shown.length} of ${all.length} calls${shownUnlocated ? ` · ${shownUnlocated} not on map` : ""}`
       : `${all.length} calls${unlocated ? ` · ${unlocated} not on map` : ""}`;
@@ -144,6 +187,7 @@ async function main() {
     $("summary").textContent = `${all.length} open call${all.length === 1 ? "" : "s"}${p1 ? ` · ${p1} priority 1` : ""}${unlocated ? ` · ${unlocated} without location` : ""}`;
     document.body.dataset.openCalls = String(all.length);
     document.body.dataset.shownCalls = String(shown.length);
+    return shown;
   }
   function queueRender() {
     if (renderQueued) return;
@@ -155,13 +199,15 @@ async function main() {
   let loaded = false;
   store.subscribe((change) => {
     badge.updated();
+    alerts.consider(change);
     if (change.kind === "load") {
       map.prune(store);
       fillOptions();
-      render();
+      const shown = render();
       if (!loaded) {
         loaded = true;
         if (ui.call) selectCall(ui.call, { push: false, fromHash: true });
+        else if (isFiltered(ui.filters) || ui.near) map.fitTo(shown);
       }
       if (details.isOpen) details.changed(details.id);
       stats.soon();
@@ -209,9 +255,16 @@ async function main() {
 
   window.addEventListener("hashchange", () => {
     const h = readHash();
+    const refit = JSON.stringify([h.filters, h.near]) !== JSON.stringify([ui.filters, ui.near]);
     ui.filters = h.filters;
+    if (JSON.stringify(h.near) !== JSON.stringify(ui.near)) {
+      ui.near = h.near;
+      nearCtl.show(ui.near);
+      map.setNear(ui.near);
+    }
     syncFilterInputs();
-    render();
+    const shown = render();
+    if (refit) map.fitTo(shown);
     if (h.cluster !== ui.cluster) { ui.cluster = h.cluster; map.setClustering(ui.cluster); render(); }
     if (h.call !== ui.call) selectCall(h.call, { fromHash: true });
   });
@@ -263,7 +316,7 @@ async function main() {
   badge.checkReady();
 
   // a handle for debugging and end-to-end tests
-  window.dallasCalls = { store, map, list, details, conn, ui, render, modeIndicator };
+  window.dallasCalls = { store, map, list, details, conn, ui, render, modeIndicator, nearCtl, alerts };
 }
 
 main().catch((err) => {

@@ -18,6 +18,44 @@ function divisionColor(name) {
   return DIVISION_COLORS[String(name || "").toLowerCase()] || "#8a8f98";
 }
 
+/** A div icon that is a named button for assistive technology (markers and clusters alike). */
+const LabelledIcon = L.DivIcon.extend({
+  createIcon(oldIcon) {
+    const div = L.DivIcon.prototype.createIcon.call(this, oldIcon);
+    div.setAttribute("role", "button");
+    div.setAttribute("aria-label", this.options.label || "");
+    // through the CSSOM: the Content-Security-Policy allows no inline style attribute
+    if (this.options.background && div.firstElementChild) div.firstElementChild.style.background = this.options.background;
+    return div;
+  },
+});
+
+const PRIORITY_WORDS = { 1: "P1", 2: "P2", 3: "P3", 4: "P4", unknown: "priority unknown" };
+
+/** "3 calls: 2 P2, 1 P4": what a cluster holds, most urgent first. */
+export function clusterLabel(counts) {
+  const n = Object.values(counts).reduce((a, b) => a + b, 0);
+  const parts = ["1", "2", "3", "4", "unknown"].filter((k) => counts[k]).map((k) => `${counts[k]} ${PRIORITY_WORDS[k]}`);
+  return `${n} call${n === 1 ? "" : "s"}${parts.length ? `: ${parts.join(", ")}` : ""}`;
+}
+
+/** A map button (a Leaflet control) that shows the whole city. */
+const WholeCityControl = L.Control.extend({
+  options: { position: "topleft" },
+  onAdd() {
+    const bar = L.DomUtil.create("div", "leaflet-bar whole-city");
+    const btn = L.DomUtil.create("button", "whole-city-btn", bar);
+    btn.type = "button";
+    btn.id = "whole-city";
+    btn.title = "Show the whole city";
+    btn.setAttribute("aria-label", "Show the whole city");
+    btn.textContent = "⤢";
+    L.DomEvent.disableClickPropagation(bar);
+    L.DomEvent.on(btn, "click", () => this.options.onClick());
+    return bar;
+  },
+});
+
 export class MapView {
   constructor(el, { config, onSelect, cluster = true }) {
     this.onSelect = onSelect;
@@ -33,6 +71,9 @@ export class MapView {
     this.map = L.map(el, { zoomControl: true, preferCanvas: false, keyboard: true, minZoom: 9, maxZoom: 19 });
     this.map.fitBounds(DALLAS_BOUNDS);
     this.map.attributionControl.setPrefix(false);
+    new WholeCityControl({ onClick: () => this.showCity() }).addTo(this.map);
+    // Enter or Space on a focused marker opens its call; on a cluster, zooms into it
+    el.addEventListener("keydown", (e) => this.onMarkerKey(e));
 
     if (config.tile_url) {
       this.tiles = L.tileLayer(config.tile_url, {
@@ -93,12 +134,13 @@ export class MapView {
       stops.push(`var(--p${k === "unknown" ? "u" : k}) ${from}deg ${to}deg`);
     }
     const size = n < 10 ? 34 : n < 50 ? 40 : 48;
-    const label = ["1", "2", "3", "4"].filter((k) => counts[k]).map((k) => `${counts[k]} P${k}`).join(", ");
-    return L.divIcon({
+    const label = clusterLabel(counts);
+    return new LabelledIcon({
       className: "cluster-marker",
+      label: `${label}. Press Enter to zoom in.`,
+      background: `conic-gradient(${stops.join(",")})`,
       html: `<div class="cluster cluster-p${top === "unknown" ? "u" : top}" data-count="${n}"
-                  style="background: conic-gradient(${stops.join(",")})"
-                  title="${n} calls${label ? `: ${label}` : ""}"><span>${n}</span></div>`,
+                  title="${esc(label)}"><span aria-hidden="true">${n}</span></div>`,
       iconSize: [size, size],
     });
   }
@@ -113,9 +155,10 @@ export class MapView {
     if (this.selected === id) classes.push("is-selected");
     if (natureCode(call).length >= 4) classes.push("cm-long");
     const size = pc === "beat" ? 40 : pc === "street" ? 32 : 28;
-    return L.divIcon({
+    return new LabelledIcon({
       className: "call-marker",
-      html: `<div class="${classes.join(" ")}" data-incident="${esc(id)}"><span>${esc(natureCode(call))}</span></div>`,
+      label: this.label(call),
+      html: `<div class="${classes.join(" ")}" data-incident="${esc(id)}"><span aria-hidden="true">${esc(natureCode(call))}</span></div>`,
       iconSize: [size, size],
     });
   }
@@ -123,7 +166,11 @@ export class MapView {
   label(call) {
     const pc = precisionClass(call);
     const approx = pc === "beat" ? " (approximate: beat area)" : pc === "street" ? " (somewhere on this street)" : "";
-    return `${priorityShort(call)} ${splitNature(call.nature_of_call).text}, ${addressOf(call)}${approx}`;
+    // the marker's visible code leads its name (what is seen is what is said)
+    const text = splitNature(call.nature_of_call).text;
+    const code = natureCode(call);
+    const named = text.toUpperCase().startsWith(code) ? text : `${code} ${text}`;
+    return `${priorityShort(call)} ${named}, ${addressOf(call)}${approx}`;
   }
 
   /** Create or refresh the marker of a call. */
@@ -146,13 +193,6 @@ export class MapView {
         zIndexOffset: (5 - (call.priority || 5)) * 100,
       });
       m.on("click", () => this.onSelect(id));
-      m.on("add", () => {
-        const el = m.getElement();
-        if (el) {
-          el.setAttribute("role", "button");
-          el.setAttribute("aria-label", m.options.title);
-        }
-      });
       this.markers.set(id, m);
       if (this.visibleIds.has(id)) this.group.addLayer(m);
       return;
@@ -266,6 +306,64 @@ export class MapView {
     this.map.invalidateSize();
   }
 
+  onMarkerKey(e) {
+    if (e.key !== "Enter" && e.key !== " ") return;
+    const icon = e.target.closest && e.target.closest(".leaflet-marker-icon");
+    if (!icon) return;
+    e.preventDefault();
+    e.stopPropagation();
+    const cm = icon.querySelector(".cm[data-incident]");
+    if (cm) {
+      this.onSelect(cm.dataset.incident);
+      return;
+    }
+    const cluster = this.clusterOf(icon);
+    if (cluster) {
+      // what a click does: zoom in, or spread the calls out when they share one spot
+      this.group._zoomOrSpiderfy({ layer: cluster, type: "clusterclick", originalEvent: e });
+      // the cluster's icon goes away as it splits: keep the keyboard on the map
+      this.map.getContainer().focus({ preventScroll: true });
+    }
+  }
+
+  /** The markercluster cluster whose icon is `el`, if any. */
+  clusterOf(el) {
+    if (!this.clusterOn || !this.group._featureGroup) return null;
+    let found = null;
+    this.group._featureGroup.eachLayer((layer) => {
+      if (!found && layer.getElement && layer.getElement() === el && layer.getAllChildMarkers) found = layer;
+    });
+    return found;
+  }
+
+  showCity() {
+    this.map.fitBounds(DALLAS_BOUNDS);
+  }
+
+  /** Fit the map to these calls' points (the whole city when none has one). */
+  fitTo(calls, { maxZoom = 15 } = {}) {
+    const pts = calls.filter(hasPoint).map((c) => [c.geo.lat, c.geo.lon]);
+    if (this.nearCircle) {
+      const b = this.nearCircle.getBounds();
+      pts.push(b.getNorthEast(), b.getSouthWest());
+    }
+    if (!pts.length) { this.showCity(); return; }
+    this.map.fitBounds(L.latLngBounds(pts), { padding: [30, 30], maxZoom, animate: false });
+  }
+
+  /** Draw the "near" circle (centre + radius in metres), or remove it with null. */
+  setNear(near) {
+    if (this.nearCircle) { this.map.removeLayer(this.nearCircle); this.nearCircle = null; }
+    if (this.nearCentre) { this.map.removeLayer(this.nearCentre); this.nearCentre = null; }
+    if (!near) return;
+    this.nearCircle = L.circle([near.lat, near.lon], {
+      radius: near.r, className: "near-circle", interactive: false, weight: 2, fillOpacity: 0.06,
+    }).addTo(this.map);
+    this.nearCentre = L.circleMarker([near.lat, near.lon], {
+      radius: 6, className: "near-centre", interactive: false, weight: 3, fillOpacity: 1,
+    }).addTo(this.map);
+  }
+
   updateTileNotice() {
     if (this.tileOk === 0 && this.tileErr >= 4) this.showNoTiles("Base map tiles could not load");
     else if (this.tileOk > 0 && this.noTiles) this.hideNoTiles();
@@ -311,23 +409,25 @@ export class MapView {
     // the outline shipped with the page keeps the map readable when the server has none
     const city = served && served.features && served.features.length ? served : await get("/static/geo/city-limits.geojson");
     if (beats && beats.features && beats.features.length) {
+      const prop = (f, name) => f.properties && (f.properties[name] ?? f.properties[name.toUpperCase()]);
       this.beats = L.geoJSON(beats, {
         interactive: true,
         style: (f) => ({
           className: "beat-area",
-          color: divisionColor(f.properties && f.properties.division),
+          color: divisionColor(prop(f, "division")),
           weight: 1,
           opacity: 0.7,
-          fillColor: divisionColor(f.properties && f.properties.division),
+          fillColor: divisionColor(prop(f, "division")),
           fillOpacity: 0.08,
         }),
         onEachFeature: (f, layer) => {
-          const p = f.properties || {};
-          layer.bindTooltip(`Beat ${esc(p.beat ?? "?")}${p.division ? ` · ${esc(p.division)}` : ""}`, { sticky: true });
+          const division = prop(f, "division");
+          layer.bindTooltip(`Beat ${esc(prop(f, "beat") ?? "?")}${division ? ` · ${esc(division)}` : ""}`, { sticky: true });
         },
       });
       this.beats.on("add", () => this.beats.bringToBack());
-      this.layersControl.addOverlay(this.beats, "Police beats (by division)");
+      const approx = /approx/i.test(beats.name || "");
+      this.layersControl.addOverlay(this.beats, approx ? "Police beats (approximate areas)" : "Police beats (by division)");
       if (this.noTiles) this.beats.addTo(this.map);
     }
     if (city && city.features && city.features.length) {

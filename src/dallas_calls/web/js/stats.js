@@ -1,9 +1,15 @@
 // Summary statistics from /stats (refreshed shortly after every change and each minute), with a
 // small SVG bar chart of calls opened per hour. Bars and counts are buttons that set filters.
 
-import { esc, fmtAge, fmtHour, priorityKey, splitNature } from "./format.js";
+import { esc, fmtAge, fmtHour, natureText, priorityKey } from "./format.js";
 
 const SVG_NS = "http://www.w3.org/2000/svg";
+
+/** Sizes go through the CSSOM, not style attributes (the Content-Security-Policy allows no inline style). */
+function applySizes(root) {
+  for (const el of root.querySelectorAll("[data-flex]")) el.style.flex = el.dataset.flex;
+  for (const el of root.querySelectorAll("[data-width]")) el.style.width = `${el.dataset.width}%`;
+}
 
 export class StatsView {
   constructor({ onFilter, onSelect, store }) {
@@ -83,12 +89,13 @@ export class StatsView {
     const prios = ["1", "2", "3", "4", "unknown"];
     const bp = s.by_priority || {};
     this.el.priority.innerHTML = `
-      <div class="stack" aria-hidden="true">${prios.map((k) => bp[k] ? `<span class="seg pill-p${k === "unknown" ? "u" : k}" style="flex:${bp[k]}"></span>` : "").join("")}</div>
+      <div class="stack" aria-hidden="true">${prios.map((k) => bp[k] ? `<span class="seg pill-p${k === "unknown" ? "u" : k}" data-flex="${bp[k]}"></span>` : "").join("")}</div>
       <div class="stack-legend">${prios.map((k) => `<button type="button" role="listitem" class="chip-stat" data-filter="priority" data-value="${k}"
           title="Show only ${k === "unknown" ? "unknown priority" : `priority ${k}`}">
           <span class="dot pill-p${k === "unknown" ? "u" : k}"></span>${k === "unknown" ? "?" : `P${k}`} <b>${bp[k] || 0}</b></button>`).join("")}</div>`;
     this.el.division.innerHTML = this.bars(s.by_division || {}, "division", total, 7);
-    this.el.nature.innerHTML = this.bars(s.by_nature || {}, "nature", total, 5, (k) => splitNature(k).text);
+    this.el.nature.innerHTML = this.bars(s.by_nature || {}, "nature", total, 5, natureText);
+    applySizes(document.getElementById("stats"));
     this.renderHourly(s.opened_per_hour);
     const oldest = s.oldest_open;
     this.el.facts.innerHTML = `
@@ -104,7 +111,7 @@ export class StatsView {
     if (!rows.length) return `<li class="muted">None</li>`;
     return rows.map(([k, n]) => `<li><button type="button" class="bar-row" data-filter="${filter}" data-value="${esc(k)}" title="Show only ${esc(k)}">
         <span class="bar-label">${esc(labelOf(k))}</span>
-        <span class="bar-track"><span class="bar-fill" style="width:${Math.max(4, (n / max) * 100)}%"></span></span>
+        <span class="bar-track"><span class="bar-fill" data-width="${Math.max(4, (n / max) * 100).toFixed(1)}"></span></span>
         <span class="bar-n">${n}</span></button></li>`).join("");
   }
 

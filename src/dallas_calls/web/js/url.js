@@ -1,7 +1,10 @@
 // Filter state and the open call live in the URL hash: #call=25-0281995&p=1,2&div=Central&q=elm
 // so a view can be bookmarked or shared, and /#call=<incident_number> deep-links to a call.
+// "Near" is there too: #near=32.7791,-96.8003&r=1000&at=1500%20Main%20St (centre, radius in metres,
+// and what was searched for, if anything).
 
 import { EMPTY_FILTERS } from "./state.js";
+import { parseNear, writeNear } from "./near.js";
 
 const KEYS = { q: "q", division: "div", nature: "type", status: "status", loc: "loc" };
 
@@ -16,16 +19,18 @@ export function readHash(hash = location.hash) {
     call: params.get("call") || null,
     cluster: params.get("cluster") !== "0",
     view: params.get("view") || null,
+    near: parseNear(params),
   };
 }
 
-export function buildHash({ filters, call, cluster, view }) {
+export function buildHash({ filters, call, cluster, view, near }) {
   const params = new URLSearchParams();
   if (call) params.set("call", call);
   for (const [field, key] of Object.entries(KEYS)) if (filters[field]) params.set(key, filters[field]);
   if (filters.priority.length) params.set("p", filters.priority.join(","));
   if (cluster === false) params.set("cluster", "0");
   if (view && view !== "map") params.set("view", view);
+  writeNear(params, near);
   const s = params.toString().replace(/%2C/g, ",");
   return s ? `#${s}` : "";
 }
