@@ -220,4 +220,4 @@ def test_the_openapi_document_lists_the_export_formats_and_geocode(make_server: 
             op["responses"]["200"]["content"]
         )
     geocode = doc["paths"]["/geocode"]["get"]["responses"]
-    assert {"200", "400", "404", "503"} <= set(geocode)
+    assert {"200", "400", "404", "409"} <= set(geocode)

@@ -294,7 +294,7 @@ def create_app(
         "/current-calls/",
         tags=["calls"],
         summary="Open calls, with the last event id",
-        responses=with_export_content(responses(schemas.CurrentCallsBody)),
+        responses=with_export_content(responses(schemas.CurrentCallsBody, 422)),
     )
     async def current_calls(request: Request, format: ExportFormat | None = None) -> Response:
         """`{"current_active_calls": [Call], "last_event_id": N, "as_of": ts}`. Strong ETag;

@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
+from dallas_calls.api.openapi import ERROR_CONTENT, responses
 from dallas_calls.api.stats import iso_utc
 from dallas_calls.config import Settings
 from dallas_calls.export.formats import EXPORT_FORMATS, MEDIA_TYPES, export_chunks
@@ -57,11 +58,8 @@ def _error_doc(description: str) -> dict[str, Any]:
 
 
 GEOCODE_RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {"model": GeocodeBody, "description": "The place found, with how precisely"},
-    400: _error_doc("An empty query, or one over 200 characters"),
-    404: _error_doc("Nothing in Dallas matches"),
-    429: _error_doc("Rate limited"),
-    409: _error_doc("Locating is turned off on this server (`unavailable`)"),
+    **responses(GeocodeBody, 400, 404, 422),
+    409: {"description": "Locating is turned off on this server (`unavailable`)", "content": ERROR_CONTENT},
 }
 
 
