@@ -38,7 +38,7 @@ DEFAULT_RING_SIZE = 10_000
 VIEW_QUEUE_SIZE = 100_000
 RECENT_CLOSED_BOUND = 20_000  # closed calls kept for the opened-per-hour chart
 LOAD_REPLAY = 1000  # newest events applied again on load (see load())
-SYNC_CHUNK = 500  # events applied between two turns of the event loop
+SYNC_CHUNK = 200  # events applied between two turns of the event loop
 
 
 class EventStore(Protocol):
