@@ -167,3 +167,28 @@ async def test_replay_time_base(tmp_path: Path, feed_sequence: Path, rebase: boo
     else:
         assert snap.fetched_at.isoformat() == "2019-06-18T05:17:00+00:00"
         assert snap.rows[0]["date"] == "2019-06-17T00:00:00.000"
+
+
+async def test_a_location_is_cached_only_with_its_event(
+    tmp_path: Path, feed_sequence: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cache write and the location.resolved event are one transaction: a failure between
+    them leaves neither, so the next run locates the key again and announces it."""
+    store = SqliteStore(tmp_path / "db.sqlite3")
+    locator = _FixedLocator()
+    pipeline = Pipeline(store, LocalObjectStore(tmp_path / "archive"), locator=locator)
+    await pipeline.poll(ReplaySource(feed_sequence))
+    before = store.last_event_id()
+
+    def fails(*args: Any, **kwargs: Any) -> Any:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(store, "_append", fails)
+    with pytest.raises(OSError):
+        await pipeline.locate_pending()
+    monkeypatch.undo()
+    assert store.last_event_id() == before
+    assert store.location_keys_needing_geocode("2019-06-18T05:17:00Z"), "nothing cached without its event"
+    resolved = await pipeline.locate_pending()
+    assert resolved and all(e.type == "location.resolved" for e in resolved)
+    assert await pipeline.locate_pending() == []

@@ -433,21 +433,17 @@ class Pipeline:
         by_key: dict[str, list[Call]] = {}
         for call in open_calls.values():
             by_key.setdefault(call.location_key, []).append(call)
-        new_events = []
+        answers: list[Resolution] = []
         for key in keys:
             calls = by_key.get(key)
             if not calls:
                 continue
             try:
-                found = resolve_location(locator, key, calls, now_dt)
+                answers.append(resolve_location(locator, key, calls, now_dt))
             except Exception as exc:  # a broken provider must not stop the others' keys
                 log.warning("locating %r failed: %s", key, exc)
                 metrics.GEOCODE_LOOKUPS.labels("error").inc()
-                continue
-            self.store.put_location(key, found.geo, found.expires_at, resolved_at=now)
-            if found.event is not None:
-                new_events.append(found.event)
-        events = self.store.append_events(new_events)
+        events = self.store.record_locations(answers, resolved_at=now)
         self._archive_events(events, now_dt)
         count_events(events)
         return events

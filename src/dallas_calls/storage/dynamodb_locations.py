@@ -13,29 +13,14 @@ import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from functools import partial
-from typing import Any, Protocol
+from typing import Any
 
-from dallas_calls.model import Event, Geo, NewEvent
+from dallas_calls.model import Event, Geo
 from dallas_calls.storage.dynamodb_log import EventLog
 from dallas_calls.storage.dynamodb_schema import Item, _dumps, _n, _s, _str, epoch
+from dallas_calls.storage.port import Resolved
 
 LOCATIONS_PER_COMMIT = 40  # + counter + batch items: well under the 100 actions of a transaction
-
-
-class Resolved(Protocol):
-    """One key's answer (``pipeline.Resolution``): what to cache, until when, its event if located."""
-
-    @property
-    def location_key(self) -> str: ...
-
-    @property
-    def geo(self) -> Geo: ...
-
-    @property
-    def expires_at(self) -> str: ...
-
-    @property
-    def event(self) -> NewEvent | None: ...
 
 
 class LocationCache(EventLog):

@@ -9,6 +9,22 @@ from dallas_calls.model import Call, ChangeSet, Event, Geo, NewEvent, PollRecord
 from dallas_calls.tracking.state import OpenCalls
 
 
+class Resolved(Protocol):
+    """One key's answer (``pipeline.Resolution``): what to cache, until when, its event if located."""
+
+    @property
+    def location_key(self) -> str: ...
+
+    @property
+    def geo(self) -> Geo: ...
+
+    @property
+    def expires_at(self) -> str: ...
+
+    @property
+    def event(self) -> NewEvent | None: ...
+
+
 class ReadStore(Protocol):
     """What the API reads: enough for the current-calls view, resume, call history and readiness.
     SQLite (one machine) and DynamoDB (API replicas on ECS) both provide it."""

@@ -18,6 +18,7 @@ from typing import Any
 
 from dallas_calls.events.encode import changeset_events
 from dallas_calls.model import Call, ChangeSet, Event, Geo, NewEvent, PollRecord, QuarantinedRow
+from dallas_calls.storage.port import Resolved
 from dallas_calls.storage.sqlite_schema import SCHEMA_VERSION, SchemaTooNew, migrate
 from dallas_calls.storage.sqlite_tracked import (
     LAST_SEEN,
@@ -372,15 +373,30 @@ class SqliteStore:
             ).fetchone()
         return Geo.from_dict(json.loads(row[0])) if row else None
 
+    def record_locations(self, resolutions: Sequence[Resolved], resolved_at: str) -> list[Event]:
+        """Cache the answers and append the events of the located ones in one transaction: a crash
+        never leaves a cached answer whose ``location.resolved`` was not logged (it would never
+        be announced: the cache says the key needs no more work)."""
+        with self._transaction() as conn:
+            for found in resolutions:
+                self._put_location(conn, found.location_key, found.geo, found.expires_at, resolved_at)
+            return self._append(conn, [f.event for f in resolutions if f.event is not None])
+
     def put_location(self, location_key: str, geo: Geo, expires_at: str, resolved_at: str = "") -> None:
         with self._transaction() as conn:
-            conn.execute(
-                "INSERT INTO locations (location_key, geo, precision, resolved_at, expires_at) "
-                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (location_key) DO UPDATE SET geo = excluded.geo, "
-                "precision = excluded.precision, resolved_at = excluded.resolved_at, "
-                "expires_at = excluded.expires_at",
-                (location_key, _dumps(geo.to_dict()), geo.precision, resolved_at or expires_at, expires_at),
-            )
+            self._put_location(conn, location_key, geo, expires_at, resolved_at)
+
+    @staticmethod
+    def _put_location(
+        conn: sqlite3.Connection, location_key: str, geo: Geo, expires_at: str, resolved_at: str
+    ) -> None:
+        conn.execute(
+            "INSERT INTO locations (location_key, geo, precision, resolved_at, expires_at) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (location_key) DO UPDATE SET geo = excluded.geo, "
+            "precision = excluded.precision, resolved_at = excluded.resolved_at, "
+            "expires_at = excluded.expires_at",
+            (location_key, _dumps(geo.to_dict()), geo.precision, resolved_at or expires_at, expires_at),
+        )
 
     def expire_locations(self, precisions: Sequence[str]) -> int:
         """Make cached geocodes of these precisions stale, so they are located again."""
