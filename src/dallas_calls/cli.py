@@ -40,6 +40,12 @@ def _settings(args: argparse.Namespace) -> Settings:
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
         raise UsageError(f"invalid configuration: {problems}") from exc
+    if settings.log_format == "json":
+        from dallas_calls.logs import setup_json_logging
+
+        setup_json_logging(settings.log_level)
+    elif settings.log_format != "text":
+        raise UsageError(f"DALLAS_CALLS_LOG_FORMAT must be text or json, got {settings.log_format!r}")
     return settings
 
 

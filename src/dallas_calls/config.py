@@ -164,6 +164,10 @@ class Settings(BaseSettings):
         CITY_GEOCODER_URL, description="The city's ArcGIS GeocodeServer (geocoder `dallas`)."
     )
     log_level: str = Field("INFO", description="Logging level.")
+    log_format: str = Field(
+        "text",
+        description="Log lines as `text` or `json` (one object a line, for CloudWatch; the ECS task sets it).",
+    )
 
     @property
     def db_path(self) -> Path:

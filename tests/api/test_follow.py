@@ -5,6 +5,7 @@ harmless, and a start between the log and the calls table still ends in the log'
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -130,3 +131,27 @@ def test_a_start_between_the_log_and_the_calls_table_ends_in_the_logs_state(
     log = store.events_after(0, 10_000)
     assert set(view.calls) == open_after(log) == set(store.open_calls())
     assert view.last_event_id == log[-1].id
+
+
+def test_a_replica_logs_its_lag_for_the_deployments_alarm(caplog: Any) -> None:
+    """While behind, every check logs ``replica_lag_s`` (a CloudWatch metric filter reads it from
+    the JSON logs); in step, once a minute."""
+    import logging
+    import time as clock
+
+    from dallas_calls.api.follow import Lag
+    from dallas_calls.logs import JsonFormatter
+
+    lag = Lag()
+    logger = logging.getLogger("test.lag")
+    with caplog.at_level(logging.INFO, logger="test.lag"):
+        lag.record(10, 10)
+        lag.log_now(logger)
+        lag.log_now(logger)  # in step: not again within the minute
+        lag.record(25, 10)
+        lag.behind_since = clock.monotonic() - 12
+        lag.log_now(logger)
+    lines = [json.loads(JsonFormatter().format(r)) for r in caplog.records]
+    assert len(lines) == 2 and lines[0]["replica_lag_s"] == 0.0
+    assert lines[1]["replica_lag_s"] >= 12 and lines[1]["store_lag_events"] == 15
+    assert lag.report()["in_step"] is False

@@ -22,7 +22,8 @@ from dallas_calls.model import Event
 log = logging.getLogger(__name__)
 
 STORE_CHECK_S = 2.0  # how often a replica compares itself with the store
-MAX_LAG_S = 10.0  # behind the store for longer than this: /readyz fails
+MAX_LAG_S = 10.0
+LAG_LOG_EVERY_S = 60.0  # how often an in-step replica says so in its log  # behind the store for longer than this: /readyz fails
 READ_PAGE = 1000
 
 
@@ -96,6 +97,7 @@ class Lag:
         self.behind_since: float | None = None
         self.error: str | None = None  # why the last check could not read the store
         self.checked_at = time.monotonic()  # the last check that could
+        self._logged_at = 0.0
 
     def record(self, store_last: int, view_last: int) -> None:
         self.error = None
@@ -105,6 +107,22 @@ class Lag:
             self.behind_since = None
         elif self.behind_since is None:
             self.behind_since = time.monotonic()
+
+    def log_now(self, logger: logging.Logger) -> None:
+        """A line with ``replica_lag_s`` (and ``store_lag_events``) each check while behind, once a
+        minute while in step: with JSON logs, a CloudWatch metric filter makes it the replica-lag
+        metric that the deployment's alarm watches."""
+        now = time.monotonic()
+        behind = self.behind_s()
+        if behind == 0.0 and now - self._logged_at < LAG_LOG_EVERY_S:
+            return
+        self._logged_at = now
+        logger.info(
+            "store lag %.1f s (%s events)",
+            behind,
+            self.events,
+            extra={"replica_lag_s": round(behind, 1), "store_lag_events": self.events},
+        )
 
     def behind_s(self) -> float:
         return 0.0 if self.behind_since is None else time.monotonic() - self.behind_since

@@ -197,6 +197,7 @@ class CurrentCallsView:
         if self._order.held:
             self._order.drain(store)
         self.lag.record(latest, self.last_event_id)
+        self.lag.log_now(log)
         applied = self.last_event_id - before
         if applied > 0:
             log.info("caught up %d event ids from the store that the bus did not bring", applied)

@@ -40,13 +40,12 @@ batches); ``DALLAS_CALLS_GEOCODE`` and the geocoder settings (locator); ``DALLAS
 from __future__ import annotations
 
 import json
-import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any
 
+from dallas_calls.logs import JsonFormatter as JsonFormatter  # the handlers' logs
+from dallas_calls.logs import setup_json_logging as setup_json_logging
 from dallas_calls.storage.dynamodb import TableNames
 
 
@@ -121,38 +120,3 @@ class AwsConfig:
         if not self.bucket:
             raise ValueError("DALLAS_CALLS_BUCKET is not set")
         return self.bucket
-
-
-# -- structured logs ---------------------------------------------------------------------------
-
-_RESERVED = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
-
-
-class JsonFormatter(logging.Formatter):
-    """One JSON object per line: time, level, logger, message, and every ``extra={...}`` field.
-    CloudWatch Logs Insights reads the fields directly."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        body: dict[str, Any] = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        for key, value in vars(record).items():
-            if key not in _RESERVED and not key.startswith("_"):
-                body[key] = value
-        if record.exc_info:
-            body["error"] = self.formatException(record.exc_info)
-        return json.dumps(body, default=str, separators=(",", ":"))
-
-
-def setup_json_logging(level: str | None = None) -> None:
-    """JSON on every root handler (Lambda installs one), or on a new stderr handler if none."""
-    root = logging.getLogger()
-    if not root.handlers:
-        root.addHandler(logging.StreamHandler())
-    for handler in root.handlers:
-        if not isinstance(handler.formatter, JsonFormatter):
-            handler.setFormatter(JsonFormatter())
-    root.setLevel((level or os.environ.get("DALLAS_CALLS_LOG_LEVEL") or "INFO").upper())

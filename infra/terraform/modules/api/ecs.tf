@@ -154,6 +154,8 @@ locals {
       DALLAS_CALLS_ARCHIVE_URI  = "s3://${var.bucket_name}"
       DALLAS_CALLS_CORS_ORIGINS = var.cors_origins
       DALLAS_CALLS_LOG_LEVEL    = var.log_level
+      # JSON log lines: the replica-lag metric filter reads their replica_lag_s field
+      DALLAS_CALLS_LOG_FORMAT = "json"
       # The per-client limits need the real client address: X-Forwarded-For is honoured from the
       # load balancer (the VPC's range), and its last address from outside the VPC is the client
       # (what a client put in the header itself comes before it and is not used).
