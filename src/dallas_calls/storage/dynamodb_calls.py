@@ -77,22 +77,11 @@ class CallsTable(LocationCache):
 
     def _geo_for(self, keys: Iterable[str]) -> dict[str, Geo]:
         """Located cached geocodes of these keys (as SQLite's join: any cached point with a lat)."""
-        wanted = sorted(set(keys))
         found: dict[str, Geo] = {}
-        for start in range(0, len(wanted), 100):
-            request: dict[str, Any] = {
-                self.names.locations: {
-                    "Keys": [{"location_key": _s(k)} for k in wanted[start : start + 100]],
-                    "ProjectionExpression": "location_key, geo",
-                }
-            }
-            while request:
-                response = self.client.batch_get_item(RequestItems=request)
-                for item in response.get("Responses", {}).get(self.names.locations, []):
-                    geo = Geo.from_dict(json.loads(_str(item, "geo") or "{}"))
-                    if geo.lat is not None:
-                        found[str(_str(item, "location_key"))] = geo
-                request = response.get("UnprocessedKeys") or {}
+        for item in self._batch_get(self.names.locations, "location_key", keys, "location_key, geo"):
+            geo = Geo.from_dict(json.loads(_str(item, "geo") or "{}"))
+            if geo.lat is not None:
+                found[str(_str(item, "location_key"))] = geo
         return found
 
     def _with_geo(self, calls: Iterable[Call]) -> list[Call]:
@@ -123,20 +112,13 @@ class CallsTable(LocationCache):
 
     def calls_by_number(self, incidents: Collection[str]) -> dict[str, Call]:
         """The calls among ``incidents`` that the read model holds, open or closed (until their TTL):
-        how the tracker finds a closed call that came back. BatchGetItem, 100 keys a request."""
-        wanted = sorted(set(incidents))
-        found: list[Call] = []
+        how the tracker finds a closed call that came back."""
         seen = self._seen()
-        for start in range(0, len(wanted), 100):
-            request: Item = {
-                self.names.calls: {"Keys": [{"incident_number": _s(n)} for n in wanted[start : start + 100]]}
-            }
-            while request:
-                response = self.client.batch_get_item(RequestItems=request)
-                for item in response.get("Responses", {}).get(self.names.calls, []):
-                    if not self._expired(item):
-                        found.append(self._call_from_item(item, seen))
-                request = response.get("UnprocessedKeys") or {}
+        found = [
+            self._call_from_item(item, seen)
+            for item in self._batch_get(self.names.calls, "incident_number", incidents)
+            if not self._expired(item)
+        ]
         return {c.incident_number: c for c in self._with_geo(found)}
 
     def get_call(self, incident_number: str) -> Call | None:

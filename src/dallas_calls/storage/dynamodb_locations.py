@@ -36,22 +36,8 @@ class LocationCache(EventLog):
 
     def fresh_locations(self, keys: Iterable[str], now: str) -> set[str]:
         """Which of ``keys`` have an unexpired cached geocode (hit or miss)."""
-        wanted = sorted(set(keys))
-        fresh: set[str] = set()
-        for start in range(0, len(wanted), 100):
-            request: dict[str, Any] = {
-                self.names.locations: {
-                    "Keys": [{"location_key": _s(k)} for k in wanted[start : start + 100]],
-                    "ProjectionExpression": "location_key, expires_iso",
-                }
-            }
-            while request:
-                response = self.client.batch_get_item(RequestItems=request)
-                for item in response.get("Responses", {}).get(self.names.locations, []):
-                    if (_str(item, "expires_iso") or "") > now:
-                        fresh.add(str(_str(item, "location_key")))
-                request = response.get("UnprocessedKeys") or {}
-        return fresh
+        items = self._batch_get(self.names.locations, "location_key", keys, "location_key, expires_iso")
+        return {str(_str(item, "location_key")) for item in items if (_str(item, "expires_iso") or "") > now}
 
     def _location_set(
         self,

@@ -74,6 +74,22 @@ class EventLog:
         for page in paginator.paginate(**kwargs):
             yield from page.get("Items", [])
 
+    def _batch_get(
+        self, table: str, key_name: str, keys: Iterable[str], projection: str | None = None
+    ) -> Iterator[Item]:
+        """The items of ``table`` whose string key ``key_name`` is one of ``keys``: BatchGetItem,
+        100 keys a request, unprocessed keys asked again."""
+        wanted = sorted(set(keys))
+        for start in range(0, len(wanted), 100):
+            spec: dict[str, Any] = {"Keys": [{key_name: _s(k)} for k in wanted[start : start + 100]]}
+            if projection:
+                spec["ProjectionExpression"] = projection
+            request: dict[str, Any] = {table: spec}
+            while request:
+                response = self.client.batch_get_item(RequestItems=request)
+                yield from response.get("Responses", {}).get(table, [])
+                request = response.get("UnprocessedKeys") or {}
+
     def _expired(self, item: Item, now_epoch: int | None = None) -> bool:
         expires = _int(item, "expires_at", 0)
         return bool(expires) and expires <= (now_epoch or int(self.clock().timestamp()))
