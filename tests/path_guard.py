@@ -3,7 +3,7 @@
 An audit hook (PEP 578) sees every ``open``, ``os.listdir`` and ``os.scandir`` in the test process.
 A path is allowed when it lies in the repository, a temporary folder (but never beside the checkout), the Python installation
 (stdlib, the venv's site-packages) or the operating system's own folders; anything else (a data
-folder beside the checkout such as ``../shared``, a home directory) is a violation. Violations are
+folder beside the checkout, a home directory) is a violation. Violations are
 collected and fail the session at its end (see ``tests/conftest.py``), naming each path.
 
 Child processes (``serve`` under test, Chromium) are not covered by the hook; they are started with
@@ -63,7 +63,7 @@ def _under(path: str, root: str) -> bool:
 
 def is_allowed(path: str) -> bool:
     """Whether a test may read ``path`` (absolute or relative to the working directory). Beside the
-    checkout (``../shared``) is never allowed, even when the clone itself sits in a temporary folder."""
+    checkout is never allowed, even when the clone itself sits in a temporary folder."""
     full = os.path.abspath(path)
     if _under(full, str(REPO)):
         return True

@@ -11,7 +11,7 @@ from tests.path_guard import GUARD, REPO, is_allowed
 
 
 def test_a_data_folder_beside_the_checkout_is_a_violation() -> None:
-    beside = REPO.parent / "shared" / "data" / "feed"
+    beside = REPO.parent / "a-folder-beside-the-checkout" / "feed"  # never created: only opened
     with GUARD.capture() as seen:
         with contextlib.suppress(OSError):
             open(beside / "x.json").close()
@@ -33,4 +33,4 @@ def test_the_repository_and_temporary_folders_are_allowed() -> None:
     assert not is_allowed(str(Path.home() / "somewhere-else.csv")) or str(Path.home()).startswith(
         tempfile.gettempdir()
     )
-    assert not is_allowed("/work-elsewhere/shared/data/feed/2019.json")
+    assert not is_allowed("/somewhere-else/data/feed/2019.json")
