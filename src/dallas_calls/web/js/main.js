@@ -144,7 +144,8 @@ async function main() {
   // ------------------------------------------------------------ near a place
   const nearCtl = new NearControl({
     locate: $("near-locate"), address: $("near-address"), radius: $("near-radius"), clear: $("near-clear"), status: $("near-status"),
-  }, { onChange: setNear });
+    draw: $("near-draw"), view: $("near-view"),
+  }, { onChange: setNear, area: map.area });
   $("near-find").addEventListener("click", () => nearCtl.find());
   $("near-address").addEventListener("keydown", (e) => {
     if (e.key === "Enter") { e.preventDefault(); nearCtl.find(); }
