@@ -103,8 +103,9 @@ export class LiveBadge {
     const saved = state === "offline" || (state === "reconnecting" && this.conn.fromCache);
     const seen = saved ? this.conn.savedAt : this.lastUpdate;
     const clock = seen ? fmtClock(seen) : "";
-    if (this.time.dataset.clock !== clock) {
-      this.time.dataset.clock = clock;
+    const key = `${saved ? "seen" : "updated"} ${clock}`;
+    if (this.time.dataset.clock !== key) {
+      this.time.dataset.clock = key;
       this.time.replaceChildren();
       if (clock) {
         const word = document.createElement("span");
