@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 from .conftest import CHROMIUM, CHROMIUM_ARGS, _loopback_only
+from .test_accessibility import AXE, axe_problems
 from .test_area_alerts import RADIUS_M, calls_in_area, upcoming_place
 from .test_dashboard import LIVE, ids_of, open_dashboard, row_ids, settle, shot, wait_for
-from .test_accessibility import AXE, axe_problems
 
 pytestmark = pytest.mark.browser
 
@@ -57,7 +57,6 @@ def test_offline_the_page_opens_with_the_calls_it_saw_and_goes_live_again(
     page = new_page(bypass_csp=True, reduced_motion="reduce")  # axe-core is injected below
     controlled_dashboard(page, live_server)
     wait_for(page, "() => document.querySelectorAll('li.call-row').length > 0")
-
 
     # 1. nothing saved yet (the copy is dropped): the shell opens and says there is no data
     page.context.set_offline(True)
