@@ -51,6 +51,36 @@ def test_chromium_finds_the_dashboard_installable(browser: Any, live_server: Any
         context.close()
 
 
+def test_a_release_replaces_the_old_shell_cache(new_page: Any, live_server: Any) -> None:
+    page = new_page()
+    # the caches an earlier release left (a page of this origin that is not the dashboard makes them)
+    page.goto(live_server.url + "/healthz")
+    page.evaluate(
+        """async () => { const old = await caches.open('dallas-calls-shell-0123456789abcdef');
+                         await old.put('/static/js/gone.js', new Response('old'));
+                         await caches.open('someone-elses-cache'); }"""
+    )
+    controlled_dashboard(page, live_server)
+    version = page.evaluate(
+        "fetch('/sw.js').then(r => r.text()).then(t => JSON.parse(t.match(/^const SHELL = (.*);$/m)[1]).version)"
+    )
+    page.wait_for_function(
+        "v => caches.keys().then(k => !k.includes('dallas-calls-shell-0123456789abcdef') && k.includes(`dallas-calls-shell-${v}`))",
+        arg=version,
+    )
+    names = page.evaluate("caches.keys()")
+    assert "someone-elses-cache" in names, "only this app's caches are cleared"
+    shell = page.evaluate(
+        "v => caches.open(`dallas-calls-shell-${v}`).then(c => c.keys()).then(rs => rs.map(r => new URL(r.url).pathname))",
+        version,
+    )
+    modules = page.evaluate(
+        "[...document.querySelectorAll('script[type=module]')].map(s => new URL(s.src).pathname)"
+    )
+    assert "/" in shell and set(modules) <= set(shell)
+    assert page.page_errors == []
+
+
 def test_offline_the_page_opens_with_the_calls_it_saw_and_goes_live_again(
     new_page: Any, live_server: Any
 ) -> None:
@@ -81,6 +111,15 @@ def test_offline_the_page_opens_with_the_calls_it_saw_and_goes_live_again(
     assert banner.is_hidden()
     expected = ids_of(settle(live_server))
     wait_for(page, "n => document.querySelectorAll('li.call-row').length === n", len(expected))
+
+    # what the worker keeps: this origin's shell and data only; never the stream, an export or a tile
+    kept = page.evaluate(
+        """async () => { const out = [];
+             for (const name of await caches.keys()) for (const r of await (await caches.open(name)).keys()) out.push(r.url);
+             return out; }"""
+    )
+    assert kept and all(u.startswith(live_server.url + "/") for u in kept), kept
+    assert not [u for u in kept if "/get-events/" in u or "format=" in u]
 
     # 3. offline again: a reload shows the calls this device saw, with the time it saw them
     page.context.set_offline(True)

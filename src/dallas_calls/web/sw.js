@@ -44,17 +44,15 @@ function strategy(request) {
   if (url.origin !== self.location.origin) return null;
   if (NEVER.some((p) => url.pathname === p || url.pathname.startsWith(p))) return null;
   if (url.searchParams.has("format")) return null; // a download: always fresh, never stored
-  if (request.mode === "navigate" || NETWORK_FIRST.includes(url.pathname) || url.pathname.startsWith("/geo/")) {
-    return "network-first";
-  }
+  // (a tab opened on /history or /calls/... is not the dashboard: left to the network)
+  if (NETWORK_FIRST.includes(url.pathname) || url.pathname.startsWith("/geo/")) return "network-first";
   if (url.pathname.startsWith("/static/") || url.pathname === "/manifest.webmanifest") return "cache-first";
   return null;
 }
 
-/** The key a response is kept under: the path alone (query strings and fragments vary). */
+/** The key a response is kept under: the path alone (query strings vary; fragments are not sent). */
 function keyOf(request) {
-  const url = new URL(request.url);
-  return request.mode === "navigate" ? "/" : url.pathname;
+  return new URL(request.url).pathname;
 }
 
 /** Keep a copy of a good answer, stamped with when it was fetched (the body as decoded by fetch). */
