@@ -1,11 +1,13 @@
 // Area alerts: saved areas (a centre and a radius, or a drawn box; optionally some priorities and a
 // call type), kept in localStorage. While the page is open, each new call that lands in one gives a
-// toast in the page and, with the user's permission, a system notification. The page holds every
-// open call for its map, so matching is done here on the client, with the same rules as the
-// server's ?near= / ?bbox= stream filter (for clients that want only their area's events).
+// toast in the page and, with the user's permission, a system notification (through the service
+// worker when one is active: offline.js notify; its click comes back as a "show-call" message).
+// The page holds every open call for its map, so matching is done here on the client, with the
+// same rules as the server's ?near= / ?bbox= stream filter (for clients that want only their area's events).
 
 import { addressOf, esc, hasPoint, natureText, priorityKey, priorityShort } from "./format.js";
 import { boxArea, describeArea, withinNear } from "./near.js";
+import { notify } from "./offline.js";
 
 const KEY = "dallas-calls.alerts";
 const MAX_ALERTS = 20;
@@ -144,11 +146,7 @@ export class AreaAlerts {
       <button type="button" class="icon-btn" data-dismiss aria-label="Dismiss">✕</button>`;
     this.el.toasts.append(toast);
     while (this.el.toasts.children.length > MAX_TOASTS) this.el.toasts.firstElementChild.remove();
-    if ("Notification" in window && Notification.permission === "granted") {
-      try {
-        const n = new Notification(title, { body, tag: call.incident_number });
-        n.onclick = () => { window.focus(); this.onShow(call.incident_number); };
-      } catch { /* some browsers allow notifications only from a service worker */ }
-    }
+    const id = call.incident_number;
+    this.notified = notify(title, { body, tag: id, icon: "/static/icons/icon-192.png", data: { incident: id } }, () => this.onShow(id));
   }
 }

@@ -16,6 +16,7 @@ import { NearControl } from "./nearcontrol.js";
 import { byDistance, distanceOf, withinNear } from "./near.js";
 import { initDownloads } from "./downloads.js";
 import { AreaAlerts } from "./alerts.js";
+import { OfflineBanner, OfflineCopy, onShowCall, registerServiceWorker } from "./offline.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -33,6 +34,7 @@ async function loadConfig() {
 }
 
 async function main() {
+  registerServiceWorker();
   initThemeControl($("theme"));
   const config = await loadConfig();
   const initial = readHash();
@@ -152,9 +154,11 @@ async function main() {
   });
   nearCtl.show(ui.near);
   map.setNear(ui.near);
-  const alerts = new AreaAlerts({ add: $("alert-add"), list: $("alerts-list"), toasts: $("toasts") }, {
-    onShow: (id) => { if (matchMedia("(max-width: 760px)").matches) setView("map"); selectCall(id); },
-  });
+  const showAlerted = (id) => { if (matchMedia("(max-width: 760px)").matches) setView("map"); selectCall(id); };
+  const alerts = new AreaAlerts({ add: $("alert-add"), list: $("alerts-list"), toasts: $("toasts") }, { onShow: showAlerted });
+  onShowCall(showAlerted); // a click on a notification the service worker showed
+  const offlineBanner = new OfflineBanner($("offline-banner"));
+  const offlineCopy = new OfflineCopy(store);
 
   initDownloads({ start: $("dl-start"), end: $("dl-end"), csv: $("dl-history-csv"), geojson: $("dl-history-geojson") });
 
@@ -309,15 +313,18 @@ async function main() {
   const conn = new LiveConnection(store, (state) => {
     badge.setConnection(state);
     document.body.dataset.connection = state.status;
-  }, (body) => modeIndicator.update(body));
+    offlineBanner.update(state);
+    offlineCopy.status(state);
+  }, (body, fromCache) => { modeIndicator.update(body); offlineCopy.loaded(body, fromCache); });
   window.addEventListener("online", () => conn.retryNow());
+  window.addEventListener("offline", () => conn.networkLost());
   document.addEventListener("visibilitychange", () => { if (!document.hidden) conn.retryNow(); });
   await conn.start();
   stats.refresh();
   badge.checkReady();
 
   // a handle for debugging and end-to-end tests
-  window.dallasCalls = { store, map, list, details, conn, ui, render, modeIndicator, nearCtl, alerts };
+  window.dallasCalls = { store, map, list, details, conn, ui, render, modeIndicator, nearCtl, alerts, offlineCopy };
 }
 
 main().catch((err) => {
