@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from dallas_calls.export.replay import reconstructed_events, replay_cut
+from dallas_calls.export.replay import reconstructed_events, replay_cut, was_pruned
 from dallas_calls.feed.source import ReplaySource
 from dallas_calls.model import Call
 from tests.api.conftest import call_dict
@@ -45,6 +45,11 @@ def test_a_window_gives_its_logged_events_in_order_and_replays_to_the_store(
     with httpx.Client(base_url=server.url) as http:
         res = http.get("/history/events", params=WINDOW)
         history = http.get("/history", params={**WINDOW, "limit": 5000}).json()
+        whole = http.get("/history/events", params=WHOLE).json()
+    # a window from before the first event, nothing pruned: the log covers it all
+    assert whole["source"] == "log" and whole["initial"] == [] and whole["note"] is None
+    assert [e["id"] for e in whole["events"]] == [e.id for e in logged]
+    assert replayed(whole) == set(server.store.open_calls())
     assert res.status_code == 200, res.text
     body = res.json()
     assert body["source"] == "log" and body["note"] is None and body["reconstructed_until"] is None
@@ -153,8 +158,10 @@ def test_rebuilt_events_keep_time_order_and_the_window() -> None:
         ("05:20", "call.closed", "B"),
     ]
     s, e = "2019-06-18T05:00:00Z", "2019-06-18T06:00:00Z"
-    assert replay_cut(s, e, None, ever_logged=False) == s
-    assert replay_cut(s, e, None, ever_logged=True) == e
-    assert replay_cut(s, e, "2019-06-18T05:30:00Z", ever_logged=True) == "2019-06-18T05:30:00Z"
-    assert replay_cut(s, e, "2019-06-18T04:00:00Z", ever_logged=True) == s
-    assert replay_cut(s, e, "2019-06-18T08:00:00Z", ever_logged=True) == e
+    assert replay_cut(s, e, "2019-06-18T05:30:00Z", pruned=False) == s
+    assert replay_cut(s, e, None, pruned=True) == e
+    assert replay_cut(s, e, "2019-06-18T05:30:00Z", pruned=True) == "2019-06-18T05:30:00Z"
+    assert replay_cut(s, e, "2019-06-18T04:00:00Z", pruned=True) == s
+    assert replay_cut(s, e, "2019-06-18T08:00:00Z", pruned=True) == e
+    assert not was_pruned(None, 0) and was_pruned(None, 7)
+    assert not was_pruned(1, 9) and was_pruned(5, 9) and not was_pruned(5, 9, skipped=4)

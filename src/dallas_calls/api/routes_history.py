@@ -21,7 +21,7 @@ from dallas_calls.api.errors import ApiError
 from dallas_calls.api.inputs import time_param
 from dallas_calls.api.openapi import responses
 from dallas_calls.api.stats import iso_utc
-from dallas_calls.export.replay import WindowEvents, replay_cut, window_events
+from dallas_calls.export.replay import WindowEvents, replay_cut, was_pruned, window_events
 from dallas_calls.model import Call, Event
 from dallas_calls.storage.port import ReadStore
 
@@ -61,6 +61,15 @@ def _kept_from(store: ReadStore) -> str | None:
     return found[0].at if found else None
 
 
+def _skipped(store: ReadStore, below: int | None) -> int:
+    """Ids below ``below`` never given on purpose (SQLite's ``event_id_jumps``: a store that took
+    over from another); 0 on a store that has no such jumps."""
+    jumps = getattr(store, "event_id_jumps", None)
+    if below is None or not callable(jumps):
+        return 0
+    return sum(max(0, min(b, below - 1) - a + 1) for a, b in jumps())
+
+
 def read_window_events(store: ReadStore, start: str, end: str, limit: int) -> WindowEvents:
     """Blocking: every read ``/history/events`` needs, then the answer."""
     if not isinstance(store, WindowReads):
@@ -69,7 +78,8 @@ def read_window_events(store: ReadStore, start: str, end: str, limit: int) -> Wi
             start, end, end, [], rebuilt, [], limit, _kept_from(store), None, initial_known=False
         )
     kept_from = _kept_from(store)
-    cut = replay_cut(start, end, kept_from, store.last_event_id() > 0)
+    first = store.first_event_id()
+    cut = replay_cut(start, end, kept_from, was_pruned(first, store.last_event_id(), _skipped(store, first)))
     initial = store.calls_open_at(start, limit + 1)
     rebuilt = store.calls_between(start, cut, limit + 1) if cut > start else []
     logged = store.events_between(cut, end, limit + 1) if cut < end else []

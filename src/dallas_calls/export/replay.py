@@ -23,13 +23,23 @@ Source = Literal["log", "reconstructed", "mixed"]
 RECONSTRUCTED_NOTE = "reconstructed from call records: field updates not kept"
 
 
-def replay_cut(start: str, end: str, kept_from: str | None, ever_logged: bool) -> str:
-    """Where the log takes over in ``[start, end)``: the oldest kept event's time, clamped to the
-    window. With no event kept at all, the whole window when events were ever written (they were
-    all pruned), none when the log was always empty (nothing happened: nothing is missing)."""
+def replay_cut(start: str, end: str, kept_from: str | None, pruned: bool) -> str:
+    """Where the log takes over in ``[start, end)``: the window start when nothing was ever pruned;
+    else the oldest kept event's time clamped to the window, or the window's end when every event
+    was pruned."""
+    if not pruned:
+        return start
     if kept_from is None:
-        return end if ever_logged else start
+        return end
     return min(max(kept_from, start), end)
+
+
+def was_pruned(first_id: int | None, last_id: int, skipped: int = 0) -> bool:
+    """Whether events were dropped from the log: ids start at 1 and only ever grow, so a first kept
+    id above 1 (beyond the ids ``skipped`` on purpose) or no event left after some were given."""
+    if first_id is None:
+        return last_id > 0
+    return first_id - 1 > skipped
 
 
 def reconstructed_events(calls: Iterable[Call], start: str, cut: str) -> list[dict[str, Any]]:
