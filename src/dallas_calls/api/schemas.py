@@ -126,6 +126,31 @@ class HistoryBody(BaseModel):
     calls: list[CallBody]
 
 
+class HistoryEventBody(BaseModel):
+    """An event of a replay: as logged (its id), or rebuilt from a call record (no id)."""
+
+    id: int | None
+    type: str
+    at: str
+    data: dict[str, Any]
+    reconstructed: bool
+
+
+class HistoryEventsBody(BaseModel):
+    start: str
+    end: str
+    initial: list[CallBody] = Field(description="the calls open at `start`")
+    initial_truncated: bool
+    count: int
+    truncated: bool = Field(description="more events than `limit` in the window: the rest left out")
+    events: list[HistoryEventBody]
+    source: Literal["log", "reconstructed", "mixed"]
+    reconstructed_until: Nullable = Field(description="events before this time are rebuilt from call records")
+    kept_from: Nullable = Field(description="the time of the oldest event the log still holds")
+    note: Nullable
+    window_calls: int | None = Field(description="calls first seen in the window (null: not counted)")
+
+
 class HealthBody(BaseModel):
     ok: bool
     uptime_s: float

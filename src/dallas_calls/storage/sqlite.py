@@ -135,6 +135,28 @@ class SqliteStore:
             ).fetchall()
             return self._calls_from_rows(rows)
 
+    def calls_open_at(self, at: str, limit: int = 1000) -> list[Call]:
+        """Calls first seen before ``at`` and not closed before it (for a replay's starting
+        state), oldest first. A call reopened since reads as it is now."""
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT {_CALL_COLUMNS} FROM calls "
+                "WHERE json_extract(data, '$.first_seen') < ? AND (closed_at IS NULL OR closed_at >= ?) "
+                "ORDER BY json_extract(data, '$.first_seen') LIMIT ?",
+                (at, at, limit),
+            ).fetchall()
+            return self._calls_from_rows(rows)
+
+    def count_calls_between(self, start: str, end: str) -> int:
+        """How many calls were first seen in [start, end) (for "shown of how many")."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT COUNT(*) FROM calls "
+                "WHERE json_extract(data, '$.first_seen') >= ? AND json_extract(data, '$.first_seen') < ?",
+                (start, end),
+            ).fetchone()
+        return int(row[0])
+
     # -- applying changes ----------------------------------------------------------------------
 
     def _insert_poll(
@@ -252,6 +274,16 @@ class SqliteStore:
                 "SELECT id, type, at, incident_number, location_key, data FROM events "
                 "WHERE id > ? ORDER BY id LIMIT ?",
                 (after_id, limit),
+            ).fetchall()
+        return [self._event(r) for r in rows]
+
+    def events_between(self, start: str, end: str, limit: int = 1000) -> list[Event]:
+        """Events with ``start <= at < end``, in id order (the order they happened)."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT id, type, at, incident_number, location_key, data FROM events "
+                "WHERE at >= ? AND at < ? ORDER BY id LIMIT ?",
+                (start, end, limit),
             ).fetchall()
         return [self._event(r) for r in rows]
 

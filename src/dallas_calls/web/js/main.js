@@ -17,6 +17,7 @@ import { byDistance, distanceOf, withinNear } from "./near.js";
 import { initDownloads } from "./downloads.js";
 import { AreaAlerts } from "./alerts.js";
 import { OfflineBanner, OfflineCopy, onShowCall, registerServiceWorker } from "./offline.js";
+import { HistoryView } from "./history.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -40,6 +41,7 @@ async function main() {
   const initial = readHash();
   const ui = {
     filters: initial.filters, call: initial.call, cluster: initial.cluster, view: initial.view || "map", near: initial.near,
+    window: initial.window,
   };
 
   const store = new CallStore();
@@ -82,7 +84,7 @@ async function main() {
   }
 
   function fillOptions() {
-    const calls = store.all();
+    const calls = source().all();
     const opts = {
       division: new Set(calls.map((c) => c.division).filter(Boolean)),
       nature: new Set(calls.map((c) => c.nature_of_call).filter(Boolean)),
@@ -160,7 +162,28 @@ async function main() {
   const offlineBanner = new OfflineBanner($("offline-banner"));
   const offlineCopy = new OfflineCopy(store);
 
-  initDownloads({ start: $("dl-start"), end: $("dl-end"), csv: $("dl-history-csv"), geojson: $("dl-history-geojson") });
+  const setDownloads = initDownloads({ start: $("dl-start"), end: $("dl-end"), csv: $("dl-history-csv"), geojson: $("dl-history-geojson") });
+
+  // ------------------------------------------------------------ history (its own calls, same filters)
+  const historyView = new HistoryView({
+    section: $("history"), form: $("hist-form"), presets: [...document.querySelectorAll("#history [data-preset]")],
+    start: $("hist-start"), end: $("hist-end"), status: $("hist-status"), play: $("replay-play"), speed: $("replay-speed"),
+    range: $("replay-range"), clock: $("replay-clock"), exit: $("replay-exit"), replayStatus: $("replay-status"),
+    csv: $("hist-dl-csv"), geojson: $("hist-dl-geojson"),
+  }, {
+    setDownloads,
+    onWindow: (w) => { ui.window = w.preset ? { preset: w.preset } : { startMs: w.startMs, endMs: w.endMs }; writeHash(ui); },
+    onChange: ({ fit = false } = {}) => {
+      if (ui.view !== "history") return;
+      map.prune(historyView);
+      fillOptions();
+      const shown = render();
+      if (fit) map.fitTo(shown);
+      if (details.isOpen) details.changed(details.id);
+    },
+  });
+  /** Where the calls on screen come from: the live store, or the History view's window. */
+  const source = () => (ui.view === "history" ? historyView : store);
 
   // ------------------------------------------------------------ rendering
   let renderQueued = false;
@@ -168,11 +191,13 @@ async function main() {
   function render() {
     renderQueued = false;
     alerts.setContext(ui.near, ui.filters);
-    const all = store.all();
+    const all = source().all();
+    const live = store.all();
     const near = ui.near;
     const inArea = all.filter((c) => withinNear(c, near));
     const shown = inArea.filter((c) => matches(c, ui.filters)).sort(near ? byDistance(near) : byReceivedDesc);
     list.distanceOf = near ? (c) => distanceOf(c, near) : null;
+    list.durationOf = ui.view === "history" ? (c) => historyView.durationOf(c) : null;
     map.sync(shown);
     list.render(shown);
     // each chip counts the calls it would show with the other filters as they are
@@ -188,9 +213,10 @@ async function main() {
       : `${all.length} calls${unlocated ? ` · ${unlocated} not on map` : ""}`;
     $("list-empty").hidden = shown.length > 0;
     $("toggle-count").textContent = String(shown.length);
-    const p1 = all.filter((c) => priorityKey(c) === "1").length;
-    $("summary").textContent = `${all.length} open call${all.length === 1 ? "" : "s"}${p1 ? ` · ${p1} priority 1` : ""}${unlocated ? ` · ${unlocated} without location` : ""}`;
-    document.body.dataset.openCalls = String(all.length);
+    const p1 = live.filter((c) => priorityKey(c) === "1").length;
+    const liveUnlocated = live.filter((c) => !hasPoint(c)).length;
+    $("summary").textContent = `${live.length} open call${live.length === 1 ? "" : "s"}${p1 ? ` · ${p1} priority 1` : ""}${liveUnlocated ? ` · ${liveUnlocated} without location` : ""}`;
+    document.body.dataset.openCalls = String(live.length);
     document.body.dataset.shownCalls = String(shown.length);
     return shown;
   }
@@ -205,6 +231,12 @@ async function main() {
   store.subscribe((change) => {
     badge.updated();
     alerts.consider(change);
+    if (ui.view === "history") { // the map and list show the window, not the live calls
+      if (!loaded && change.kind === "load") { loaded = true; if (ui.call) selectCall(ui.call, { push: false, fromHash: true }); }
+      queueRender();
+      stats.soon();
+      return;
+    }
     if (change.kind === "load") {
       map.prune(store);
       fillOptions();
@@ -239,17 +271,17 @@ async function main() {
   // ------------------------------------------------------------ selection
   function selectCall(id, { push = true, fromHash = false } = {}) {
     if (id === ui.call && details.isOpen === !!id && !fromHash) {
-      if (id) map.select(id, store.get(id));
+      if (id) map.select(id, source().get(id));
       return;
     }
     const opener = document.activeElement;
     ui.call = id || null;
     if (!fromHash) writeHash(ui, { push });
     list.select(ui.call);
-    map.select(ui.call, ui.call ? store.get(ui.call) : null);
+    map.select(ui.call, ui.call ? source().get(ui.call) : null);
     if (ui.call) {
       if (!details.isOpen) details.opener = opener;
-      details.open(ui.call, store.get(ui.call));
+      details.open(ui.call, source().get(ui.call));
     } else {
       const back = details.opener;
       details.close();
@@ -271,19 +303,30 @@ async function main() {
     const shown = render();
     if (refit) map.fitTo(shown);
     if (h.cluster !== ui.cluster) { ui.cluster = h.cluster; map.setClustering(ui.cluster); render(); }
+    if ((h.view || "map") !== ui.view) setView(h.view || "map");
+    if (ui.view === "history" && JSON.stringify(h.window) !== JSON.stringify(ui.window)) { ui.window = h.window; historyView.activate(h.window); }
     if (h.call !== ui.call) selectCall(h.call, { fromHash: true });
   });
   window.addEventListener("popstate", () => window.dispatchEvent(new HashChangeEvent("hashchange")));
 
   // ------------------------------------------------------------ views (phone)
   function setView(view) {
+    const was = ui.view;
     ui.view = view;
     $("layout").dataset.view = view;
     for (const b of document.querySelectorAll(".view-toggle button")) b.setAttribute("aria-pressed", String(b.dataset.view === view));
     writeHash(ui);
-    if (view === "map") setTimeout(() => map.invalidate(), 50);
+    if (view === "history") historyView.activate(ui.window);
+    else historyView.deactivate();
+    if ((was === "history") !== (view === "history")) { map.prune(source()); fillOptions(); render(); }
+    if (view === "map" || view === "history") setTimeout(() => map.invalidate(), 50);
   }
-  for (const b of document.querySelectorAll(".view-toggle button")) b.addEventListener("click", () => setView(b.dataset.view));
+  for (const b of document.querySelectorAll(".view-toggle button")) {
+    b.addEventListener("click", () => {
+      setView(b.dataset.view);
+      if (b.dataset.view === "history") $("history").focus({ preventScroll: true }); // its controls come next, not the map's markers
+    });
+  }
   setView(ui.view);
 
   // cluster toggle lives in the legend
@@ -324,7 +367,7 @@ async function main() {
   badge.checkReady();
 
   // a handle for debugging and end-to-end tests
-  window.dallasCalls = { store, map, list, details, conn, ui, render, modeIndicator, nearCtl, alerts, offlineCopy };
+  window.dallasCalls = { store, map, list, details, conn, ui, render, modeIndicator, nearCtl, alerts, offlineCopy, history: historyView };
 }
 
 main().catch((err) => {
