@@ -51,6 +51,7 @@ from dallas_calls.api.limits import (
 )
 from dallas_calls.api.middleware import MetricsMiddleware
 from dallas_calls.api.openapi import INGEST_BODY_REF, install_openapi, responses
+from dallas_calls.api.routes_analytics import add_analytics_routes
 from dallas_calls.api.routes_extra import (
     ExportFormat,
     add_extra_routes,
@@ -541,6 +542,7 @@ def create_app(
         return HTMLResponse(PLACEHOLDER_INDEX)
 
     add_extra_routes(app, settings)
+    add_analytics_routes(app, lambda: current["store"])
     app.mount("/static", StaticFiles(directory=WEB_DIR, check_dir=False), name="static")
 
     # Outermost last: proxy headers (trusted peers only) decide the client IP the limits count by.

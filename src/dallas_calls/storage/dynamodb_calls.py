@@ -39,7 +39,13 @@ from dallas_calls.storage.dynamodb_schema import (
 
 # What /analytics reads of a call item (names, not reserved words, so none can clash).
 FACTS_PROJECTION = "#i, #f, #c, #x, #e"
-FACTS_NAMES = {"#i": "incident_number", "#f": "first_seen", "#c": "closed_at", "#x": "facts", "#e": "expires_at"}
+FACTS_NAMES = {
+    "#i": "incident_number",
+    "#f": "first_seen",
+    "#c": "closed_at",
+    "#x": "facts",
+    "#e": "expires_at",
+}
 
 
 @dataclass(frozen=True, slots=True)
