@@ -3,9 +3,11 @@ their code, Dallas local hours and days across midnight and both daylight-saving
 
 from __future__ import annotations
 
+import random
 import statistics
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -155,3 +157,20 @@ def test_a_close_recorded_before_first_seen_counts_as_no_time() -> None:
 def test_an_unknown_group_by_is_refused() -> None:
     with pytest.raises(ValueError, match="group_by"):
         aggregate([], START, END, "status")  # type: ignore[arg-type]
+
+
+def test_the_fast_reading_of_stored_times_equals_a_full_parse() -> None:
+    """Times in the stores' form take a shortcut (per-hour memo + minutes and seconds); every one
+    must read as the slow path does, across both daylight-saving changes of two years."""
+    from dallas_calls.analytics import _Clock
+
+    clock = _Clock()
+    rng = random.Random(4)
+    base = datetime(2024, 1, 1, tzinfo=UTC)
+    for _ in range(5000):
+        at = base + timedelta(seconds=rng.randrange(2 * 366 * 86400))
+        text = at.isoformat().replace("+00:00", "Z")
+        local = at.astimezone(ZoneInfo("America/Chicago"))
+        assert clock.read(text) == (local.date().isoformat(), local.hour, int(at.timestamp())), text
+    assert clock.read("2025-01-01T12:3a:00Z") is None
+    assert clock.read("2025-01-01T12:00:00+00:00") == clock.read("2025-01-01T12:00:00Z")
