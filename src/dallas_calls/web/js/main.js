@@ -16,6 +16,7 @@ import { NearControl } from "./nearcontrol.js";
 import { byDistance, distanceOf, withinNear } from "./near.js";
 import { initDownloads } from "./downloads.js";
 import { AreaAlerts } from "./alerts.js";
+import { AnalyticsView, analyticsState } from "./analytics.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -38,6 +39,7 @@ async function main() {
   const initial = readHash();
   const ui = {
     filters: initial.filters, call: initial.call, cluster: initial.cluster, view: initial.view || "map", near: initial.near,
+    analytics: initial.analytics,
   };
 
   const store = new CallStore();
@@ -52,6 +54,10 @@ async function main() {
   const details = new DetailsPanel($("details"), $("details-body"), $("details-title"), {
     onClose: () => selectCall(null),
   });
+  const analytics = new AnalyticsView($("analytics"), {
+    state: ui.analytics, onChange: (state) => { ui.analytics = state; writeHash(ui); },
+  });
+  ui.analytics = analytics.state;
   const stats = new StatsView({ store, onFilter: (f, v) => toggleFilter(f, v), onSelect: (id) => selectCall(id) });
 
   // ------------------------------------------------------------ filters UI
@@ -267,6 +273,8 @@ async function main() {
     if (refit) map.fitTo(shown);
     if (h.cluster !== ui.cluster) { ui.cluster = h.cluster; map.setClustering(ui.cluster); render(); }
     if (h.call !== ui.call) selectCall(h.call, { fromHash: true });
+    if ((h.view || "map") !== ui.view) setView(h.view || "map");
+    else if (ui.view === "analytics" && JSON.stringify(analyticsState(h.analytics.range, h.analytics.group)) !== JSON.stringify(analytics.state)) analytics.set(h.analytics);
   });
   window.addEventListener("popstate", () => window.dispatchEvent(new HashChangeEvent("hashchange")));
 
@@ -276,6 +284,7 @@ async function main() {
     $("layout").dataset.view = view;
     for (const b of document.querySelectorAll(".view-toggle button")) b.setAttribute("aria-pressed", String(b.dataset.view === view));
     writeHash(ui);
+    analytics.show(view === "analytics");
     if (view === "map") setTimeout(() => map.invalidate(), 50);
   }
   for (const b of document.querySelectorAll(".view-toggle button")) b.addEventListener("click", () => setView(b.dataset.view));
@@ -308,7 +317,7 @@ async function main() {
   const conn = new LiveConnection(store, (state) => {
     badge.setConnection(state);
     document.body.dataset.connection = state.status;
-  }, (body) => modeIndicator.update(body));
+  }, (body) => { modeIndicator.update(body); analytics.setAnchor(body); });
   window.addEventListener("online", () => conn.retryNow());
   document.addEventListener("visibilitychange", () => { if (!document.hidden) conn.retryNow(); });
   await conn.start();
@@ -316,7 +325,7 @@ async function main() {
   badge.checkReady();
 
   // a handle for debugging and end-to-end tests
-  window.dallasCalls = { store, map, list, details, conn, ui, render, modeIndicator, nearCtl, alerts };
+  window.dallasCalls = { store, map, list, details, conn, ui, render, modeIndicator, nearCtl, alerts, analytics };
 }
 
 main().catch((err) => {

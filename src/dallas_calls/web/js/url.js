@@ -20,10 +20,11 @@ export function readHash(hash = location.hash) {
     cluster: params.get("cluster") !== "0",
     view: params.get("view") || null,
     near: parseNear(params),
+    analytics: { range: params.get("range") || "", group: params.get("group") || "" },
   };
 }
 
-export function buildHash({ filters, call, cluster, view, near }) {
+export function buildHash({ filters, call, cluster, view, near, analytics }) {
   const params = new URLSearchParams();
   if (call) params.set("call", call);
   for (const [field, key] of Object.entries(KEYS)) if (filters[field]) params.set(key, filters[field]);
@@ -31,6 +32,10 @@ export function buildHash({ filters, call, cluster, view, near }) {
   if (cluster === false) params.set("cluster", "0");
   if (view && view !== "map") params.set("view", view);
   writeNear(params, near);
+  if (view === "analytics" && analytics) {
+    if (analytics.range && analytics.range !== "7d") params.set("range", analytics.range);
+    if (analytics.group && analytics.group !== "division") params.set("group", analytics.group);
+  }
   const s = params.toString().replace(/%2C/g, ",");
   return s ? `#${s}` : "";
 }
