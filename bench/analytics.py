@@ -38,7 +38,7 @@ from dallas_calls.analytics import LOCAL, aggregate
 from dallas_calls.api.stats import iso_utc
 from dallas_calls.model import Call, ChangeSet, PollRecord, Unit
 from dallas_calls.storage.sqlite import SqliteStore
-from procs import free_port
+from procs import cpu_s, free_port
 
 FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures"
 # Share of a day's calls in each local hour (0..23): quiet before dawn, busiest in the evening.
@@ -160,17 +160,21 @@ def main() -> None:
         print(f"generated {made:,} calls over {args.days} days in {time.perf_counter() - t0:.1f} s "
               f"({os.path.getsize(db_path) / 2**20:.0f} MiB file)")  # fmt: skip
         window = (iso_utc(start), iso_utc(end))
-        reads, sums = [], []
+        reads, sums, read_cpu, sum_cpu = [], [], [], []
         for _ in range(args.requests):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             facts = store.call_facts_between(*window)
-            t1 = time.perf_counter()
+            t1, c1 = time.perf_counter(), time.process_time()
             aggregate(facts, start, end, "division")
             reads.append(t1 - t0)
             sums.append(time.perf_counter() - t1)
+            read_cpu.append(c1 - c0)
+            sum_cpu.append(time.process_time() - c1)
         print(f"{len(facts):,} calls in the window")
-        report("in process: call_facts_between", reads)
-        report("in process: aggregate", sums)
+        report("in process: call_facts_between (wall)", reads)
+        report("in process: call_facts_between (CPU)", read_cpu)
+        report("in process: aggregate (wall)", sums)
+        report("in process: aggregate (CPU)", sum_cpu)
         store.close()
 
         port = free_port()
@@ -183,6 +187,8 @@ def main() -> None:
                             break
                     except httpx.HTTPError:
                         time.sleep(0.1)
+                http.get("/analytics", params={"start": window[0], "end": window[1]})  # warm up
+                cpu_before = cpu_s(proc.pid)
                 timings: dict[str, list[float]] = {"division": [], "priority": [], "nature": []}
                 body: dict[str, object] = {}
                 for i in range(args.requests * len(timings)):
@@ -197,7 +203,10 @@ def main() -> None:
                 print(
                     f"/analytics answered count={body['count']:,} median_s={body['median_s']} p90_s={body['p90_s']}"
                 )
+                served = sum(len(v) for v in timings.values())
+                server_cpu_ms = (cpu_s(proc.pid) - cpu_before) * 1000 / served
                 report("HTTP GET /analytics (all group_by)", [s for v in timings.values() for s in v])
+                print(f"{'server CPU per request (mean)':<44} {server_cpu_ms:7.1f} ms")
                 for group_by, seconds in timings.items():
                     report(f"HTTP GET /analytics group_by={group_by}", seconds)
         finally:
