@@ -4,6 +4,7 @@ counted here independently (``statistics``, ``Counter``, ``zoneinfo``); bad inpu
 
 from __future__ import annotations
 
+import asyncio
 import statistics
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -14,6 +15,7 @@ import httpx
 import pytest
 
 from dallas_calls.feed.source import ReplaySource
+from tests.api.conftest import wait_for
 
 DAY = {"start": "2019-06-18T00:00:00Z", "end": "2019-06-19T00:00:00Z"}
 DALLAS = ZoneInfo("America/Chicago")
@@ -96,3 +98,32 @@ def test_bad_input_is_a_400_with_the_error_body(served: Any, params: dict[str, s
         bad = http.get("/analytics", params=params)
     assert bad.status_code == 400, bad.text
     assert bad.json()["error"] == "bad_request" and word in bad.json()["message"]
+
+
+def test_an_answer_is_reused_until_a_new_event_arrives(
+    make_server: Any, replay: ReplaySource, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = make_server()
+    for _ in range(5):
+        server.poll(replay)
+    reads: list[tuple[str, str]] = []
+    read = server.store.call_facts_between
+
+    def counted(start: str, end: str) -> Any:
+        reads.append((start, end))
+        return read(start, end)
+
+    monkeypatch.setattr(server.store, "call_facts_between", counted)
+    with httpx.Client(base_url=server.url) as http:
+        first = http.get("/analytics", params=DAY)
+        again = http.get("/analytics", params=DAY)
+        assert first.content == again.content and len(reads) == 1
+        assert http.get("/analytics", params={**DAY, "group_by": "nature"}).status_code == 200
+        assert len(reads) == 2  # another grouping is another answer
+        before = server.view.last_event_id
+        assert server.poll(replay).events  # the next snapshot changes calls
+        assert asyncio.run(wait_for(lambda: server.view.last_event_id == server.store.last_event_id()))
+        assert server.view.last_event_id > before
+        after = http.get("/analytics", params=DAY)
+        assert len(reads) == 3  # a new event: computed again
+        assert after.json() != first.json()

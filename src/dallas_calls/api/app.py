@@ -542,7 +542,7 @@ def create_app(
         return HTMLResponse(PLACEHOLDER_INDEX)
 
     add_extra_routes(app, settings)
-    add_analytics_routes(app, lambda: current["store"])
+    add_analytics_routes(app, lambda: current["store"], lambda: view.last_event_id)
     app.mount("/static", StaticFiles(directory=WEB_DIR, check_dir=False), name="static")
 
     # Outermost last: proxy headers (trusted peers only) decide the client IP the limits count by.

@@ -7,6 +7,7 @@ I/O and input checks only; the numbers are computed by the pure core. Registered
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import cast, get_args
@@ -52,8 +53,34 @@ def group_by_param(text: str | None) -> GroupBy:
     raise ApiError(400, "bad_request", f"group_by must be one of {', '.join(GROUP_BYS)}, got {value[:40]!r}")
 
 
-def add_analytics_routes(app: FastAPI, store: Callable[[], ReadStore]) -> None:
-    """Register ``/analytics``; ``store`` gives the store served now (it can be replaced)."""
+class AnswerCache:
+    """The last few answers (JSON bytes) by window, grouping, store and the newest event id the
+    server has applied: any new event, or another store, makes them stale. The dashboard asks for
+    windows that end on a whole minute, so its users share one computation per poll instead of
+    each costing ~130 ms of CPU (30 days) in the process that also serves the event stream."""
+
+    def __init__(self, size: int = 16) -> None:
+        self.size = size
+        self._answers: OrderedDict[tuple[object, ...], bytes] = OrderedDict()
+
+    def get(self, key: tuple[object, ...]) -> bytes | None:
+        found = self._answers.get(key)
+        if found is not None:
+            self._answers.move_to_end(key)
+        return found
+
+    def put(self, key: tuple[object, ...], body: bytes) -> None:
+        self._answers[key] = body
+        while len(self._answers) > self.size:
+            self._answers.popitem(last=False)
+
+
+def add_analytics_routes(
+    app: FastAPI, store: Callable[[], ReadStore], version: Callable[[], int] = lambda: -1
+) -> None:
+    """Register ``/analytics``; ``store`` gives the store served now (it can be replaced),
+    ``version`` the newest event id applied (answers are reused until it moves)."""
+    cache = AnswerCache()
 
     @app.get(
         "/analytics",
@@ -74,9 +101,14 @@ def add_analytics_routes(app: FastAPI, store: Callable[[], ReadStore]) -> None:
         begin, finish = analytics_window(start, end)
         grouping = group_by_param(group_by)
         current = store()
-        body = await run_in_threadpool(
-            lambda: aggregate(
-                current.call_facts_between(iso_utc(begin), iso_utc(finish)), begin, finish, grouping
+        key = (iso_utc(begin), iso_utc(finish), grouping, id(current), version())
+        answer = cache.get(key)
+        if answer is None:
+            body = await run_in_threadpool(
+                lambda: aggregate(
+                    current.call_facts_between(iso_utc(begin), iso_utc(finish)), begin, finish, grouping
+                )
             )
-        )
-        return JSONResponse(body)
+            answer = bytes(JSONResponse(body).body)
+            cache.put(key, answer)
+        return Response(answer, media_type="application/json")
