@@ -309,7 +309,7 @@ async function main() {
       return;
     }
     if (typing || e.ctrlKey || e.metaKey || e.altKey) return;
-    if (e.key === "/") { e.preventDefault(); if (ui.view === "map" && matchMedia("(max-width: 760px)").matches) setView("list"); fq.focus(); fq.select(); }
+    if (e.key === "/" && ui.view !== "analytics") { e.preventDefault(); if (ui.view === "map" && matchMedia("(max-width: 760px)").matches) setView("list"); fq.focus(); fq.select(); }
   });
 
   // ------------------------------------------------------------ go live
