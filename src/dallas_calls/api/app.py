@@ -52,6 +52,7 @@ from dallas_calls.api.limits import (
 from dallas_calls.api.middleware import MetricsMiddleware
 from dallas_calls.api.openapi import INGEST_BODY_REF, install_openapi, responses
 from dallas_calls.api.pwa import add_pwa_routes
+from dallas_calls.api.routes_analytics import add_analytics_routes
 from dallas_calls.api.routes_extra import (
     ExportFormat,
     add_extra_routes,
@@ -540,6 +541,7 @@ def create_app(
     add_extra_routes(app, settings)
     add_pwa_routes(app, WEB_DIR)
     add_history_routes(app, lambda: current["store"])
+    add_analytics_routes(app, lambda: current["store"], lambda: view.last_event_id)
     app.mount("/static", StaticFiles(directory=WEB_DIR, check_dir=False), name="static")
 
     # Outermost last: proxy headers (trusted peers only) decide the client IP the limits count by.

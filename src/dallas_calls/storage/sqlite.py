@@ -17,7 +17,18 @@ from pathlib import Path
 from typing import Any
 
 from dallas_calls.events.encode import changeset_events
-from dallas_calls.model import Call, ChangeSet, Event, Geo, NewEvent, PollRecord, QuarantinedRow
+from dallas_calls.model import (
+    FACT_COLUMNS,
+    Call,
+    CallFacts,
+    ChangeSet,
+    Event,
+    Geo,
+    NewEvent,
+    PollRecord,
+    QuarantinedRow,
+    call_facts,
+)
 from dallas_calls.storage.port import Resolved
 from dallas_calls.storage.sqlite_schema import SCHEMA_VERSION, SchemaTooNew, migrate
 from dallas_calls.storage.sqlite_tracked import (
@@ -128,9 +139,8 @@ class SqliteStore:
         """Calls first seen in [start, end), open or closed, oldest first (for /history)."""
         with self._lock:
             rows = self._conn.execute(
-                f"SELECT {_CALL_COLUMNS} FROM calls "
-                "WHERE json_extract(data, '$.first_seen') >= ? AND json_extract(data, '$.first_seen') < ? "
-                "ORDER BY json_extract(data, '$.first_seen') LIMIT ?",
+                f"SELECT {_CALL_COLUMNS} FROM calls WHERE first_seen >= ? AND first_seen < ? "
+                "ORDER BY first_seen LIMIT ?",
                 (start, end, limit),
             ).fetchall()
             return self._calls_from_rows(rows)
@@ -141,8 +151,7 @@ class SqliteStore:
         with self._lock:
             rows = self._conn.execute(
                 f"SELECT {_CALL_COLUMNS} FROM calls "
-                "WHERE json_extract(data, '$.first_seen') < ? AND (closed_at IS NULL OR closed_at >= ?) "
-                "ORDER BY json_extract(data, '$.first_seen') LIMIT ?",
+                "WHERE first_seen < ? AND (closed_at IS NULL OR closed_at >= ?) ORDER BY first_seen LIMIT ?",
                 (at, at, limit),
             ).fetchall()
             return self._calls_from_rows(rows)
@@ -151,11 +160,18 @@ class SqliteStore:
         """How many calls were first seen in [start, end) (for "shown of how many")."""
         with self._lock:
             row = self._conn.execute(
-                "SELECT COUNT(*) FROM calls "
-                "WHERE json_extract(data, '$.first_seen') >= ? AND json_extract(data, '$.first_seen') < ?",
-                (start, end),
+                "SELECT COUNT(*) FROM calls WHERE first_seen >= ? AND first_seen < ?", (start, end)
             ).fetchone()
         return int(row[0])
+
+    def call_facts_between(self, start: str, end: str) -> list[CallFacts]:
+        """The narrow facts of the calls first seen in [start, end), for /analytics: read from the
+        covering index ``calls_first_seen`` alone (no JSON decoded, no Call built)."""
+        with self._lock:
+            return self._conn.execute(
+                f"SELECT {FACT_COLUMNS} FROM calls WHERE first_seen >= ? AND first_seen < ?",
+                (start, end),
+            ).fetchall()
 
     # -- applying changes ----------------------------------------------------------------------
 
@@ -217,12 +233,15 @@ class SqliteStore:
         absent = {n: count for n, count in (misses or {}).items() if n not in closed}
         with self._transaction() as conn:
             conn.executemany(
-                "INSERT INTO calls (incident_number, data, location_key, last_seen, closed_at) "
-                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (incident_number) DO UPDATE SET "
+                f"INSERT INTO calls (incident_number, data, location_key, last_seen, {FACT_COLUMNS}) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (incident_number) DO UPDATE SET "
                 "data = excluded.data, location_key = excluded.location_key, "
-                "last_seen = excluded.last_seen, closed_at = excluded.closed_at, missed_polls = 0",
+                "last_seen = excluded.last_seen, closed_at = excluded.closed_at, missed_polls = 0, "
+                "first_seen = excluded.first_seen, division = excluded.division, "
+                "priority = excluded.priority, nature_of_call = excluded.nature_of_call, beat = excluded.beat",
                 [
-                    (c.incident_number, _dumps(c.to_dict()), c.location_key, c.last_seen, c.closed_at)
+                    (c.incident_number, _dumps(c.to_dict()), c.location_key, c.last_seen, *call_facts(c))
                     for c in upserts
                 ],
             )

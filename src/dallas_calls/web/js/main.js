@@ -18,6 +18,7 @@ import { initDownloads } from "./downloads.js";
 import { AreaAlerts } from "./alerts.js";
 import { OfflineBanner, OfflineCopy, onShowCall, registerServiceWorker } from "./offline.js";
 import { HistoryView } from "./history.js";
+import { AnalyticsView, analyticsState } from "./analytics.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -42,6 +43,7 @@ async function main() {
   const ui = {
     filters: initial.filters, call: initial.call, cluster: initial.cluster, view: initial.view || "map", near: initial.near,
     window: initial.window,
+    analytics: initial.analytics,
   };
 
   const store = new CallStore();
@@ -56,6 +58,10 @@ async function main() {
   const details = new DetailsPanel($("details"), $("details-body"), $("details-title"), {
     onClose: () => selectCall(null),
   });
+  const analytics = new AnalyticsView($("analytics"), {
+    state: ui.analytics, onChange: (state) => { ui.analytics = state; writeHash(ui); },
+  });
+  ui.analytics = analytics.state;
   const stats = new StatsView({ store, onFilter: (f, v) => toggleFilter(f, v), onSelect: (id) => selectCall(id) });
 
   // ------------------------------------------------------------ filters UI
@@ -306,6 +312,8 @@ async function main() {
     if ((h.view || "map") !== ui.view) setView(h.view || "map");
     if (ui.view === "history" && JSON.stringify(h.window) !== JSON.stringify(ui.window)) { ui.window = h.window; historyView.activate(h.window); }
     if (h.call !== ui.call) selectCall(h.call, { fromHash: true });
+    if ((h.view || "map") !== ui.view) setView(h.view || "map");
+    else if (ui.view === "analytics" && JSON.stringify(analyticsState(h.analytics.range, h.analytics.group)) !== JSON.stringify(analytics.state)) analytics.set(h.analytics);
   });
   window.addEventListener("popstate", () => window.dispatchEvent(new HashChangeEvent("hashchange")));
 
@@ -318,6 +326,7 @@ async function main() {
     writeHash(ui);
     if (view === "history") historyView.activate(ui.window);
     else historyView.deactivate();
+    analytics.show(view === "analytics");
     if ((was === "history") !== (view === "history")) { map.prune(source()); fillOptions(); render(); }
     if (view === "map" || view === "history") setTimeout(() => map.invalidate(), 50);
   }
@@ -348,7 +357,7 @@ async function main() {
       return;
     }
     if (typing || e.ctrlKey || e.metaKey || e.altKey) return;
-    if (e.key === "/") { e.preventDefault(); if (ui.view === "map" && matchMedia("(max-width: 760px)").matches) setView("list"); fq.focus(); fq.select(); }
+    if (e.key === "/" && ui.view !== "analytics") { e.preventDefault(); if (ui.view === "map" && matchMedia("(max-width: 760px)").matches) setView("list"); fq.focus(); fq.select(); }
   });
 
   // ------------------------------------------------------------ go live
@@ -358,7 +367,7 @@ async function main() {
     document.body.dataset.connection = state.status;
     offlineBanner.update(state);
     offlineCopy.status(state);
-  }, (body, fromCache) => { modeIndicator.update(body); offlineCopy.loaded(body, fromCache); });
+  }, (body, fromCache) => { modeIndicator.update(body); analytics.setAnchor(body); offlineCopy.loaded(body, fromCache); });
   window.addEventListener("online", () => conn.retryNow());
   window.addEventListener("offline", () => conn.networkLost());
   document.addEventListener("visibilitychange", () => { if (!document.hidden) conn.retryNow(); });
@@ -367,7 +376,9 @@ async function main() {
   badge.checkReady();
 
   // a handle for debugging and end-to-end tests
-  window.dallasCalls = { store, map, list, details, conn, ui, render, modeIndicator, nearCtl, alerts, offlineCopy, history: historyView };
+  window.dallasCalls = {
+    store, map, list, details, conn, ui, render, modeIndicator, nearCtl, alerts, offlineCopy, history: historyView, analytics,
+  };
 }
 
 main().catch((err) => {

@@ -22,6 +22,7 @@ export function readHash(hash = location.hash) {
     view: params.get("view") || null,
     near: parseNear(params),
     window: parseWindow(params),
+    analytics: { range: params.get("range") || "", group: params.get("group") || "" },
   };
 }
 
@@ -34,7 +35,7 @@ function parseWindow(params) {
   return Number.isFinite(from) && Number.isFinite(to) && to > from ? { startMs: from, endMs: to } : null;
 }
 
-export function buildHash({ filters, call, cluster, view, near, window: win }) {
+export function buildHash({ filters, call, cluster, view, near, window: win, analytics }) {
   const params = new URLSearchParams();
   if (call) params.set("call", call);
   for (const [field, key] of Object.entries(KEYS)) if (filters[field]) params.set(key, filters[field]);
@@ -47,6 +48,10 @@ export function buildHash({ filters, call, cluster, view, near, window: win }) {
     params.set("to", new Date(win.endMs).toISOString());
   }
   writeNear(params, near);
+  if (view === "analytics" && analytics) {
+    if (analytics.range && analytics.range !== "7d") params.set("range", analytics.range);
+    if (analytics.group && analytics.group !== "division") params.set("group", analytics.group);
+  }
   const s = params.toString().replace(/%2C/g, ",");
   return s ? `#${s}` : "";
 }
