@@ -96,9 +96,11 @@ def test_the_map_view_becomes_the_area_by_keyboard(new_page: Any, live_server: A
         "() => { const b = window.dallasCalls.map.map.getBounds();"
         " return [b.getSouth(), b.getWest(), b.getNorth(), b.getEast()]; }"
     )
+    assert page.locator("#alert-add").is_hidden(), "no area yet: nothing to alert on"
     page.focus("#near-view")
     page.keyboard.press("Enter")
     wait_for(page, "() => location.hash.includes('box=')")
+    assert page.locator("#alert-add").is_visible()
     box = box_of(page)
     assert all(abs(a - b) < 1e-4 for a, b in zip(box, bounds, strict=True))
     want = inside(calls, box)
