@@ -74,7 +74,7 @@ def test_numbers_on_screen_match_the_api_and_state_lives_in_the_url(new_page: An
     assert "range=1d" in page.evaluate("location.hash")
     check_matches(page, live_server, query)
 
-    page.click(".view-toggle button[data-view='map']")
+    page.click(".view-toggle button[data-view='map']:visible")  # "Live" on a desktop, "Map" on a phone
     assert page.locator("#analytics").is_hidden() and page.locator("#map").is_visible()
     assert "view=" not in page.evaluate("location.hash")
     assert page.page_errors == []
