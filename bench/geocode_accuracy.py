@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from dallas_calls.geocoding.address_points import AddressPointIndex
-from dallas_calls.geocoding.candidate import Candidate
+from dallas_calls.geocoding.candidate import MATCH_PRECISIONS, Candidate
 from dallas_calls.geocoding.choose import judge
 from dallas_calls.geocoding.holdout import held_out_addresses, locate_held_out
 from dallas_calls.geocoding.locator import default_locator
@@ -109,7 +109,7 @@ def leave_one_address_out(shared: Path) -> dict[str, Any]:
         if r.error_m is None or r.geo.lat is None or r.geo.lon is None:
             unplaced += 1
             continue
-        if r.geo.precision != "beat" and not areas.in_city(r.geo.lat, r.geo.lon):
+        if r.geo.precision in MATCH_PRECISIONS and not areas.in_city(r.geo.lat, r.geo.lon):
             outside_city += 1
         errors.setdefault(r.geo.precision, []).append(r.error_m)
     placed = [e for es in errors.values() for e in es]
@@ -128,10 +128,12 @@ def leave_one_address_out(shared: Path) -> dict[str, Any]:
 def feed_precision(shared: Path) -> dict[str, Any]:
     """Which precision each distinct feed location ends at, with the shipped local chain."""
     locator = default_locator()
-    places: dict[str, tuple[str | None, str, str | None, str | None]] = {}
+    places: dict[str, tuple[str | None, str, str | None, str | None, str | None]] = {}
     for r in feed_rows(shared):
         key = normalize_location(r.get("block"), r["location"]).key
-        places.setdefault(key, (r.get("block"), r["location"], r.get("beat"), r.get("division")))
+        places.setdefault(
+            key, (r.get("block"), r["location"], r.get("beat"), r.get("division"), r.get("reporting_area"))
+        )
     counts = Counter(locator.locate(*place).precision for place in places.values())
     return {
         "distinct_locations": len(places),
@@ -227,12 +229,15 @@ def choose_dont_trust(shared: Path) -> dict[str, Any]:
 
 def latency(shared: Path) -> dict[str, Any]:
     locator = default_locator()
-    keys = {(r.get("block"), r["location"], r.get("beat"), r.get("division")) for r in feed_rows(shared)}
+    keys = {
+        (r.get("block"), r["location"], r.get("beat"), r.get("division"), r.get("reporting_area"))
+        for r in feed_rows(shared)
+    }
     locator.locate(None, "Elm St / N Harwood St", "134", "Central")  # load tables
     t0 = time.perf_counter()
     precisions: dict[str, int] = {}
-    for block, location, beat, division in sorted(keys, key=str):
-        geo = locator.locate(block, location, beat, division)
+    for block, location, beat, division, area in sorted(keys, key=str):
+        geo = locator.locate(block, location, beat, division, area)
         precisions[geo.precision] = precisions.get(geo.precision, 0) + 1
     per_key_ms = 1000 * (time.perf_counter() - t0) / len(keys)
     return {

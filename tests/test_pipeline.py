@@ -118,7 +118,14 @@ class _FixedLocator:
     def __init__(self) -> None:
         self.calls = 0
 
-    def locate(self, block: str | None, location: str, beat: str | None, division: str | None) -> Geo:
+    def locate(
+        self,
+        block: str | None,
+        location: str,
+        beat: str | None,
+        division: str | None,
+        reporting_area: str | None = None,
+    ) -> Geo:
         self.calls += 1
         return Geo(32.78, -96.80, "street", "stub", True, 1)
 
