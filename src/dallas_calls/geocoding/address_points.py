@@ -47,10 +47,13 @@ SIGN = {"N": 1, "E": 1, "S": -1, "W": -1}
 MAX_ONE_SIDED_GAP = 200
 # Two streets' points this close make an intersection.
 MAX_INTERSECTION_GAP_M = 200.0
-# A reporting area's centre is the median of its points, when it has at least this many: measured
-# leave-one-address-out on blocks of streets the table does not know, 25% within 250 m (median
-# 434 m) against 20% (602 m) for the beat's centre; five points or more gave no better.
-MIN_AREA_POINTS = 3
+# A reporting area's centre is the mean of its known points, when it has at least this many.
+# Measured leave-one-address-out on the blocks that no candidate places (bench/RESULTS.md): 31% within
+# 250 m (median 402 m) against 20% (602 m) for the beat's centre. The mean beats the median (26%,
+# 441 m): an area's points bunch at a few busy addresses, and the median follows the bunch. A single
+# point also beat the beat's centre (18% against 11%), but one point is a place in the area, not its
+# centre.
+MIN_AREA_POINTS = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,15 +139,15 @@ class AddressPointIndex:
     # -- lookup -------------------------------------------------------------------------------
 
     def reporting_area_centre(self, area: str | None) -> tuple[float, float, int] | None:
-        """(lat, lon, points): the median of the area's known points, when it has at least
+        """(lat, lon, points): the mean of the area's known points, when it has at least
         ``MIN_AREA_POINTS``; None for an unknown or thinly known area."""
         key = area or ""
         if key not in self._area_centres:
             points = self._by_area.get(key, [])
             self._area_centres[key] = (
                 (
-                    statistics.median(p.lat for p in points),
-                    statistics.median(p.lon for p in points),
+                    statistics.fmean(p.lat for p in points),
+                    statistics.fmean(p.lon for p in points),
                     len(points),
                 )
                 if len(points) >= MIN_AREA_POINTS
