@@ -117,6 +117,7 @@ async def test_replay_resumes_after_restart_without_duplicates(tmp_path: Path, f
 class _FixedLocator:
     def __init__(self) -> None:
         self.calls = 0
+        self.reporting_areas: list[str | None] = []
 
     def locate(
         self,
@@ -127,6 +128,7 @@ class _FixedLocator:
         reporting_area: str | None = None,
     ) -> Geo:
         self.calls += 1
+        self.reporting_areas.append(reporting_area)
         return Geo(32.78, -96.80, "street", "stub", True, 1)
 
 
@@ -139,6 +141,9 @@ async def test_each_location_key_is_geocoded_once_and_announced(tmp_path: Path, 
     resolved = await pipeline.locate_pending()
     keys = {c.location_key for c in store.open_calls().values()}
     assert locator.calls == len(keys) == len(resolved)
+    # The call's reporting area reaches the locator (its fallback finer than the beat).
+    areas = {c.reporting_area for c in store.open_calls().values()}
+    assert any(locator.reporting_areas) and set(locator.reporting_areas) <= areas
     assert {e.type for e in resolved} == {"location.resolved"}
     assert all(c.geo is not None for c in store.open_calls().values())
     assert await pipeline.locate_pending() == []  # cached: nothing to do

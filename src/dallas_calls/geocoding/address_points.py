@@ -146,8 +146,8 @@ class AddressPointIndex:
             points = self._by_area.get(key, [])
             self._area_centres[key] = (
                 (
-                    statistics.fmean(p.lat for p in points),
-                    statistics.fmean(p.lon for p in points),
+                    round(statistics.fmean(p.lat for p in points), 6),
+                    round(statistics.fmean(p.lon for p in points), 6),
                     len(points),
                 )
                 if len(points) >= MIN_AREA_POINTS
