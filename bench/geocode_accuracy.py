@@ -10,7 +10,9 @@ Prints:
    queried at block level with its beat, as the feed gives it, located from the shipped table less
    that address and its duplicates (same number on a same-core street, or any point within 10 m).
    Coverage, % within 250 m, median / p90 error, overall and by precision; exact answers outside
-   Dallas. Then the precision every distinct feed location ends at (share at beat level).
+   Dallas. Queries carry the reporting area too (its centre is the fallback before the beat's,
+   computed from the same reduced table). Then the precision every distinct feed location ends at
+   (share at beat level, and at a beat or reporting-area centre).
 3. choose-don't-trust: the recorded third-party candidates (Nominatim cache in baselines/, Google
    geocodes in original/): how many fall outside the call's area and what share of those the chooser
    rejects. "Outside the area" is judged two ways: outside the city limits (the city's own polygon),
@@ -139,6 +141,8 @@ def feed_precision(shared: Path) -> dict[str, Any]:
         "distinct_locations": len(places),
         "precision": dict(sorted(counts.items())),
         "beat_share_pct": round(100 * counts["beat"] / len(places), 1),
+        # Not placed on their street: a reporting area's centre or a beat's.
+        "approximate_share_pct": round(100 * (counts["beat"] + counts["reporting_area"]) / len(places), 1),
     }
 
 
@@ -285,7 +289,7 @@ def main() -> int:
     )
     for name, row in [("all", a["all"]), *a["by_precision"].items(), ("street known", a["street_known"])]:
         print(
-            f"   {name:<12} n {row['n']:>5} ({row['share_pct']}%)  within 250 m {row['within_250m_pct']}%"
+            f"   {name:<14} n {row['n']:>5} ({row['share_pct']}%)  within 250 m {row['within_250m_pct']}%"
             f"  median {row['median_m']} m  p90 {row['p90_m']} m"
         )
     print(
@@ -294,7 +298,7 @@ def main() -> int:
     )
     print(
         f"   feed: {f['distinct_locations']} distinct locations, precision {f['precision']},"
-        f" beat level {f['beat_share_pct']}%"
+        f" beat level {f['beat_share_pct']}%, beat or reporting-area centre {f['approximate_share_pct']}%"
     )
     print(
         f"3. choose-don't-trust ({c['beat_check']} beats): {c['candidates']} third-party candidates, {c['with_known_beat']} with a known beat"

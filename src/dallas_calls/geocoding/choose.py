@@ -9,7 +9,7 @@ division > city) first, then match type, provider confidence and agreement betwe
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -119,10 +119,11 @@ def choose(
     beat: str | None,
     division: str | None,
     areas: BeatAreas,
-    area_centre: tuple[float, float] | None = None,
+    area_centre: Callable[[], tuple[float, float] | None] | None = None,
 ) -> Choice:
-    """The best acceptable candidate as a :class:`Geo`; else ``area_centre`` (the call's reporting
-    area's centre) if it is acceptable itself; else the beat's centroid; else no point."""
+    """The best acceptable candidate as a :class:`Geo`; else the call's reporting area's centre
+    (``area_centre()``, asked only then) if it is acceptable itself; else the beat's centroid; else
+    no point."""
     judged = judge(candidates, beat, division, areas)
     n = len(candidates)
     accepted = [j for j in judged if j.accepted]
@@ -131,8 +132,9 @@ def choose(
         c = best.candidate
         geo = Geo(c.lat, c.lon, c.precision, c.source, best.in_beat, n)
         return Choice(geo, tuple(judged), areas.check)
-    if area_centre is not None:
-        centre = Candidate(area_centre[0], area_centre[1], "reporting_area", AREA_CENTRE_SOURCE)
+    found = area_centre() if area_centre is not None else None
+    if found is not None:
+        centre = Candidate(found[0], found[1], "reporting_area", AREA_CENTRE_SOURCE)
         (checked,) = judge([centre], beat, division, areas)
         if checked.accepted:
             geo = Geo(centre.lat, centre.lon, "reporting_area", AREA_CENTRE_SOURCE, checked.in_beat, n)

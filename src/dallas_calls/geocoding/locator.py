@@ -102,6 +102,7 @@ class Locator:
     def __init__(self, providers: Sequence[Provider], areas: BeatAreas | None = None) -> None:
         self.providers = list(providers)
         self.areas = areas or default_areas()
+        self._area_centres = [p for p in self.providers if isinstance(p, AreaCentres)]
 
     def signature(self) -> str:
         """What this chain can know: its sources (and the street index's build), and which beat check
@@ -147,7 +148,7 @@ class Locator:
                     continue
                 if self._good_enough(candidates, beat, division):
                     break
-        choice = choose(candidates, beat, division, self.areas, self._area_centre(reporting_area))
+        choice = choose(candidates, beat, division, self.areas, lambda: self._area_centre(reporting_area))
         return Explanation(loc, choice, tuple(asked))
 
     def _area_centre(self, reporting_area: str | None) -> tuple[float, float] | None:
@@ -155,11 +156,10 @@ class Locator:
         area = normalize_reporting_area(reporting_area)
         if area is None:
             return None
-        for provider in self.providers:
-            if isinstance(provider, AreaCentres):
-                found = provider.reporting_area_centre(area)
-                if found is not None:
-                    return found[0], found[1]
+        for provider in self._area_centres:
+            found = provider.reporting_area_centre(area)
+            if found is not None:
+                return found[0], found[1]
         return None
 
     def _good_enough(self, candidates: list[Candidate], beat: str | None, division: str | None) -> bool:
