@@ -10,7 +10,9 @@ Prints:
    queried at block level with its beat, as the feed gives it, located from the shipped table less
    that address and its duplicates (same number on a same-core street, or any point within 10 m).
    Coverage, % within 250 m, median / p90 error, overall and by precision; exact answers outside
-   Dallas. Then the precision every distinct feed location ends at (share at beat level).
+   Dallas. Queries carry the reporting area too (its centre is the fallback before the beat's,
+   computed from the same reduced table). Then the precision every distinct feed location ends at
+   (share at beat level, and at a beat or reporting-area centre).
 3. choose-don't-trust: the recorded third-party candidates (Nominatim cache in baselines/, Google
    geocodes in original/): how many fall outside the call's area and what share of those the chooser
    rejects. "Outside the area" is judged two ways: outside the city limits (the city's own polygon),
@@ -30,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from dallas_calls.geocoding.address_points import AddressPointIndex
-from dallas_calls.geocoding.candidate import Candidate
+from dallas_calls.geocoding.candidate import MATCH_PRECISIONS, Candidate
 from dallas_calls.geocoding.choose import judge
 from dallas_calls.geocoding.holdout import held_out_addresses, locate_held_out
 from dallas_calls.geocoding.locator import default_locator
@@ -109,7 +111,7 @@ def leave_one_address_out(shared: Path) -> dict[str, Any]:
         if r.error_m is None or r.geo.lat is None or r.geo.lon is None:
             unplaced += 1
             continue
-        if r.geo.precision != "beat" and not areas.in_city(r.geo.lat, r.geo.lon):
+        if r.geo.precision in MATCH_PRECISIONS and not areas.in_city(r.geo.lat, r.geo.lon):
             outside_city += 1
         errors.setdefault(r.geo.precision, []).append(r.error_m)
     placed = [e for es in errors.values() for e in es]
@@ -128,15 +130,19 @@ def leave_one_address_out(shared: Path) -> dict[str, Any]:
 def feed_precision(shared: Path) -> dict[str, Any]:
     """Which precision each distinct feed location ends at, with the shipped local chain."""
     locator = default_locator()
-    places: dict[str, tuple[str | None, str, str | None, str | None]] = {}
+    places: dict[str, tuple[str | None, str, str | None, str | None, str | None]] = {}
     for r in feed_rows(shared):
         key = normalize_location(r.get("block"), r["location"]).key
-        places.setdefault(key, (r.get("block"), r["location"], r.get("beat"), r.get("division")))
+        places.setdefault(
+            key, (r.get("block"), r["location"], r.get("beat"), r.get("division"), r.get("reporting_area"))
+        )
     counts = Counter(locator.locate(*place).precision for place in places.values())
     return {
         "distinct_locations": len(places),
         "precision": dict(sorted(counts.items())),
         "beat_share_pct": round(100 * counts["beat"] / len(places), 1),
+        # Not placed on their street: a reporting area's centre or a beat's.
+        "approximate_share_pct": round(100 * (counts["beat"] + counts["reporting_area"]) / len(places), 1),
     }
 
 
@@ -227,12 +233,15 @@ def choose_dont_trust(shared: Path) -> dict[str, Any]:
 
 def latency(shared: Path) -> dict[str, Any]:
     locator = default_locator()
-    keys = {(r.get("block"), r["location"], r.get("beat"), r.get("division")) for r in feed_rows(shared)}
+    keys = {
+        (r.get("block"), r["location"], r.get("beat"), r.get("division"), r.get("reporting_area"))
+        for r in feed_rows(shared)
+    }
     locator.locate(None, "Elm St / N Harwood St", "134", "Central")  # load tables
     t0 = time.perf_counter()
     precisions: dict[str, int] = {}
-    for block, location, beat, division in sorted(keys, key=str):
-        geo = locator.locate(block, location, beat, division)
+    for block, location, beat, division, area in sorted(keys, key=str):
+        geo = locator.locate(block, location, beat, division, area)
         precisions[geo.precision] = precisions.get(geo.precision, 0) + 1
     per_key_ms = 1000 * (time.perf_counter() - t0) / len(keys)
     return {
@@ -280,7 +289,7 @@ def main() -> int:
     )
     for name, row in [("all", a["all"]), *a["by_precision"].items(), ("street known", a["street_known"])]:
         print(
-            f"   {name:<12} n {row['n']:>5} ({row['share_pct']}%)  within 250 m {row['within_250m_pct']}%"
+            f"   {name:<14} n {row['n']:>5} ({row['share_pct']}%)  within 250 m {row['within_250m_pct']}%"
             f"  median {row['median_m']} m  p90 {row['p90_m']} m"
         )
     print(
@@ -289,7 +298,7 @@ def main() -> int:
     )
     print(
         f"   feed: {f['distinct_locations']} distinct locations, precision {f['precision']},"
-        f" beat level {f['beat_share_pct']}%"
+        f" beat level {f['beat_share_pct']}%, beat or reporting-area centre {f['approximate_share_pct']}%"
     )
     print(
         f"3. choose-don't-trust ({c['beat_check']} beats): {c['candidates']} third-party candidates, {c['with_known_beat']} with a known beat"

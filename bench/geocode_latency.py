@@ -30,19 +30,28 @@ FIXTURE = REPO / "tests" / "fixtures" / "tiger"
 
 
 def main() -> None:
-    places: dict[str, tuple[str | None, str, str | None, str | None]] = {}
+    places: dict[str, tuple[str | None, str, str | None, str | None, str | None]] = {}
     for path in sorted(FEED.glob("*.json")):
         for row in json.loads(path.read_text()):
             key = location_key(row.get("block"), row["location"])
-            places.setdefault(key, (row.get("block"), row["location"], row.get("beat"), row.get("division")))
+            places.setdefault(
+                key,
+                (
+                    row.get("block"),
+                    row["location"],
+                    row.get("beat"),
+                    row.get("division"),
+                    row.get("reporting_area"),
+                ),
+            )
     with tempfile.TemporaryDirectory() as tmp:
         assert cli_main(["geodata", "build", "--from", str(FIXTURE), "--data-dir", tmp]) == 0
         locator = default_locator(Settings(data_dir=Path(tmp)))
         store = SqliteStore(Path(tmp) / "cache.sqlite3")
         chain_ms, cache_ms = [], []
-        for key, (block, location, beat, division) in places.items():
+        for key, (block, location, beat, division, area) in places.items():
             t0 = time.perf_counter()
-            geo = locator.locate(block, location, beat, division)
+            geo = locator.locate(block, location, beat, division, area)
             chain_ms.append((time.perf_counter() - t0) * 1000)
             store.put_location(key, geo, "2100-01-01T00:00:00Z")
         for _ in range(5):

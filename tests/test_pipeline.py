@@ -117,9 +117,18 @@ async def test_replay_resumes_after_restart_without_duplicates(tmp_path: Path, f
 class _FixedLocator:
     def __init__(self) -> None:
         self.calls = 0
+        self.reporting_areas: list[str | None] = []
 
-    def locate(self, block: str | None, location: str, beat: str | None, division: str | None) -> Geo:
+    def locate(
+        self,
+        block: str | None,
+        location: str,
+        beat: str | None,
+        division: str | None,
+        reporting_area: str | None = None,
+    ) -> Geo:
         self.calls += 1
+        self.reporting_areas.append(reporting_area)
         return Geo(32.78, -96.80, "street", "stub", True, 1)
 
 
@@ -132,6 +141,9 @@ async def test_each_location_key_is_geocoded_once_and_announced(tmp_path: Path, 
     resolved = await pipeline.locate_pending()
     keys = {c.location_key for c in store.open_calls().values()}
     assert locator.calls == len(keys) == len(resolved)
+    # The call's reporting area reaches the locator (its fallback finer than the beat).
+    areas = {c.reporting_area for c in store.open_calls().values()}
+    assert any(locator.reporting_areas) and set(locator.reporting_areas) <= areas
     assert {e.type for e in resolved} == {"location.resolved"}
     assert all(c.geo is not None for c in store.open_calls().values())
     assert await pipeline.locate_pending() == []  # cached: nothing to do
@@ -192,3 +204,13 @@ async def test_a_location_is_cached_only_with_its_event(
     resolved = await pipeline.locate_pending()
     assert resolved and all(e.type == "location.resolved" for e in resolved)
     assert await pipeline.locate_pending() == []
+
+
+def test_area_and_beat_centres_are_cached_briefly_real_points_long() -> None:
+    from dallas_calls.pipeline import BEAT_TTL, POSITIVE_TTL, location_ttl
+    from dallas_calls.runtime import APPROXIMATE_PRECISIONS
+
+    assert location_ttl(Geo(32.78, -96.80, "reporting_area", "reporting_area_centre", True, 0)) == BEAT_TTL
+    assert location_ttl(Geo(32.78, -96.80, "beat", "beat_centroid", True, 0)) == BEAT_TTL
+    assert location_ttl(Geo(32.78, -96.80, "address", "address_points", True, 1)) == POSITIVE_TTL
+    assert "reporting_area" in APPROXIMATE_PRECISIONS  # retried when the sources change

@@ -23,8 +23,9 @@ def ascii_int(text: str) -> int | None:
     return int(text) if text.isascii() and text.isdigit() else None
 
 
-Precision = Literal["address", "intersection", "street", "beat", "none"]
-PRECISIONS: tuple[str, ...] = ("address", "intersection", "street", "beat", "none")
+# Best first. "reporting_area" and "beat" are the chooser's fallbacks (a centre, not a match).
+Precision = Literal["address", "intersection", "street", "reporting_area", "beat", "none"]
+PRECISIONS: tuple[str, ...] = ("address", "intersection", "street", "reporting_area", "beat", "none")
 
 # The longest incident number a call may have: the feed schema quarantines longer ones and the API
 # answers 404 for them without a lookup.

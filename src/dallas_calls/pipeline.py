@@ -46,7 +46,14 @@ BEAT_TTL = timedelta(days=1)  # beat-precision results are retried sooner: bette
 class CallLocator(Protocol):
     """Anything that places a call: the geocoding chain, or a stand-in in tests."""
 
-    def locate(self, block: str | None, location: str, beat: str | None, division: str | None) -> Geo: ...
+    def locate(
+        self,
+        block: str | None,
+        location: str,
+        beat: str | None,
+        division: str | None,
+        reporting_area: str | None = None,
+    ) -> Geo: ...
 
 
 @dataclass(slots=True)
@@ -129,6 +136,8 @@ class Placeable(Protocol):
     def beat(self) -> str | None: ...
     @property
     def division(self) -> str | None: ...
+    @property
+    def reporting_area(self) -> str | None: ...
 
 
 GeoLookup = Callable[[str], Geo | None]
@@ -211,10 +220,11 @@ def plan_poll(
 
 
 def location_ttl(geo: Geo) -> timedelta:
-    """How long a geocode stays cached: misses briefly, beat centroids a day, real points a month."""
+    """How long a geocode stays cached: misses briefly, area and beat centres a day, real points a
+    month."""
     if geo.lat is None:
         return NEGATIVE_TTL
-    return BEAT_TTL if geo.precision == "beat" else POSITIVE_TTL
+    return BEAT_TTL if geo.precision in ("reporting_area", "beat") else POSITIVE_TTL
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,7 +245,7 @@ def resolve_location(
     sample = min(calls, key=lambda c: c.incident_number)
     now = _iso(now_dt)
     t0 = time.perf_counter()
-    geo = locator.locate(sample.block, sample.location, sample.beat, sample.division)
+    geo = locator.locate(sample.block, sample.location, sample.beat, sample.division, sample.reporting_area)
     metrics.GEOCODE_LATENCY.observe(time.perf_counter() - t0)
     located = geo.lat is not None
     metrics.GEOCODE_LOOKUPS.labels("hit" if located else "miss").inc()

@@ -85,7 +85,7 @@ class Components:
         self.store.close()
 
 
-APPROXIMATE_PRECISIONS = ("beat", "none")
+APPROXIMATE_PRECISIONS = ("reporting_area", "beat", "none")
 MAX_BACKOFF_INTERVALS = 5  # failing polls back off to at most this many poll intervals
 
 

@@ -82,7 +82,14 @@ class FakeLocator:
     def __init__(self) -> None:
         self.asked: list[str] = []
 
-    def locate(self, block: str | None, location: str, beat: str | None, division: str | None) -> Geo:
+    def locate(
+        self,
+        block: str | None,
+        location: str,
+        beat: str | None,
+        division: str | None,
+        reporting_area: str | None = None,
+    ) -> Geo:
         self.asked.append(location)
         digest = sum(location.encode()) + sum((block or "").encode())
         if digest % 5 == 0:

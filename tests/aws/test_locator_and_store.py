@@ -28,7 +28,14 @@ Recorded = list[tuple[datetime, list[Any]]]
 
 
 class FlakyLocator(FakeLocator):
-    def locate(self, block: str | None, location: str, beat: str | None, division: str | None) -> Geo:
+    def locate(
+        self,
+        block: str | None,
+        location: str,
+        beat: str | None,
+        division: str | None,
+        reporting_area: str | None = None,
+    ) -> Geo:
         if len(self.asked) % 3 == 0:
             self.asked.append(location)
             raise TimeoutError("provider timed out")

@@ -121,3 +121,10 @@ def test_the_address_table_keeps_each_points_source_and_only_force_points_in_the
     ]
     assert fallback == []
     assert table.stat().st_size < 400_000
+    # Each row keeps the reporting area its source recorded (the locator's fallback finer than the
+    # beat); the 2025 sample and the OpenAddresses points have none.
+    with_area = [r for r in rows if r["source"] not in ("apwheele", "openaddresses")]
+    assert sum(bool(r["reporting_area"]) for r in with_area) > 0.99 * len(with_area)
+    assert all(r["reporting_area"].isdigit() for r in with_area if r["reporting_area"])
+    assert not any(r["reporting_area"] for r in rows if r["source"] in ("apwheele", "openaddresses"))
+    assert {r["reporting_area"] for r in rows if r["address"] == "4302 INDEPENDENCE DR"} == {"4359"}

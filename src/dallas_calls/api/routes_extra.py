@@ -42,7 +42,7 @@ class ErrorBody(BaseModel):
 class GeoBody(BaseModel):
     lat: float
     lon: float
-    precision: Literal["address", "intersection", "street", "beat"]
+    precision: Literal["address", "intersection", "street", "reporting_area", "beat"]
     source: str
     in_beat: bool | None
     candidates_considered: int

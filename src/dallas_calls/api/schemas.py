@@ -38,7 +38,7 @@ class UnitBody(BaseModel):
 class GeoBody(BaseModel):
     lat: float | None = Field(None, ge=-90, le=90)
     lon: float | None = Field(None, ge=-180, le=180)
-    precision: Literal["address", "intersection", "street", "beat", "none"] = "none"
+    precision: Literal["address", "intersection", "street", "reporting_area", "beat", "none"] = "none"
     source: str = ""
     in_beat: bool | None = None
     candidates_considered: int = Field(0, ge=0)

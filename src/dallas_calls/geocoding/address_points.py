@@ -3,7 +3,9 @@
 Dallas Police Incidents carry addresses the city geocoded itself. Indexed by canonical street name,
 they place a block address at the median of the known points on that street within the block, or, when
 the block has none, interpolated between the nearest known numbers on the same street. Two streets'
-points that come within a short distance of each other give their intersection.
+points that come within a short distance of each other give their intersection. Points that carry
+the police reporting area they were recorded in give, per area, a centre (``reporting_area_centre``):
+the locator's fallback for a street the table does not know, finer than the beat's centre.
 
 The index is in memory (a dict of sorted lists per street): built from CSV rows in well under a
 second for the shipped seed table, and in a few seconds for the full Police Incidents export.
@@ -26,6 +28,7 @@ from dallas_calls.geocoding.number_lines import NumberLines
 from dallas_calls.geocoding.street_model import StreetModel
 from dallas_calls.geocoding.street_names import alternate_names, squashed
 from dallas_calls.geodata.distance import distance_m
+from dallas_calls.geodata.samples import normalize_reporting_area
 
 SOURCE = "address_points"
 SEED_TABLE = "data/address_points_seed.csv"
@@ -44,6 +47,13 @@ SIGN = {"N": 1, "E": 1, "S": -1, "W": -1}
 MAX_ONE_SIDED_GAP = 200
 # Two streets' points this close make an intersection.
 MAX_INTERSECTION_GAP_M = 200.0
+# A reporting area's centre is the mean of its known points, when it has at least this many.
+# Measured leave-one-address-out on the blocks that no candidate places (bench/RESULTS.md): 31% within
+# 250 m (median 402 m) against 20% (602 m) for the beat's centre. The mean beats the median (26%,
+# 441 m): an area's points bunch at a few busy addresses, and the median follows the bunch. A single
+# point also beat the beat's centre (18% against 11%), but one point is a place in the area, not its
+# centre.
+MIN_AREA_POINTS = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +63,10 @@ class AddressPoint:
     lat: float
     lon: float
     beat: str | None = None
+    reporting_area: str | None = None
+
+
+Row = tuple[str, float, float, str | None] | tuple[str, float, float, str | None, str | None]
 
 
 class AddressPointIndex:
@@ -65,6 +79,12 @@ class AddressPointIndex:
         self._points = {k: sorted(v, key=lambda p: p.number) for k, v in by_street.items()}
         self._numbers = {k: [p.number for p in v] for k, v in self._points.items()}
         self._models: dict[str, StreetModel] = {}
+        self._by_area: dict[str, list[AddressPoint]] = {}
+        self._area_centres: dict[str, tuple[float, float, int] | None] = {}
+        for pts in self._points.values():
+            for p in pts:
+                if p.reporting_area:
+                    self._by_area.setdefault(p.reporting_area, []).append(p)
         self._number_lines: NumberLines | None = None
         self._by_core: dict[str, list[str]] = {}
         self._street_of_name: dict[str, Street] = {}
@@ -85,32 +105,29 @@ class AddressPointIndex:
     # -- building -----------------------------------------------------------------------------
 
     @classmethod
-    def from_rows(cls, rows: Iterable[tuple[str, float, float, str | None]]) -> AddressPointIndex:
-        """Rows of (one-line address, lat, lon, beat); addresses that do not normalize are skipped."""
+    def from_rows(cls, rows: Iterable[Row]) -> AddressPointIndex:
+        """Rows of (one-line address, lat, lon, beat[, reporting area]); addresses that do not
+        normalize are skipped."""
         points = []
-        for address, lat, lon, beat in rows:
+        for row in rows:
+            address, lat, lon, beat = row[:4]
+            area = row[4] if len(row) > 4 else None
             loc = normalize_address(address)
             if loc.kind == "address" and loc.number is not None and loc.street is not None:
-                points.append(AddressPoint(loc.number, loc.street.name, lat, lon, beat))
+                points.append(AddressPoint(loc.number, loc.street.name, lat, lon, beat, area))
         return cls(points)
 
     @classmethod
     def from_csv(cls, path: Path | str) -> AddressPointIndex:
-        """A CSV with columns ``address, lat, lon`` and optionally ``beat``."""
+        """A CSV with columns ``address, lat, lon`` and optionally ``beat``, ``reporting_area``."""
         with Path(path).open(newline="", encoding="utf-8") as f:
-            return cls.from_rows(
-                (row["address"], float(row["lat"]), float(row["lon"]), row.get("beat") or None)
-                for row in csv.DictReader(f)
-            )
+            return cls.from_rows(_csv_rows(csv.DictReader(f)))
 
     @classmethod
     def seed(cls) -> AddressPointIndex:
         """The small table shipped with the package (the city's points from the sample incidents)."""
         text = resources.files("dallas_calls.geocoding").joinpath(SEED_TABLE).read_text("utf-8")
-        return cls.from_rows(
-            (row["address"], float(row["lat"]), float(row["lon"]), row.get("beat") or None)
-            for row in csv.DictReader(text.splitlines())
-        )
+        return cls.from_rows(_csv_rows(csv.DictReader(text.splitlines())))
 
     def without(self, dropped: set[AddressPoint]) -> AddressPointIndex:
         """The same index less ``dropped`` (leave-one-address-out evaluation)."""
@@ -120,6 +137,23 @@ class AddressPointIndex:
         return [p for pts in self._points.values() for p in pts]
 
     # -- lookup -------------------------------------------------------------------------------
+
+    def reporting_area_centre(self, area: str | None) -> tuple[float, float, int] | None:
+        """(lat, lon, points): the mean of the area's known points, when it has at least
+        ``MIN_AREA_POINTS``; None for an unknown or thinly known area."""
+        key = area or ""
+        if key not in self._area_centres:
+            points = self._by_area.get(key, [])
+            self._area_centres[key] = (
+                (
+                    round(statistics.fmean(p.lat for p in points), 6),
+                    round(statistics.fmean(p.lon for p in points), 6),
+                    len(points),
+                )
+                if len(points) >= MIN_AREA_POINTS
+                else None
+            )
+        return self._area_centres[key]
 
     def street_names(self, street: Street, *, either_half: bool = False) -> list[tuple[str, bool]]:
         """Indexed names that can mean ``street``: (name, exact). The exact name when indexed;
@@ -330,6 +364,17 @@ class AddressPointIndex:
                     )
                 )
         return out
+
+
+def _csv_rows(rows: Iterable[dict[str, str]]) -> Iterable[Row]:
+    for row in rows:
+        yield (
+            row["address"],
+            float(row["lat"]),
+            float(row["lon"]),
+            row.get("beat") or None,
+            normalize_reporting_area(row.get("reporting_area")),
+        )
 
 
 def _closest_pair(

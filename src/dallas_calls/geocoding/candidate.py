@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-# How specific a candidate is, best first. "beat" and "none" are the chooser's, never a provider's.
+# How specific a candidate is, best first. "reporting_area", "beat" and "none" are the chooser's
+# fallbacks, never a provider's.
 MATCH_PRECISIONS: tuple[str, ...] = ("address", "intersection", "street")
 
 

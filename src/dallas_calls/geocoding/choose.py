@@ -1,14 +1,15 @@
 """Choose, don't trust: judge every candidate against the call's own beat, division and the city.
 
 A candidate outside Dallas is never published. With a known beat, a candidate must fall inside the
-beat (or within ``NEAR_BEAT_M`` of it); when none does, the call goes to the beat's centroid with
-precision ``"beat"``. Among the acceptable candidates the best score wins: place (own beat > own
+beat (or within ``NEAR_BEAT_M`` of it); when none does, the call goes to the centre of its reporting
+area (precision ``"reporting_area"``) when the locator knows one that passes the same checks, else
+to the beat's centroid with precision ``"beat"``. Among the acceptable candidates the best score wins: place (own beat > own
 division > city) first, then match type, provider confidence and agreement between candidates.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +28,7 @@ PRECISION_POINTS = {"address": 30.0, "intersection": 25.0, "street": 10.0}
 PROVIDER_POINTS = 20.0  # times the provider's own score (0..1)
 AGREEMENT_POINTS = 5.0  # per agreeing candidate, at most three
 BEAT_CENTROID_SOURCE = "beat_centroid"
+AREA_CENTRE_SOURCE = "reporting_area_centre"
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,9 +115,15 @@ def judge(
 
 
 def choose(
-    candidates: Sequence[Candidate], beat: str | None, division: str | None, areas: BeatAreas
+    candidates: Sequence[Candidate],
+    beat: str | None,
+    division: str | None,
+    areas: BeatAreas,
+    area_centre: Callable[[], tuple[float, float] | None] | None = None,
 ) -> Choice:
-    """The best acceptable candidate as a :class:`Geo`; else the beat's centroid; else no point."""
+    """The best acceptable candidate as a :class:`Geo`; else the call's reporting area's centre
+    (``area_centre()``, asked only then) if it is acceptable itself; else the beat's centroid; else
+    no point."""
     judged = judge(candidates, beat, division, areas)
     n = len(candidates)
     accepted = [j for j in judged if j.accepted]
@@ -124,6 +132,13 @@ def choose(
         c = best.candidate
         geo = Geo(c.lat, c.lon, c.precision, c.source, best.in_beat, n)
         return Choice(geo, tuple(judged), areas.check)
+    found = area_centre() if area_centre is not None else None
+    if found is not None:
+        centre = Candidate(found[0], found[1], "reporting_area", AREA_CENTRE_SOURCE)
+        (checked,) = judge([centre], beat, division, areas)
+        if checked.accepted:
+            geo = Geo(centre.lat, centre.lon, "reporting_area", AREA_CENTRE_SOURCE, checked.in_beat, n)
+            return Choice(geo, tuple(judged), areas.check)
     centroid = areas.beat_centroid(beat)
     if centroid is not None:
         geo = Geo(centroid[0], centroid[1], "beat", BEAT_CENTROID_SOURCE, True, n)

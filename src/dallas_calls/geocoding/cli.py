@@ -1,4 +1,5 @@
-"""`dallas-calls geocode "Frankford Rd / Midway Rd" [--block N] [--beat 613] [--division D] [--json]`."""
+"""`dallas-calls geocode "Frankford Rd / Midway Rd" [--block N] [--beat 613] [--division D]
+[--reporting-area R] [--json]`."""
 
 from __future__ import annotations
 
@@ -19,6 +20,9 @@ def register(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> Non
     parser.add_argument("--block", help="the feed's block number")
     parser.add_argument("--beat", help="the call's beat")
     parser.add_argument("--division", help="the call's division")
+    parser.add_argument(
+        "--reporting-area", help="the call's reporting area (the fallback when nothing places it)"
+    )
     parser.add_argument("--json", action="store_true", help="one JSON object")
     parser.set_defaults(handler=run)
 
@@ -28,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
 
     settings = Settings(**({"data_dir": args.data_dir} if getattr(args, "data_dir", None) else {}))
     explanation = default_locator(settings, blocking=True).explain(
-        args.block, args.location, args.beat, args.division
+        args.block, args.location, args.beat, args.division, args.reporting_area
     )
     data = explanation.to_dict()
     if args.json:

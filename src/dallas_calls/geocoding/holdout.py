@@ -2,9 +2,10 @@
 
 The honest measure of an offline geocoder whose table is built from the same kind of points it is
 measured on. Each distinct address is queried as the feed would give it (its hundred block, its
-street, the call's beat) and located from the table less that address *and its duplicates*: any
+street, the call's beat and reporting area) and located from the table less that address *and its duplicates*: any
 point with the same number on a street of the same core name (any spelling), and any point within
 ``DUPLICATE_M`` of its true position (the same place written another way, or another source's copy).
+The reporting areas' centres come from the same reduced table, so the held-out point is not in them.
 
 Used by ``bench/geocode_accuracy.py`` and by the tests that pin the accuracy on real data.
 """
@@ -30,13 +31,15 @@ _CELL_DEG = 0.001  # ~100 m grid cells for the duplicate search
 
 @dataclass(frozen=True, slots=True)
 class HeldOut:
-    """One distinct address: its normalized form, the city's point (median of its rows), the beat."""
+    """One distinct address: its normalized form, the city's point (median of its rows), the beat,
+    division and reporting area (the commonest of its rows')."""
 
     loc: NormalizedLocation
     lat: float
     lon: float
     beat: str | None
     division: str | None
+    reporting_area: str | None = None
 
     @property
     def block(self) -> str:
@@ -59,6 +62,7 @@ def held_out_addresses(points: Iterable[LabelledPoint]) -> list[HeldOut]:
         pts = groups[key]
         beats = Counter(p.beat for p in pts if p.beat)
         divisions = Counter(p.division for p in pts if p.division)
+        reporting_areas = Counter(p.reporting_area for p in pts if p.reporting_area)
         out.append(
             HeldOut(
                 locs[key],
@@ -66,6 +70,7 @@ def held_out_addresses(points: Iterable[LabelledPoint]) -> list[HeldOut]:
                 statistics.median(p.lon for p in pts),
                 beats.most_common(1)[0][0] if beats else None,
                 divisions.most_common(1)[0][0] if divisions else None,
+                reporting_areas.most_common(1)[0][0] if reporting_areas else None,
             )
         )
     return out
@@ -120,6 +125,6 @@ def locate_held_out(
         assert h.loc.street is not None
         table = index.without(duplicates.of(h))
         geo = Locator([AddressPointProvider(table)], areas).locate(
-            h.block, h.loc.street.label, h.beat, h.division
+            h.block, h.loc.street.label, h.beat, h.division, h.reporting_area
         )
         yield HeldOutResult(h, geo, bool(table.street_names(h.loc.street)))

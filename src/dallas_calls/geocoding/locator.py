@@ -2,7 +2,9 @@
 
 Local providers come first and need no network. A provider is anything with a ``name`` and a
 ``candidates(location, near)`` method; one that raises is logged and skipped, never fatal. The chain
-stops early once a candidate is an address or intersection match inside the call's own beat.
+stops early once a candidate is an address or intersection match inside the call's own beat. When
+no candidate passes, the call's reporting area (the feed's ``reporting_area``, smaller than a beat)
+gives the fallback point if a provider knows that area's centre (``AreaCentres``).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from dallas_calls.geocoding.address_points import SOURCE as ADDRESS_POINTS_SOURCE
 from dallas_calls.geocoding.address_points import AddressPointIndex
@@ -23,11 +25,19 @@ from dallas_calls.geocoding.provider import Provider
 from dallas_calls.geocoding.providers.chain import online_providers
 from dallas_calls.geocoding.street_index import StreetIndex
 from dallas_calls.geodata.beats import BeatAreas, default_areas
+from dallas_calls.geodata.samples import normalize_reporting_area
 from dallas_calls.model import Geo
 
 log = logging.getLogger(__name__)
 
 GOOD_ENOUGH = ("address", "intersection")
+
+
+@runtime_checkable
+class AreaCentres(Protocol):
+    """A provider that knows reporting areas' centres (from its own labelled points)."""
+
+    def reporting_area_centre(self, area: str | None) -> tuple[float, float, int] | None: ...
 
 
 class AddressPointProvider:
@@ -40,6 +50,9 @@ class AddressPointProvider:
 
     def candidates(self, location: NormalizedLocation, near: tuple[float, float] | None) -> list[Candidate]:
         return self.index.locate(location, near)
+
+    def reporting_area_centre(self, area: str | None) -> tuple[float, float, int] | None:
+        return self.index.reporting_area_centre(area)
 
 
 class StreetIndexProvider:
@@ -83,11 +96,13 @@ class Explanation:
 
 
 class Locator:
-    """``locate(block, location, beat, division) -> Geo``: the pipeline's ``CallLocator``."""
+    """``locate(block, location, beat, division, reporting_area) -> Geo``: the pipeline's
+    ``CallLocator``."""
 
     def __init__(self, providers: Sequence[Provider], areas: BeatAreas | None = None) -> None:
         self.providers = list(providers)
         self.areas = areas or default_areas()
+        self._area_centres = [p for p in self.providers if isinstance(p, AreaCentres)]
 
     def signature(self) -> str:
         """What this chain can know: its sources (and the street index's build), and which beat check
@@ -100,11 +115,23 @@ class Locator:
         parts.append(f"beats:{self.areas.check}")
         return ",".join(parts)
 
-    def locate(self, block: str | None, location: str, beat: str | None, division: str | None) -> Geo:
-        return self.explain(block, location, beat, division).choice.geo
+    def locate(
+        self,
+        block: str | None,
+        location: str,
+        beat: str | None,
+        division: str | None,
+        reporting_area: str | None = None,
+    ) -> Geo:
+        return self.explain(block, location, beat, division, reporting_area).choice.geo
 
     def explain(
-        self, block: str | None, location: str, beat: str | None, division: str | None
+        self,
+        block: str | None,
+        location: str,
+        beat: str | None,
+        division: str | None,
+        reporting_area: str | None = None,
     ) -> Explanation:
         """The chosen point with every candidate, its checks and verdict (for the CLI and debugging)."""
         loc = normalize_location(block, location)
@@ -121,7 +148,19 @@ class Locator:
                     continue
                 if self._good_enough(candidates, beat, division):
                     break
-        return Explanation(loc, choose(candidates, beat, division, self.areas), tuple(asked))
+        choice = choose(candidates, beat, division, self.areas, lambda: self._area_centre(reporting_area))
+        return Explanation(loc, choice, tuple(asked))
+
+    def _area_centre(self, reporting_area: str | None) -> tuple[float, float] | None:
+        """The first provider's centre of the call's reporting area, if any knows it."""
+        area = normalize_reporting_area(reporting_area)
+        if area is None:
+            return None
+        for provider in self._area_centres:
+            found = provider.reporting_area_centre(area)
+            if found is not None:
+                return found[0], found[1]
+        return None
 
     def _good_enough(self, candidates: list[Candidate], beat: str | None, division: str | None) -> bool:
         if not candidates:

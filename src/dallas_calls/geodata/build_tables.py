@@ -11,7 +11,7 @@ reads the real files under ``shared/data/`` and writes:
   whose beat is the city's), dissolved per beat and clipped to the city; properties ``beat``,
   ``division``, ``centroid`` [lat, lon] (median of the beat's points), ``points``.
 - ``geocoding/data/address_points_seed.csv``: the offline table of the address-point geocoder
-  (address, lat, lon, beat, source): the city's own points (sample incidents, homicides, the 2025
+  (address, lat, lon, beat, reporting_area, source): the city's own points (sample incidents, homicides, the 2025
   sample, the 10 OpenAddresses points) and the use-of-force points whose point lies in or within
   ``APPROX_TOLERANCE_M`` of their own (approximate) beat; exact duplicate rows once.
 
@@ -174,13 +174,16 @@ def points_in_their_beat(points: Sequence[LabelledPoint], areas: BeatAreas) -> l
 def seed_address_points_csv(points: Sequence[LabelledPoint]) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["address", "lat", "lon", "beat", "source"])
-    rows = sorted(
-        {
-            (" ".join(p.address.upper().split()), round(p.lat, 6), round(p.lon, 6), p.beat or "", p.source)
-            for p in points
-        }
-    )
+    writer.writerow(["address", "lat", "lon", "beat", "reporting_area", "source"])
+    # Exact duplicate rows once; a point recorded under two reporting areas keeps the commoner one.
+    areas: dict[tuple[str, float, float, str, str], Counter[str]] = {}
+    for p in points:
+        key = (" ".join(p.address.upper().split()), round(p.lat, 6), round(p.lon, 6), p.beat or "", p.source)
+        areas.setdefault(key, Counter())[p.reporting_area or ""] += 1
+    rows = [
+        (address, lat, lon, beat, min(votes, key=lambda a: (-votes[a], a)), source)
+        for (address, lat, lon, beat, source), votes in sorted(areas.items())
+    ]
     writer.writerows(rows)
     return buf.getvalue()
 

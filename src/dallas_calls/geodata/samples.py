@@ -30,6 +30,7 @@ class LabelledPoint:
     division: str | None
     source: str
     truth: bool
+    reporting_area: str | None = None
 
 
 def normalize_beat(beat: str | None) -> str | None:
@@ -43,6 +44,19 @@ def normalize_beat(beat: str | None) -> str | None:
         return str(int(float(text)))
     except ValueError:
         return text.upper()
+
+
+def normalize_reporting_area(area: str | None) -> str | None:
+    """Reporting areas as plain numbers ("4359"); None for what is not one: blanks, the feed's
+    "System.Xml.XmlElement", and lists such as "4198,4225" (which of the two is unknown)."""
+    if area is None:
+        return None
+    text = area.strip()
+    try:
+        value = int(float(text))
+    except ValueError:
+        return None
+    return str(value) if value > 0 else None
 
 
 def normalize_division(division: str | None) -> str | None:
@@ -80,10 +94,13 @@ def _point(
     division: str | None,
     source: str,
     truth: bool,
+    reporting_area: str | None = None,
 ) -> LabelledPoint | None:
     if lat is None or lon is None or not (32.0 < lat < 33.5 and -97.5 < lon < -96.0):
         return None
-    return LabelledPoint(address.strip(), lat, lon, beat, division, source, truth)
+    return LabelledPoint(
+        address.strip(), lat, lon, beat, division, source, truth, normalize_reporting_area(reporting_area)
+    )
 
 
 def city_truth_points(incidents_dir: Path) -> list[LabelledPoint]:
@@ -100,6 +117,7 @@ def city_truth_points(incidents_dir: Path) -> list[LabelledPoint]:
                 division=normalize_division(row.get("division")),
                 source="shuyizhang3",
                 truth=True,
+                reporting_area=row.get("reporting_area"),
             )
             if p:
                 out.append(p)
@@ -120,6 +138,7 @@ def city_truth_points(incidents_dir: Path) -> list[LabelledPoint]:
                 division=normalize_division(row.get("division")),
                 source="dmn_homicides",
                 truth=True,
+                reporting_area=row.get("ra"),
             )
             if p:
                 out.append(p)
@@ -172,6 +191,7 @@ def geocoded_beat_points(incidents_dir: Path) -> list[LabelledPoint]:
                 division=normalize_division(row.get("DIVISION")),
                 source=force_source(path, row.get("dmn_geocoder", "")),
                 truth=False,
+                reporting_area=row.get("RA"),
             )
             if p:
                 out.append(p)

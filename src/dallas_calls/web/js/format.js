@@ -59,7 +59,7 @@ export function hasPoint(call) {
   return !!g && typeof g.lat === "number" && typeof g.lon === "number" && g.precision !== "none";
 }
 
-/** "exact" (address, intersection), "street", "beat" or "none". */
+/** "exact" (address, intersection), "street", "beat" (a reporting area's or beat's centre) or "none". */
 export function precisionClass(call) {
   if (!hasPoint(call)) return "none";
   const p = call.geo.precision;
@@ -72,6 +72,7 @@ export const PRECISION_TEXT = {
   address: "Address (interpolated on the block)",
   intersection: "Intersection",
   street: "Street only (somewhere along it)",
+  reporting_area: "Approximate: centre of the police reporting area",
   beat: "Approximate: centre of the police beat",
   none: "Not located",
 };

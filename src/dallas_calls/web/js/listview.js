@@ -75,7 +75,9 @@ export class ListView {
     const loc = pc === "none"
       ? `<span class="ci-loc ci-loc-none" title="Not located: not on the map">no location</span>`
       : pc === "beat"
-        ? `<span class="ci-loc ci-loc-beat" title="Approximate: beat area only">≈ beat</span>`
+        ? call.geo.precision === "reporting_area"
+          ? `<span class="ci-loc ci-loc-beat" title="Approximate: reporting area only">≈ area</span>`
+          : `<span class="ci-loc ci-loc-beat" title="Approximate: beat area only">≈ beat</span>`
         : pc === "street"
           ? `<span class="ci-loc ci-loc-street" title="Street only">≈ street</span>`
           : "";

@@ -167,7 +167,8 @@ export class MapView {
 
   label(call) {
     const pc = precisionClass(call);
-    const approx = pc === "beat" ? " (approximate: beat area)" : pc === "street" ? " (somewhere on this street)" : "";
+    const area = call.geo && call.geo.precision === "reporting_area" ? "reporting area" : "beat area";
+    const approx = pc === "beat" ? ` (approximate: ${area})` : pc === "street" ? " (somewhere on this street)" : "";
     // the marker's visible code leads its name (what is seen is what is said)
     const text = splitNature(call.nature_of_call).text;
     const code = natureCode(call);
