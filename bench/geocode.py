@@ -97,13 +97,20 @@ async def measure(port: int, pid: int, texts: list[str], passes: int) -> dict[st
         cold_cpu = cpu_s(pid) - cpu0
         load = os.getloadavg()
         cpu0 = cpu_s(pid)
-        warm = [await one(t) for _ in range(passes) for t in texts]
+        per_query: dict[str, list[float]] = {t: [] for t in texts}
+        for _ in range(passes):
+            for t in texts:
+                per_query[t].append(await one(t))
+        warm = [ms for times in per_query.values() for ms in times]
         warm_cpu = cpu_s(pid) - cpu0
+    # A query slow every time is the locator's; one slow once is the machine's (or a GC).
+    slowest = sorted(per_query.items(), key=lambda item: -statistics.median(item[1]))[:5]
     return {
         "queries": len(texts),
         "cold": figures(cold),
         "warm": {**figures(warm), "requests": len(warm)},
         "statuses": dict(sorted(statuses.items())),
+        "slowest_warm_median_ms": {t: round(statistics.median(ms), 2) for t, ms in slowest},
         "server_cpu_ms_per_request": {
             "cold": round(1000 * cold_cpu / len(cold), 2),
             "warm": round(1000 * warm_cpu / len(warm), 2),
@@ -111,6 +118,24 @@ async def measure(port: int, pid: int, texts: list[str], passes: int) -> dict[st
         "server_rss_mib": round(rss_mib(pid), 1),
         "loadavg": " ".join(f"{v:.2f}" for v in load),
     }
+
+
+def in_process(data_dir: str, texts: list[str], passes: int) -> dict[str, float]:
+    """The locator alone, as the route calls it, in this process (after one cold round): what of
+    the HTTP figure is the locator's, and what is HTTP, the thread hop and the machine's load."""
+    from dallas_calls.config import Settings
+    from dallas_calls.geocoding.locator import default_locator
+
+    locator = default_locator(Settings(data_dir=Path(data_dir)))
+    for text in texts:
+        locator.locate(None, text, None, None)
+    ms = []
+    for _ in range(passes):
+        for text in texts:
+            t0 = time.perf_counter()
+            locator.locate(None, text, None, None)
+            ms.append((time.perf_counter() - t0) * 1000)
+    return figures(ms)
 
 
 def main() -> int:
@@ -142,17 +167,21 @@ def main() -> int:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+        result["locate_in_process"] = in_process(tmp, texts, args.passes)
     print(json.dumps(result))
     cold, warm = result["cold"], result["warm"]
     print()
     print(
-        "| queries | cold p50 / p99 / max | warm p50 / p99 / max | statuses | server CPU / request (warm) | load avg |"
+        "| queries | cold p50 / p99 / max | warm p50 / p99 / max | statuses | server CPU / request (warm) "
+        "| locate() alone p50 / p99 | load avg |"
     )
-    print("|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|")
     print(
         f"| {result['queries']} | {cold['p50_ms']} / {cold['p99_ms']} / {cold['max_ms']} ms "
         f"| {warm['p50_ms']} / {warm['p99_ms']} / {warm['max_ms']} ms | {result['statuses']} "
-        f"| {result['server_cpu_ms_per_request']['warm']} ms | {result['loadavg']} |"
+        f"| {result['server_cpu_ms_per_request']['warm']} ms "
+        f"| {result['locate_in_process']['p50_ms']} / {result['locate_in_process']['p99_ms']} ms "
+        f"| {result['loadavg']} |"
     )
     return 0
 
