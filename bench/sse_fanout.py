@@ -424,6 +424,7 @@ async def run_size(
         "same_bytes": len(sizes) <= 1,
         "events_per_client_mean": round(statistics.mean(per_client), 1) if per_client else None,
         "clients_with_none": sum(1 for k in per_client if k == 0),
+        "edge_points": sum(len(w.maybe) for _, w in clients),  # either answer right (fanout_areas)
         "first_p50_ms": round(1000 * statistics.median(first_lat), 1) if first_lat else None,
         "first_p99_ms": round(1000 * pct(first_lat, 99), 1),
         "last_p50_ms": round(1000 * statistics.median(last_lat), 1) if last_lat else None,
