@@ -22,16 +22,7 @@ from dallas_calls.runtime import demo_snapshots
 from tests.conftest import LiveServer, free_port
 from tests.fakes.data import load_feed_snapshot
 from tests.fakes.socrata import ServerError
-
-
-def _wait_for(predicate: Any, timeout: float = 20.0, every: float = 0.1) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = predicate()
-        if found:
-            return found
-        time.sleep(every)
-    raise AssertionError(f"condition not met within {timeout} s")
+from tests.fakes.waiting import wait_until
 
 
 def _sse_events(url: str, seconds: float, until: Any = None) -> list[tuple[str, str, dict[str, Any]]]:
@@ -180,7 +171,7 @@ def test_a_fallback_demo_heals_into_live_data_when_the_feed_answers(tmp_path: Pa
         time.sleep(1.5)  # several failed probes: no log line each
         assert "feed probe failed" not in server.log_path.read_text()
         server.feed.clear_faults()
-        after = _wait_for(
+        after = wait_until(
             lambda: (b := httpx.get(server.url + "/current-calls/").json())["mode"] == "live" and b,
             timeout=15,
         )
@@ -189,7 +180,7 @@ def test_a_fallback_demo_heals_into_live_data_when_the_feed_answers(tmp_path: Pa
         assert after["fallback_reason"] is None and after["store_id"] != before["store_id"]
         assert after["last_event_id"] > before["last_event_id"], "live ids start above the demo's"
         # Ready once live polls keep coming (the staleness bound is 3 intervals: 0.9 s here).
-        ready = _wait_for(lambda: (r := httpx.get(server.url + "/readyz").json())["ready"] and r, timeout=10)
+        ready = wait_until(lambda: (r := httpx.get(server.url + "/readyz").json())["ready"] and r, timeout=10)
         assert ready["mode"] == "live"
         # A client still holding a demo id (and the demo's store id) is told to reset.
         stale = _sse_events(

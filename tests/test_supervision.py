@@ -25,16 +25,7 @@ from dallas_calls.runtime import Scheduler, build_components
 from dallas_calls.storage.sqlite import SqliteStore
 from tests.conftest import LiveServer
 from tests.fakes.data import load_feed_snapshot
-
-
-def _wait_for(predicate: Any, timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = predicate()
-        if found:
-            return found
-        time.sleep(0.1)
-    raise AssertionError(f"condition not met within {timeout} s")
+from tests.fakes.waiting import wait_until
 
 
 class _Rows:
@@ -170,13 +161,13 @@ def test_a_full_disk_fails_polls_without_stopping_them_and_heals_when_space_retu
     """The disk fills up: the server's file-size limit (RLIMIT_FSIZE, a real limit of the file
     system calls: writes past it fail with EFBIG) is lowered under it, then raised again."""
     url = live.url
-    first = _wait_for(lambda: (b := httpx.get(url + "/current-calls/").json())["current_active_calls"] and b)
+    first = wait_until(lambda: (b := httpx.get(url + "/current-calls/").json())["current_active_calls"] and b)
     assert live.proc is not None
     soft, hard = resource.prlimit(live.proc.pid, resource.RLIMIT_FSIZE)
     resource.prlimit(live.proc.pid, resource.RLIMIT_FSIZE, (1024, hard))
     try:
         live.advance()  # the next snapshot cannot be archived or applied
-        _wait_for(lambda: "cannot record polls in the store" in live.log_path.read_text(), timeout=15)
+        wait_until(lambda: "cannot record polls in the store" in live.log_path.read_text(), timeout=15)
         time.sleep(1.5)  # several more failed polls
         assert httpx.get(url + "/healthz").status_code == 200, "failing polls are still polls"
         assert httpx.get(url + "/readyz").status_code == 503, "no good poll: not ready"
@@ -186,7 +177,7 @@ def test_a_full_disk_fails_polls_without_stopping_them_and_heals_when_space_retu
     finally:
         resource.prlimit(live.proc.pid, resource.RLIMIT_FSIZE, (soft, hard))
     second = {str(r["incident_number"]) for r in load_feed_snapshot("2019-06-18T06-09-00Z")}
-    healed = _wait_for(
+    healed = wait_until(
         lambda: (
             {c["incident_number"] for c in httpx.get(url + "/current-calls/").json()["current_active_calls"]}
             == second
@@ -194,5 +185,5 @@ def test_a_full_disk_fails_polls_without_stopping_them_and_heals_when_space_retu
         timeout=20,
     )
     assert healed
-    _wait_for(lambda: httpx.get(url + "/readyz").status_code == 200, timeout=10)
+    wait_until(lambda: httpx.get(url + "/readyz").status_code == 200, timeout=10)
     assert "the store records polls again" in live.log_path.read_text()

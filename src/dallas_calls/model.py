@@ -187,6 +187,18 @@ class Call:
         return replace(self, **changes)
 
 
+# The narrow facts of a call that /analytics aggregates: (first_seen, closed_at, division,
+# priority, nature_of_call, beat). A plain tuple, not a Call: a month of history is ~60,000 of them,
+# read straight from a store's index (SQLite rows are tuples already).
+CallFacts = tuple[str, str | None, str | None, int | None, str | None, str | None]
+FACT_COLUMNS = "first_seen, closed_at, division, priority, nature_of_call, beat"
+
+
+def call_facts(call: Call) -> CallFacts:
+    """A call's facts, in ``FACT_COLUMNS`` order (what a store writes beside the full call)."""
+    return (call.first_seen, call.closed_at, call.division, call.priority, call.nature_of_call, call.beat)
+
+
 FieldDelta = tuple[Any, Any]
 
 

@@ -1,5 +1,5 @@
 """axe-core (pinned in package.json, read from node_modules/: never served to users) finds no serious
-or critical violation in the map, list, details and stats views, light and dark, on a desktop
+or critical violation in the map, list, details, stats and analytics views, light and dark, on a desktop
 (1440×900) and a phone (390×844). A screenshot of each view goes to test-artifacts/."""
 
 from __future__ import annotations
@@ -54,6 +54,17 @@ def views(page: Any, device: str, call: str) -> list[tuple[str, Any]]:
             lambda: (
                 page.evaluate("id => window.dallasCalls.list.onSelect(id)", call),
                 page.wait_for_selector("#details .timeline .tl-item"),
+            ),
+        )
+    )
+    steps.append(
+        (
+            "analytics",
+            lambda: (
+                page.keyboard.press("Escape"),
+                page.click(".view-toggle button[data-view='analytics']"),
+                page.wait_for_selector("#an-groups table"),
+                page.click("#an-hourly summary"),
             ),
         )
     )

@@ -26,20 +26,39 @@ window.Notification = class {
 """
 
 
-def test_new_calls_in_a_saved_area_are_announced(new_page: Any, live_server: Any) -> None:
-    before = settle(live_server)
+def upcoming_place(live_server: Any, before: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """The place (by the server's locator) and priority of a call the next poll brings."""
     upcoming = [r for r in live_server.feed._snapshots[1] if str(r["incident_number"]) not in ids_of(before)]
-    centre = None
-    for row in upcoming:  # the place of a call the next poll brings, found by the server's locator
+    for row in upcoming:
         q = " ".join(str(row[k]) for k in ("block", "location") if row.get(k))
         try:
             centre = api(live_server, "/geocode?" + urllib.parse.urlencode({"q": q}))["geo"]
         except Exception:
             continue
-        priority = str(row.get("priority") or "unknown").strip()
-        break
-    if centre is None:
-        pytest.skip("no call of the next snapshot can be located")
+        return centre, str(row.get("priority") or "unknown").strip()
+    pytest.skip("no call of the next snapshot can be located")
+
+
+def calls_in_area(
+    before: dict[str, Any], after: dict[str, Any], centre: dict[str, Any], priority: str
+) -> list[str]:
+    """The new calls an alert on ``centre`` (RADIUS_M, ``priority``) must announce."""
+    new = [c for c in after["current_active_calls"] if c["incident_number"] not in ids_of(before)]
+    want = sorted(
+        c["incident_number"]
+        for c in new
+        if located(c)
+        and _prio(c) == priority
+        and distance_m(centre["lat"], centre["lon"], c["geo"]["lat"], c["geo"]["lon"]) <= RADIUS_M
+    )
+    if not want:
+        pytest.skip("the located new call is outside the area it was looked up in")
+    return want
+
+
+def test_new_calls_in_a_saved_area_are_announced(new_page: Any, live_server: Any) -> None:
+    before = settle(live_server)
+    centre, priority = upcoming_place(live_server, before)
 
     page = new_page()
     page.add_init_script(NOTIFICATIONS)
@@ -56,17 +75,7 @@ def test_new_calls_in_a_saved_area_are_announced(new_page: Any, live_server: Any
     assert page.locator("#alerts-list li").count() == 1
 
     live_server.advance()
-    after = settle(live_server)
-    new = [c for c in after["current_active_calls"] if c["incident_number"] not in ids_of(before)]
-    want = sorted(
-        c["incident_number"]
-        for c in new
-        if located(c)
-        and _prio(c) == priority
-        and distance_m(centre["lat"], centre["lon"], c["geo"]["lat"], c["geo"]["lon"]) <= RADIUS_M
-    )
-    if not want:
-        pytest.skip("the located new call is outside the area it was looked up in")
+    want = calls_in_area(before, settle(live_server), centre, priority)
     wait_for(
         page,
         "want => { const ids = [...document.querySelectorAll('#toasts .toast')].map(t => t.dataset.incident).sort();"

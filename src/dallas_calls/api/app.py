@@ -24,7 +24,7 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +42,7 @@ from dallas_calls.api import schemas
 from dallas_calls.api.errors import ApiError, install_error_handlers
 from dallas_calls.api.event_stream import EventStreamResponse
 from dallas_calls.api.ingest import ingest_events
-from dallas_calls.api.inputs import event_id_param, time_param
+from dallas_calls.api.inputs import event_id_param
 from dallas_calls.api.limits import (
     EVENT_STREAM_PATHS,
     RateLimitMiddleware,
@@ -51,6 +51,8 @@ from dallas_calls.api.limits import (
 )
 from dallas_calls.api.middleware import MetricsMiddleware
 from dallas_calls.api.openapi import INGEST_BODY_REF, install_openapi, responses
+from dallas_calls.api.pwa import add_pwa_routes
+from dallas_calls.api.routes_analytics import add_analytics_routes
 from dallas_calls.api.routes_extra import (
     ExportFormat,
     add_extra_routes,
@@ -59,6 +61,7 @@ from dallas_calls.api.routes_extra import (
     history_export,
     with_export_content,
 )
+from dallas_calls.api.routes_history import add_history_routes, history_window
 from dallas_calls.api.security import install_docs, install_security_headers, require_bearer
 from dallas_calls.api.stats import iso_utc, parse_time
 from dallas_calls.api.view import DEFAULT_RING_SIZE, CurrentCallsView
@@ -76,7 +79,6 @@ log = logging.getLogger(__name__)
 PACKAGE = Path(__file__).resolve().parents[1]
 WEB_DIR = PACKAGE / "web"
 GEO_DATA_DIR = PACKAGE / "geodata" / "data"
-HISTORY_MAX_WINDOW = timedelta(days=31)
 HISTORY_MAX_LIMIT = 5000
 SSE_SEND_TIMEOUT_S = 30.0
 STALE_POLL_INTERVALS = 3
@@ -434,11 +436,7 @@ def create_app(
         """Calls (open or closed) first seen in `[start, end)`, oldest first. ISO 8601 times from
         1900 to 2199; the window may span at most 31 days. `?format=csv|geojson`: every call of
         the window (no `limit`), streamed."""
-        begin, finish = time_param(start, "start"), time_param(end, "end")
-        if finish <= begin:
-            raise ApiError(400, "bad_request", "end must be after start")
-        if finish - begin > HISTORY_MAX_WINDOW:
-            raise ApiError(400, "bad_request", f"the window may span at most {HISTORY_MAX_WINDOW.days} days")
+        begin, finish = history_window(start, end)
         if format is not None:
             return history_export(current["store"], begin, finish, format)
         calls = await run_in_threadpool(
@@ -541,6 +539,9 @@ def create_app(
         return HTMLResponse(PLACEHOLDER_INDEX)
 
     add_extra_routes(app, settings)
+    add_pwa_routes(app, WEB_DIR)
+    add_history_routes(app, lambda: current["store"])
+    add_analytics_routes(app, lambda: current["store"], lambda: view.last_event_id)
     app.mount("/static", StaticFiles(directory=WEB_DIR, check_dir=False), name="static")
 
     # Outermost last: proxy headers (trusted peers only) decide the client IP the limits count by.

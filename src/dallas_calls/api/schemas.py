@@ -126,6 +126,70 @@ class HistoryBody(BaseModel):
     calls: list[CallBody]
 
 
+class HistoryEventBody(BaseModel):
+    """An event of a replay: as logged (its id), or rebuilt from a call record (no id)."""
+
+    id: int | None
+    type: str
+    at: str
+    data: dict[str, Any]
+    reconstructed: bool
+
+
+class HistoryEventsBody(BaseModel):
+    start: str
+    end: str
+    initial: list[CallBody] = Field(description="the calls open at `start`")
+    initial_truncated: bool
+    count: int
+    truncated: bool = Field(description="more events than `limit` in the window: the rest left out")
+    events: list[HistoryEventBody]
+    source: Literal["log", "reconstructed", "mixed"]
+    reconstructed_until: Nullable = Field(description="events before this time are rebuilt from call records")
+    kept_from: Nullable = Field(description="the time of the oldest event the log still holds")
+    note: Nullable
+    window_calls: int | None = Field(description="calls first seen in the window (null: not counted)")
+
+
+class HourOfDayCountBody(BaseModel):
+    hour: int = Field(ge=0, le=23, description="local hour of day (America/Chicago)")
+    count: int = Field(ge=0)
+
+
+class DayCountBody(BaseModel):
+    day: str = Field(description="local date (America/Chicago), YYYY-MM-DD")
+    count: int = Field(ge=0)
+
+
+class TimeOnFeedFields(BaseModel):
+    count: int = Field(ge=0)
+    open: int = Field(ge=0, description="still open: no time on the feed yet, left out of the percentiles")
+    closed: int = Field(ge=0)
+    median_s: float | None = Field(description="median seconds from first seen to closed")
+    p90_s: float | None = Field(description="90th percentile of the same")
+
+
+class AnalyticsGroupBody(TimeOnFeedFields):
+    key: str = Field(description='a division, a priority ("1".."4") or a call type; "unknown" when absent')
+
+
+class BeatCountBody(BaseModel):
+    beat: str
+    count: int = Field(ge=0)
+
+
+class AnalyticsBody(TimeOnFeedFields):
+    start: str
+    end: str
+    time_zone: Literal["America/Chicago"]
+    group_by: Literal["division", "priority", "nature"]
+    unreadable: int = Field(ge=0, description="stored calls whose first_seen is not a time")
+    per_hour_of_day: list[HourOfDayCountBody] = Field(min_length=24, max_length=24)
+    per_day: list[DayCountBody]
+    groups: list[AnalyticsGroupBody]
+    busiest_beats: list[BeatCountBody] = Field(max_length=10)
+
+
 class HealthBody(BaseModel):
     ok: bool
     uptime_s: float

@@ -11,6 +11,9 @@ What the policy allows is what the dashboard and /docs really load, no more:
   Swagger UI are served from /static/vendor/, never a CDN);
 * images from this origin, ``data:`` URIs (the favicon, Leaflet's and Swagger UI's CSS icons) and
   the map tile host of ``DALLAS_CALLS_TILE_URL``;
+* the service worker (``/sw.js``) and the web app manifest from this origin (``worker-src``,
+  ``manifest-src``; named although ``default-src`` implies them, so that tightening another
+  directive cannot take them away);
 * inline ``style`` attributes: the dashboard sizes its bars and draws its cluster pies with them;
 * no inline script, except the one initialisation script of /docs, allowed by its hash on that
   page alone.
@@ -68,6 +71,8 @@ def content_security_policy(tile_url: str, script_hashes: tuple[str, ...] = ()) 
         "img-src 'self' data:" + (f" {tiles}" if tiles else ""),
         "connect-src 'self'",
         "font-src 'self'",
+        "worker-src 'self'",
+        "manifest-src 'self'",
         "object-src 'none'",
         "base-uri 'none'",
         "form-action 'self'",

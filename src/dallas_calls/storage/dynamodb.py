@@ -18,7 +18,8 @@ key schema, indexes, streams and TTL for Terraform and for tests):
     call is open, so the sparse GSI ``open`` (PK ``open_shard``, SK ``incident_number``) holds exactly
     the open calls: :meth:`DynamoStore.open_calls` Queries its ``OPEN_SHARDS`` partitions, never Scans.
     A closed call gets ``expires_at`` (epoch seconds) and DynamoDB deletes it after ``closed_ttl``;
-    until it does, readers skip it. GSI ``by_day`` (PK ``seen_day``, SK ``first_seen``) serves /history.
+    until it does, readers skip it. GSI ``by_day`` (PK ``seen_day``, SK ``first_seen``) serves /history
+    and, projected to the ``facts`` attribute, /analytics.
 ``locations`` (PK ``location_key``; TTL ``expires_at``)
     The geocode cache. Readers skip expired items (DynamoDB deletes them up to days late).
 

@@ -9,13 +9,13 @@ finished by the next one (``DynamoStore.repair``), changes nothing more.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from dallas_calls.model import Call, Event, Geo
+from dallas_calls.model import Call, CallFacts, Event, Geo, call_facts
 from dallas_calls.storage.dynamodb_locations import LocationCache
 from dallas_calls.storage.dynamodb_log import backoff
 from dallas_calls.storage.dynamodb_schema import (
@@ -36,6 +36,16 @@ from dallas_calls.storage.dynamodb_schema import (
     is_write_conflict,
     open_shard,
 )
+
+# What /analytics reads of a call item (names, not reserved words, so none can clash).
+FACTS_PROJECTION = "#i, #f, #c, #x, #e"
+FACTS_NAMES = {
+    "#i": "incident_number",
+    "#f": "first_seen",
+    "#c": "closed_at",
+    "#x": "facts",
+    "#e": "expires_at",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,27 +139,58 @@ class CallsTable(LocationCache):
             return None
         return self._with_geo([self._call_from_item(item, self._seen())])[0]
 
-    def calls_between(self, start: str, end: str, limit: int = 1000) -> list[Call]:
-        """Calls first seen in [start, end), oldest first: a Query per day of the ``by_day`` index."""
+    def _first_seen_between(self, start: str, end: str, **projection: Any) -> Iterator[Item]:
+        """Live items first seen in [start, end), oldest first within each day: a Query per UTC
+        day of the ``by_day`` index (``projection``: a ProjectionExpression and its names)."""
         day = datetime.fromisoformat(start.replace("Z", "+00:00")).astimezone(UTC).date()
         last = datetime.fromisoformat(end.replace("Z", "+00:00")).astimezone(UTC).date()
         now_epoch = int(self.clock().timestamp())
-        seen = self._seen()
-        found: list[Call] = []
-        while day <= last and len(found) < limit:
+        while day <= last:
             for item in self._query(
                 TableName=self.names.calls,
                 IndexName=DAY_INDEX,
                 KeyConditionExpression="seen_day = :d AND first_seen >= :s",
                 ExpressionAttributeValues={":d": _s(day.isoformat()), ":s": _s(start)},
+                **projection,
             ):
-                first = _str(item, "first_seen") or ""
-                if first >= end:
+                if (_str(item, "first_seen") or "") >= end:
                     break
                 if not self._expired(item, now_epoch):
-                    found.append(self._call_from_item(item, seen))
+                    yield item
             day += timedelta(days=1)
-        return self._with_geo(found[:limit])
+
+    def calls_between(self, start: str, end: str, limit: int = 1000) -> list[Call]:
+        """Calls first seen in [start, end), oldest first: a Query per day of the ``by_day`` index."""
+        seen = self._seen()
+        found: list[Call] = []
+        for item in self._first_seen_between(start, end):
+            if len(found) >= limit:
+                break
+            found.append(self._call_from_item(item, seen))
+        return self._with_geo(found)
+
+    def call_facts_between(self, start: str, end: str) -> list[CallFacts]:
+        """The narrow facts of the calls first seen in [start, end), for /analytics: the same Query
+        per day, with a ProjectionExpression naming the few attributes it needs (the ``facts``
+        attribute that materializing writes), so the full call JSON is neither sent nor decoded.
+        (DynamoDB still bills the read by item size.) Items written before ``facts`` existed are
+        read whole, once each, until their next event rewrites them."""
+        found: list[CallFacts] = []
+        legacy: list[str] = []
+        for item in self._first_seen_between(
+            start, end, ProjectionExpression=FACTS_PROJECTION, ExpressionAttributeNames=FACTS_NAMES
+        ):
+            facts = _str(item, "facts")
+            if facts is None:
+                legacy.append(str(_str(item, "incident_number")))
+                continue
+            division, priority, nature, beat = json.loads(facts)
+            found.append(
+                (str(_str(item, "first_seen")), _str(item, "closed_at"), division, priority, nature, beat)
+            )
+        for item in self._batch_get(self.names.calls, "incident_number", legacy):
+            found.append(call_facts(Call.from_dict(json.loads(_str(item, "data") or "{}"))))
+        return found
 
     def call_events(self, incident_number: str) -> list[Event]:
         """A call's own events and the location.resolved events of its location key."""
@@ -177,6 +218,7 @@ class CallsTable(LocationCache):
             ":last_seen": _s(call.last_seen),
             ":first_seen": _s(call.first_seen),
             ":day": _s(call.first_seen[:10]),
+            ":facts": _s(_dumps(list(call_facts(call)[2:]))),
             ":id": _n(event.id),
             ":ids": {"NS": [str(event.id)]},
         }
@@ -186,6 +228,7 @@ class CallsTable(LocationCache):
             "last_seen = :last_seen",
             "first_seen = :first_seen",
             "seen_day = :day",
+            "facts = :facts",
             "event_id = :id",
         ]
         if call.closed_at is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from dallas_calls.model import Call, ChangeSet, Event, Geo, NewEvent, PollRecord, QuarantinedRow
+from dallas_calls.model import Call, CallFacts, ChangeSet, Event, Geo, NewEvent, PollRecord, QuarantinedRow
 from dallas_calls.tracking.state import OpenCalls
 
 
@@ -34,6 +34,11 @@ class ReadStore(Protocol):
     def get_call(self, incident_number: str) -> Call | None: ...
 
     def calls_between(self, start: str, end: str, limit: int = 1000) -> list[Call]: ...
+
+    def call_facts_between(self, start: str, end: str) -> list[CallFacts]:
+        """The narrow facts of every call first seen in [start, end), in no particular order (for
+        /analytics: tuples straight from an index, never full calls)."""
+        ...
 
     def last_event_id(self) -> int: ...
 

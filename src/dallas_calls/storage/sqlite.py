@@ -17,7 +17,18 @@ from pathlib import Path
 from typing import Any
 
 from dallas_calls.events.encode import changeset_events
-from dallas_calls.model import Call, ChangeSet, Event, Geo, NewEvent, PollRecord, QuarantinedRow
+from dallas_calls.model import (
+    FACT_COLUMNS,
+    Call,
+    CallFacts,
+    ChangeSet,
+    Event,
+    Geo,
+    NewEvent,
+    PollRecord,
+    QuarantinedRow,
+    call_facts,
+)
 from dallas_calls.storage.port import Resolved
 from dallas_calls.storage.sqlite_schema import SCHEMA_VERSION, SchemaTooNew, migrate
 from dallas_calls.storage.sqlite_tracked import (
@@ -128,12 +139,39 @@ class SqliteStore:
         """Calls first seen in [start, end), open or closed, oldest first (for /history)."""
         with self._lock:
             rows = self._conn.execute(
-                f"SELECT {_CALL_COLUMNS} FROM calls "
-                "WHERE json_extract(data, '$.first_seen') >= ? AND json_extract(data, '$.first_seen') < ? "
-                "ORDER BY json_extract(data, '$.first_seen') LIMIT ?",
+                f"SELECT {_CALL_COLUMNS} FROM calls WHERE first_seen >= ? AND first_seen < ? "
+                "ORDER BY first_seen LIMIT ?",
                 (start, end, limit),
             ).fetchall()
             return self._calls_from_rows(rows)
+
+    def calls_open_at(self, at: str, limit: int = 1000) -> list[Call]:
+        """Calls first seen before ``at`` and not closed before it (for a replay's starting
+        state), oldest first. A call reopened since reads as it is now."""
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT {_CALL_COLUMNS} FROM calls "
+                "WHERE first_seen < ? AND (closed_at IS NULL OR closed_at >= ?) ORDER BY first_seen LIMIT ?",
+                (at, at, limit),
+            ).fetchall()
+            return self._calls_from_rows(rows)
+
+    def count_calls_between(self, start: str, end: str) -> int:
+        """How many calls were first seen in [start, end) (for "shown of how many")."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT COUNT(*) FROM calls WHERE first_seen >= ? AND first_seen < ?", (start, end)
+            ).fetchone()
+        return int(row[0])
+
+    def call_facts_between(self, start: str, end: str) -> list[CallFacts]:
+        """The narrow facts of the calls first seen in [start, end), for /analytics: read from the
+        covering index ``calls_first_seen`` alone (no JSON decoded, no Call built)."""
+        with self._lock:
+            return self._conn.execute(
+                f"SELECT {FACT_COLUMNS} FROM calls WHERE first_seen >= ? AND first_seen < ?",
+                (start, end),
+            ).fetchall()
 
     # -- applying changes ----------------------------------------------------------------------
 
@@ -195,12 +233,15 @@ class SqliteStore:
         absent = {n: count for n, count in (misses or {}).items() if n not in closed}
         with self._transaction() as conn:
             conn.executemany(
-                "INSERT INTO calls (incident_number, data, location_key, last_seen, closed_at) "
-                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (incident_number) DO UPDATE SET "
+                f"INSERT INTO calls (incident_number, data, location_key, last_seen, {FACT_COLUMNS}) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (incident_number) DO UPDATE SET "
                 "data = excluded.data, location_key = excluded.location_key, "
-                "last_seen = excluded.last_seen, closed_at = excluded.closed_at, missed_polls = 0",
+                "last_seen = excluded.last_seen, closed_at = excluded.closed_at, missed_polls = 0, "
+                "first_seen = excluded.first_seen, division = excluded.division, "
+                "priority = excluded.priority, nature_of_call = excluded.nature_of_call, beat = excluded.beat",
                 [
-                    (c.incident_number, _dumps(c.to_dict()), c.location_key, c.last_seen, c.closed_at)
+                    (c.incident_number, _dumps(c.to_dict()), c.location_key, c.last_seen, *call_facts(c))
                     for c in upserts
                 ],
             )
@@ -252,6 +293,16 @@ class SqliteStore:
                 "SELECT id, type, at, incident_number, location_key, data FROM events "
                 "WHERE id > ? ORDER BY id LIMIT ?",
                 (after_id, limit),
+            ).fetchall()
+        return [self._event(r) for r in rows]
+
+    def events_between(self, start: str, end: str, limit: int = 1000) -> list[Event]:
+        """Events with ``start <= at < end``, in id order (the order they happened)."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT id, type, at, incident_number, location_key, data FROM events "
+                "WHERE at >= ? AND at < ? ORDER BY id LIMIT ?",
+                (start, end, limit),
             ).fetchall()
         return [self._event(r) for r in rows]
 

@@ -5,6 +5,17 @@ v3 stops writing every open call on every poll: a call seen in the latest snapsh
 ``last_seen`` from the meta value ``seen_at`` (one write per poll), and ``missed_polls`` counts the
 consecutive snapshots an open call has been missing from (its own ``last_seen`` is then the last
 poll that held it). An existing database's open calls missing from its last poll count one miss.
+
+v4 makes windows of history cheap. The call's narrow facts (``first_seen``, ``division``,
+``priority``, ``nature_of_call``, ``beat``) become real columns beside ``closed_at``, filled here from
+the stored JSON and written by the one upsert of ``SqliteStore.apply`` from the same Call as the
+JSON (as ``location_key``, ``last_seen`` and ``closed_at`` already are), so they never disagree. One
+index on ``first_seen`` that also covers the other facts serves both ``calls_between`` (a range scan
+in order) and ``call_facts_between`` (/analytics reads the index alone, never the JSON). An
+expression index on ``json_extract(data, '$.first_seen')`` would find the rows as fast, but reading
+the facts would still parse every row's JSON: measured 1.5 s for 60,000 calls against 0.4 s from
+the covering index on the same busy machine (SQLite 3.40 reads no indexed expression back from an
+index). ``events(at)`` is indexed for pruning and reading the log by time.
 """
 
 from __future__ import annotations
@@ -72,6 +83,21 @@ MIGRATIONS: tuple[str, ...] = (
         SELECT 'seen_at', started_at FROM polls WHERE outcome != 'failed' ORDER BY id DESC LIMIT 1;
     UPDATE calls SET missed_polls = 1
         WHERE closed_at IS NULL AND last_seen < (SELECT value FROM meta WHERE key = 'seen_at');
+    """,
+    """
+    ALTER TABLE calls ADD COLUMN first_seen TEXT NOT NULL DEFAULT '';
+    ALTER TABLE calls ADD COLUMN division TEXT;
+    ALTER TABLE calls ADD COLUMN priority INTEGER;
+    ALTER TABLE calls ADD COLUMN nature_of_call TEXT;
+    ALTER TABLE calls ADD COLUMN beat TEXT;
+    UPDATE calls SET
+        first_seen = coalesce(json_extract(data, '$.first_seen'), ''),
+        division = json_extract(data, '$.division'),
+        priority = json_extract(data, '$.priority'),
+        nature_of_call = json_extract(data, '$.nature_of_call'),
+        beat = json_extract(data, '$.beat');
+    CREATE INDEX calls_first_seen ON calls (first_seen, closed_at, division, priority, nature_of_call, beat);
+    CREATE INDEX events_at ON events (at);
     """,
 )
 

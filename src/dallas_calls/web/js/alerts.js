@@ -1,18 +1,25 @@
-// Area alerts: saved areas (a centre and a radius, optionally some priorities and a call type), kept
-// in localStorage. While the page is open, each new call that lands in one gives a toast in the page
-// and, with the user's permission, a system notification. Matching is done here on the client
-// (until the server's ?near= stream filter is available).
+// Area alerts: saved areas (a centre and a radius, or a drawn box; optionally some priorities and a
+// call type), kept in localStorage. While the page is open, each new call that lands in one gives a
+// toast in the page and, with the user's permission, a system notification (through the service
+// worker when one is active: offline.js notify; its click comes back as a "show-call" message).
+// The page holds every open call for its map, so matching is done here on the client, with the
+// same rules as the server's ?near= / ?bbox= stream filter (for clients that want only their area's events).
 
 import { addressOf, esc, hasPoint, natureText, priorityKey, priorityShort } from "./format.js";
-import { distanceOf, fmtRadius } from "./near.js";
+import { boxArea, describeArea, withinNear } from "./near.js";
+import { notify } from "./offline.js";
 
 const KEY = "dallas-calls.alerts";
 const MAX_ALERTS = 20;
 const MAX_TOASTS = 4;
 const PRIORITY_KEYS = ["1", "2", "3", "4", "unknown"];
 
-function valid(a) {
-  return a && typeof a === "object" && Number.isFinite(a.lat) && Number.isFinite(a.lon) && Number.isFinite(a.r) && a.r > 0;
+/** The area of a stored alert (a circle or a box), or null when it is malformed. */
+function areaOf(a) {
+  if (!a || typeof a !== "object") return null;
+  if (Array.isArray(a.box) && a.box.length === 4) return boxArea(...a.box, String(a.label || ""));
+  const ok = Number.isFinite(a.lat) && Number.isFinite(a.lon) && Number.isFinite(a.r) && a.r > 0;
+  return ok ? { lat: a.lat, lon: a.lon, r: a.r, label: String(a.label || "") } : null;
 }
 
 /** The saved alerts (anything malformed in storage is dropped). */
@@ -20,10 +27,9 @@ export function loadAlerts(storage = localStorage) {
   try {
     const list = JSON.parse(storage.getItem(KEY) || "[]");
     return Array.isArray(list)
-      ? list.filter(valid).map((a) => ({
-        id: String(a.id || `${a.lat},${a.lon},${a.r}`),
-        label: String(a.label || ""),
-        lat: a.lat, lon: a.lon, r: a.r,
+      ? list.filter(areaOf).map((a) => ({
+        ...areaOf(a),
+        id: String(a.id || `${a.lat},${a.lon},${a.r || a.box}`),
         priorities: Array.isArray(a.priorities) ? a.priorities.filter((p) => PRIORITY_KEYS.includes(p)) : [],
         natures: Array.isArray(a.natures) ? a.natures.map(String) : [],
       }))
@@ -42,11 +48,12 @@ export function alertMatches(alert, call) {
   if (!hasPoint(call)) return false;
   if (alert.priorities.length && !alert.priorities.includes(priorityKey(call))) return false;
   if (alert.natures.length && !alert.natures.includes(call.nature_of_call || "")) return false;
-  return distanceOf(call, alert) <= alert.r;
+  return withinNear(call, alert);
 }
 
 export function describeAlert(a) {
-  const parts = [`Within ${fmtRadius(a.r)} of ${a.label || "a point"}`];
+  const words = describeArea(a);
+  const parts = [`${words[0].toUpperCase()}${words.slice(1)}`];
   if (a.priorities.length) parts.push(a.priorities.map((p) => (p === "unknown" ? "P?" : `P${p}`)).join(", "));
   if (a.natures.length) parts.push(a.natures.map(natureText).join(", "));
   return parts.join(" · ");
@@ -88,8 +95,8 @@ export class AreaAlerts {
     const f = this.filters || { priority: [], nature: "" };
     const alert = {
       id: `a${Date.now().toString(36)}`,
+      ...(n.box ? { box: n.box, lat: n.lat, lon: n.lon } : { lat: n.lat, lon: n.lon, r: n.r }),
       label: n.label || "",
-      lat: n.lat, lon: n.lon, r: n.r,
       priorities: [...f.priority],
       natures: f.nature ? [f.nature] : [],
     };
@@ -139,11 +146,7 @@ export class AreaAlerts {
       <button type="button" class="icon-btn" data-dismiss aria-label="Dismiss">✕</button>`;
     this.el.toasts.append(toast);
     while (this.el.toasts.children.length > MAX_TOASTS) this.el.toasts.firstElementChild.remove();
-    if ("Notification" in window && Notification.permission === "granted") {
-      try {
-        const n = new Notification(title, { body, tag: call.incident_number });
-        n.onclick = () => { window.focus(); this.onShow(call.incident_number); };
-      } catch { /* some browsers allow notifications only from a service worker */ }
-    }
+    const id = call.incident_number;
+    this.notified = notify(title, { body, tag: id, icon: "/static/icons/icon-192.png", data: { incident: id } }, () => this.onShow(id));
   }
 }

@@ -1,4 +1,5 @@
-// The live badge: live / replay / reconnecting / stale / connecting, with the time of the last update.
+// The live badge: live / replay / reconnecting / stale / offline / connecting, with the time of the
+// last update (offline, or showing saved calls: the time those calls were seen).
 // "Replay" whenever the server shows recorded calls (a replay or the demo): never "Live".
 // "Stale" comes from /readyz: the feed's last good poll is older than 3 poll intervals (or the
 // server says it is not ready), even while our stream is connected.
@@ -88,6 +89,9 @@ export class LiveBadge {
         label = "Live";
         title = "Connected: changes appear as they happen";
       }
+    } else if (state === "offline") {
+      label = "Offline";
+      title = "No network: the calls shown are the last this device saw. It reconnects by itself when the network returns.";
     } else if (state === "reconnecting") {
       const s = this.conn.retryAt ? Math.max(0, Math.ceil((this.conn.retryAt - Date.now()) / 1000)) : 0;
       label = s > 0 ? `Reconnecting · ${s}s` : "Reconnecting";
@@ -96,14 +100,17 @@ export class LiveBadge {
     this.el.dataset.state = state;
     this.label.textContent = label;
     const age = this.feedAge();
-    const clock = this.lastUpdate ? fmtClock(this.lastUpdate) : "";
-    if (this.time.dataset.clock !== clock) {
-      this.time.dataset.clock = clock;
+    const saved = state === "offline" || (state === "reconnecting" && this.conn.fromCache);
+    const seen = saved ? this.conn.savedAt : this.lastUpdate;
+    const clock = seen ? fmtClock(seen) : "";
+    const key = `${saved ? "seen" : "updated"} ${clock}`;
+    if (this.time.dataset.clock !== key) {
+      this.time.dataset.clock = key;
       this.time.replaceChildren();
       if (clock) {
         const word = document.createElement("span");
         word.className = "badge-time-word";
-        word.textContent = "updated ";
+        word.textContent = saved ? "seen " : "updated ";
         this.time.append(word, clock);
       }
     }

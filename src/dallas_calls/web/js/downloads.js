@@ -15,6 +15,8 @@ export function historyUrl(startMs, endMs, format) {
   return `/history?${q}`;
 }
 
+/** Wire the window inputs to the links; returns `setWindow(startMs, endMs)` (the History view's
+ * picked window is the downloads' too). */
 export function initDownloads({ start, end, csv, geojson }, now = Date.now()) {
   start.value = localInputValue(now - DAY_MS);
   end.value = localInputValue(now + 60 * 1000);
@@ -35,4 +37,9 @@ export function initDownloads({ start, end, csv, geojson }, now = Date.now()) {
   start.addEventListener("change", update);
   end.addEventListener("change", update);
   update();
+  return (startMs, endMs) => {
+    start.value = localInputValue(startMs);
+    end.value = localInputValue(endMs);
+    update();
+  };
 }

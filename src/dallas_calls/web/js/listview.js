@@ -5,6 +5,11 @@ import { addressOf, ageOf, esc, fmtAge, fmtTime, precisionClass, priorityKey, pr
 import { fmtDistance } from "./near.js";
 
 const NEW_HIGHLIGHT_MS = 30000;
+
+/** A History row's duration ("1 h 05", "still open"), read out as "lasted 1 h 05". */
+function durationHtml(text) {
+  return text === "still open" ? esc(text) : `<span class="visually-hidden">lasted </span>${esc(text)}`;
+}
 const CLOSE_FADE_MS = 4000;
 
 export class ListView {
@@ -16,6 +21,7 @@ export class ListView {
     this.closing = new Map(); // incident -> {call, timer}
     this.selected = null;
     this.distanceOf = null; // call -> metres, while "near" is set
+    this.durationOf = null; // call -> "first seen → closed" text, in the History view
     ol.addEventListener("click", (e) => {
       const btn = e.target.closest("button.call-item");
       if (btn) this.onSelect(btn.dataset.incident);
@@ -85,7 +91,9 @@ export class ListView {
       </span>
       <span class="ci-time">
         <span class="ci-clock">${esc(fmtTime(call.received_at))}</span>
-        <span class="ci-age" data-received="${esc(call.received_at || "")}">${esc(fmtAge(ageOf(call)))}</span>
+        ${this.durationOf
+          ? `<span class="ci-dur">${durationHtml(this.durationOf(call))}</span>`
+          : `<span class="ci-age" data-received="${esc(call.received_at || "")}">${esc(fmtAge(ageOf(call)))}</span>`}
         ${dist ? `<span class="ci-dist">${esc(dist)}<span class="visually-hidden"> away</span></span>` : ""}
       </span>
     </button>`;

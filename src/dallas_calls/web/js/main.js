@@ -16,6 +16,9 @@ import { NearControl } from "./nearcontrol.js";
 import { byDistance, distanceOf, withinNear } from "./near.js";
 import { initDownloads } from "./downloads.js";
 import { AreaAlerts } from "./alerts.js";
+import { OfflineBanner, OfflineCopy, onShowCall, registerServiceWorker } from "./offline.js";
+import { HistoryView } from "./history.js";
+import { AnalyticsView, analyticsState } from "./analytics.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -33,11 +36,14 @@ async function loadConfig() {
 }
 
 async function main() {
+  registerServiceWorker();
   initThemeControl($("theme"));
   const config = await loadConfig();
   const initial = readHash();
   const ui = {
     filters: initial.filters, call: initial.call, cluster: initial.cluster, view: initial.view || "map", near: initial.near,
+    window: initial.window,
+    analytics: initial.analytics,
   };
 
   const store = new CallStore();
@@ -52,6 +58,10 @@ async function main() {
   const details = new DetailsPanel($("details"), $("details-body"), $("details-title"), {
     onClose: () => selectCall(null),
   });
+  const analytics = new AnalyticsView($("analytics"), {
+    state: ui.analytics, onChange: (state) => { ui.analytics = state; writeHash(ui); },
+  });
+  ui.analytics = analytics.state;
   const stats = new StatsView({ store, onFilter: (f, v) => toggleFilter(f, v), onSelect: (id) => selectCall(id) });
 
   // ------------------------------------------------------------ filters UI
@@ -80,7 +90,7 @@ async function main() {
   }
 
   function fillOptions() {
-    const calls = store.all();
+    const calls = source().all();
     const opts = {
       division: new Set(calls.map((c) => c.division).filter(Boolean)),
       nature: new Set(calls.map((c) => c.nature_of_call).filter(Boolean)),
@@ -144,18 +154,42 @@ async function main() {
   // ------------------------------------------------------------ near a place
   const nearCtl = new NearControl({
     locate: $("near-locate"), address: $("near-address"), radius: $("near-radius"), clear: $("near-clear"), status: $("near-status"),
-  }, { onChange: setNear });
+    draw: $("near-draw"), view: $("near-view"),
+  }, { onChange: setNear, area: map.area });
   $("near-find").addEventListener("click", () => nearCtl.find());
   $("near-address").addEventListener("keydown", (e) => {
     if (e.key === "Enter") { e.preventDefault(); nearCtl.find(); }
   });
   nearCtl.show(ui.near);
   map.setNear(ui.near);
-  const alerts = new AreaAlerts({ add: $("alert-add"), list: $("alerts-list"), toasts: $("toasts") }, {
-    onShow: (id) => { if (matchMedia("(max-width: 760px)").matches) setView("map"); selectCall(id); },
-  });
+  const showAlerted = (id) => { if (matchMedia("(max-width: 760px)").matches) setView("map"); selectCall(id); };
+  const alerts = new AreaAlerts({ add: $("alert-add"), list: $("alerts-list"), toasts: $("toasts") }, { onShow: showAlerted });
+  onShowCall(showAlerted); // a click on a notification the service worker showed
+  const offlineBanner = new OfflineBanner($("offline-banner"));
+  const offlineCopy = new OfflineCopy(store);
 
-  initDownloads({ start: $("dl-start"), end: $("dl-end"), csv: $("dl-history-csv"), geojson: $("dl-history-geojson") });
+  const setDownloads = initDownloads({ start: $("dl-start"), end: $("dl-end"), csv: $("dl-history-csv"), geojson: $("dl-history-geojson") });
+
+  // ------------------------------------------------------------ history (its own calls, same filters)
+  const historyView = new HistoryView({
+    section: $("history"), form: $("hist-form"), presets: [...document.querySelectorAll("#history [data-preset]")],
+    start: $("hist-start"), end: $("hist-end"), status: $("hist-status"), play: $("replay-play"), speed: $("replay-speed"),
+    range: $("replay-range"), clock: $("replay-clock"), exit: $("replay-exit"), replayStatus: $("replay-status"),
+    csv: $("hist-dl-csv"), geojson: $("hist-dl-geojson"),
+  }, {
+    setDownloads,
+    onWindow: (w) => { ui.window = w.preset ? { preset: w.preset } : { startMs: w.startMs, endMs: w.endMs }; writeHash(ui); },
+    onChange: ({ fit = false } = {}) => {
+      if (ui.view !== "history") return;
+      map.prune(historyView);
+      fillOptions();
+      const shown = render();
+      if (fit) map.fitTo(shown);
+      if (details.isOpen) details.changed(details.id);
+    },
+  });
+  /** Where the calls on screen come from: the live store, or the History view's window. */
+  const source = () => (ui.view === "history" ? historyView : store);
 
   // ------------------------------------------------------------ rendering
   let renderQueued = false;
@@ -163,11 +197,13 @@ async function main() {
   function render() {
     renderQueued = false;
     alerts.setContext(ui.near, ui.filters);
-    const all = store.all();
+    const all = source().all();
+    const live = store.all();
     const near = ui.near;
     const inArea = all.filter((c) => withinNear(c, near));
     const shown = inArea.filter((c) => matches(c, ui.filters)).sort(near ? byDistance(near) : byReceivedDesc);
     list.distanceOf = near ? (c) => distanceOf(c, near) : null;
+    list.durationOf = ui.view === "history" ? (c) => historyView.durationOf(c) : null;
     map.sync(shown);
     list.render(shown);
     // each chip counts the calls it would show with the other filters as they are
@@ -183,9 +219,10 @@ async function main() {
       : `${all.length} calls${unlocated ? ` · ${unlocated} not on map` : ""}`;
     $("list-empty").hidden = shown.length > 0;
     $("toggle-count").textContent = String(shown.length);
-    const p1 = all.filter((c) => priorityKey(c) === "1").length;
-    $("summary").textContent = `${all.length} open call${all.length === 1 ? "" : "s"}${p1 ? ` · ${p1} priority 1` : ""}${unlocated ? ` · ${unlocated} without location` : ""}`;
-    document.body.dataset.openCalls = String(all.length);
+    const p1 = live.filter((c) => priorityKey(c) === "1").length;
+    const liveUnlocated = live.filter((c) => !hasPoint(c)).length;
+    $("summary").textContent = `${live.length} open call${live.length === 1 ? "" : "s"}${p1 ? ` · ${p1} priority 1` : ""}${liveUnlocated ? ` · ${liveUnlocated} without location` : ""}`;
+    document.body.dataset.openCalls = String(live.length);
     document.body.dataset.shownCalls = String(shown.length);
     return shown;
   }
@@ -200,6 +237,12 @@ async function main() {
   store.subscribe((change) => {
     badge.updated();
     alerts.consider(change);
+    if (ui.view === "history") { // the map and list show the window, not the live calls
+      if (!loaded && change.kind === "load") { loaded = true; if (ui.call) selectCall(ui.call, { push: false, fromHash: true }); }
+      queueRender();
+      stats.soon();
+      return;
+    }
     if (change.kind === "load") {
       map.prune(store);
       fillOptions();
@@ -234,17 +277,17 @@ async function main() {
   // ------------------------------------------------------------ selection
   function selectCall(id, { push = true, fromHash = false } = {}) {
     if (id === ui.call && details.isOpen === !!id && !fromHash) {
-      if (id) map.select(id, store.get(id));
+      if (id) map.select(id, source().get(id));
       return;
     }
     const opener = document.activeElement;
     ui.call = id || null;
     if (!fromHash) writeHash(ui, { push });
     list.select(ui.call);
-    map.select(ui.call, ui.call ? store.get(ui.call) : null);
+    map.select(ui.call, ui.call ? source().get(ui.call) : null);
     if (ui.call) {
       if (!details.isOpen) details.opener = opener;
-      details.open(ui.call, store.get(ui.call));
+      details.open(ui.call, source().get(ui.call));
     } else {
       const back = details.opener;
       details.close();
@@ -266,19 +309,33 @@ async function main() {
     const shown = render();
     if (refit) map.fitTo(shown);
     if (h.cluster !== ui.cluster) { ui.cluster = h.cluster; map.setClustering(ui.cluster); render(); }
+    if ((h.view || "map") !== ui.view) setView(h.view || "map");
+    if (ui.view === "history" && JSON.stringify(h.window) !== JSON.stringify(ui.window)) { ui.window = h.window; historyView.activate(h.window); }
     if (h.call !== ui.call) selectCall(h.call, { fromHash: true });
+    if ((h.view || "map") !== ui.view) setView(h.view || "map");
+    else if (ui.view === "analytics" && JSON.stringify(analyticsState(h.analytics.range, h.analytics.group)) !== JSON.stringify(analytics.state)) analytics.set(h.analytics);
   });
   window.addEventListener("popstate", () => window.dispatchEvent(new HashChangeEvent("hashchange")));
 
   // ------------------------------------------------------------ views (phone)
   function setView(view) {
+    const was = ui.view;
     ui.view = view;
     $("layout").dataset.view = view;
     for (const b of document.querySelectorAll(".view-toggle button")) b.setAttribute("aria-pressed", String(b.dataset.view === view));
     writeHash(ui);
-    if (view === "map") setTimeout(() => map.invalidate(), 50);
+    if (view === "history") historyView.activate(ui.window);
+    else historyView.deactivate();
+    analytics.show(view === "analytics");
+    if ((was === "history") !== (view === "history")) { map.prune(source()); fillOptions(); render(); }
+    if (view === "map" || view === "history") setTimeout(() => map.invalidate(), 50);
   }
-  for (const b of document.querySelectorAll(".view-toggle button")) b.addEventListener("click", () => setView(b.dataset.view));
+  for (const b of document.querySelectorAll(".view-toggle button")) {
+    b.addEventListener("click", () => {
+      setView(b.dataset.view);
+      if (b.dataset.view === "history") $("history").focus({ preventScroll: true }); // its controls come next, not the map's markers
+    });
+  }
   setView(ui.view);
 
   // cluster toggle lives in the legend
@@ -300,7 +357,7 @@ async function main() {
       return;
     }
     if (typing || e.ctrlKey || e.metaKey || e.altKey) return;
-    if (e.key === "/") { e.preventDefault(); if (ui.view === "map" && matchMedia("(max-width: 760px)").matches) setView("list"); fq.focus(); fq.select(); }
+    if (e.key === "/" && ui.view !== "analytics") { e.preventDefault(); if (ui.view === "map" && matchMedia("(max-width: 760px)").matches) setView("list"); fq.focus(); fq.select(); }
   });
 
   // ------------------------------------------------------------ go live
@@ -308,15 +365,20 @@ async function main() {
   const conn = new LiveConnection(store, (state) => {
     badge.setConnection(state);
     document.body.dataset.connection = state.status;
-  }, (body) => modeIndicator.update(body));
+    offlineBanner.update(state);
+    offlineCopy.status(state);
+  }, (body, fromCache) => { modeIndicator.update(body); analytics.setAnchor(body); offlineCopy.loaded(body, fromCache); });
   window.addEventListener("online", () => conn.retryNow());
+  window.addEventListener("offline", () => conn.networkLost());
   document.addEventListener("visibilitychange", () => { if (!document.hidden) conn.retryNow(); });
   await conn.start();
   stats.refresh();
   badge.checkReady();
 
   // a handle for debugging and end-to-end tests
-  window.dallasCalls = { store, map, list, details, conn, ui, render, modeIndicator, nearCtl, alerts };
+  window.dallasCalls = {
+    store, map, list, details, conn, ui, render, modeIndicator, nearCtl, alerts, offlineCopy, history: historyView, analytics,
+  };
 }
 
 main().catch((err) => {

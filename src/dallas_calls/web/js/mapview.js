@@ -3,6 +3,7 @@
 // halo, beat-level (approximate) points are hollow dashed rings. Beats and city limits are overlays
 // that keep the map readable when base tiles cannot load.
 
+import { AreaLayer } from "./areaview.js";
 import { addressOf, esc, hasPoint, natureCode, precisionClass, priorityKey, priorityShort, splitNature } from "./format.js";
 
 const L = window.L;
@@ -71,6 +72,7 @@ export class MapView {
     this.map = L.map(el, { zoomControl: true, preferCanvas: false, keyboard: true, minZoom: 9, maxZoom: 19 });
     this.map.fitBounds(DALLAS_BOUNDS);
     this.map.attributionControl.setPrefix(false);
+    this.area = new AreaLayer(this.map);
     new WholeCityControl({ onClick: () => this.showCity() }).addTo(this.map);
     // Enter or Space on a focused marker opens its call; on a cluster, zooms into it
     el.addEventListener("keydown", (e) => this.onMarkerKey(e));
@@ -343,25 +345,15 @@ export class MapView {
   /** Fit the map to these calls' points (the whole city when none has one). */
   fitTo(calls, { maxZoom = 15 } = {}) {
     const pts = calls.filter(hasPoint).map((c) => [c.geo.lat, c.geo.lon]);
-    if (this.nearCircle) {
-      const b = this.nearCircle.getBounds();
-      pts.push(b.getNorthEast(), b.getSouthWest());
-    }
+    const area = this.area.bounds();
+    if (area) pts.push(area.getNorthEast(), area.getSouthWest());
     if (!pts.length) { this.showCity(); return; }
     this.map.fitBounds(L.latLngBounds(pts), { padding: [30, 30], maxZoom, animate: false });
   }
 
-  /** Draw the "near" circle (centre + radius in metres), or remove it with null. */
+  /** Draw the "near" area (a circle or a box), or remove it with null. */
   setNear(near) {
-    if (this.nearCircle) { this.map.removeLayer(this.nearCircle); this.nearCircle = null; }
-    if (this.nearCentre) { this.map.removeLayer(this.nearCentre); this.nearCentre = null; }
-    if (!near) return;
-    this.nearCircle = L.circle([near.lat, near.lon], {
-      radius: near.r, className: "near-circle", interactive: false, weight: 2, fillOpacity: 0.06,
-    }).addTo(this.map);
-    this.nearCentre = L.circleMarker([near.lat, near.lon], {
-      radius: 6, className: "near-centre", interactive: false, weight: 3, fillOpacity: 1,
-    }).addTo(this.map);
+    this.area.set(near);
   }
 
   updateTileNotice() {

@@ -1,15 +1,17 @@
 // The "Near" controls: Locate me (the browser's geolocation), Find an address (the server's own
-// locator, GET /geocode: no third party is asked from the browser), the radius, and Clear.
-// Each change hands {lat, lon, r, label} (or null) to onChange.
+// locator, GET /geocode: no third party is asked from the browser), the radius, Draw an area (a
+// box dragged on the map), Use the map view (the same by keyboard), and Clear.
+// Each change hands an area ({lat, lon, r, label} or {lat, lon, box, label}) or null to onChange.
 
 import { PRECISION_TEXT } from "./format.js";
-import { DEFAULT_RADIUS_M, RADII_M, fmtRadius } from "./near.js";
+import { DEFAULT_RADIUS_M, RADII_M, describeArea, fmtRadius } from "./near.js";
 
 const MY_LOCATION = "my location";
 
 export class NearControl {
-  constructor({ locate, address, radius, clear, status }, { onChange }) {
-    this.el = { locate, address, radius, clear, status };
+  constructor({ locate, address, radius, clear, status, draw, view }, { onChange, area }) {
+    this.el = { locate, address, radius, clear, status, draw, view };
+    this.area = area; // the map's AreaLayer
     this.onChange = onChange;
     this.near = null;
     this.seq = 0;
@@ -18,8 +20,10 @@ export class NearControl {
     locate.addEventListener("click", () => this.locate());
     clear.addEventListener("click", () => this.set(null));
     radius.addEventListener("change", () => {
-      if (this.near) this.set({ ...this.near, r: Number(radius.value) });
+      if (this.near) this.set({ lat: this.near.lat, lon: this.near.lon, label: this.near.label, r: Number(radius.value) });
     });
+    draw.addEventListener("click", () => this.draw());
+    view.addEventListener("click", () => this.set(area.viewArea()));
   }
 
   radius() {
@@ -30,16 +34,28 @@ export class NearControl {
   /** Show a near state that came from the URL (no onChange). */
   show(near) {
     this.near = near;
-    if (near) this.el.radius.value = String(near.r);
-    if (near && near.label && near.label !== MY_LOCATION) this.el.address.value = near.label;
-    if (!near) this.el.address.value = "";
+    if (near && near.r) this.el.radius.value = String(near.r);
+    if (near && near.label && near.label !== MY_LOCATION && !near.box) this.el.address.value = near.label;
+    if (!near || near.box) this.el.address.value = "";
     this.el.clear.hidden = !near;
-    this.say(near ? `Within ${fmtRadius(near.r)} of ${near.label || "the chosen point"}, nearest first.` : "");
+    const words = near ? describeArea(near) : "";
+    this.say(near ? `${words[0].toUpperCase()}${words.slice(1)}, nearest ${near.box ? "its centre " : ""}first.` : "");
+  }
+
+  /** Drag a box on the map; Escape cancels. */
+  draw() {
+    this.say("Drag a box on the map to choose the area (Escape cancels).");
+    this.el.draw.setAttribute("aria-pressed", "true");
+    this.area.draw((box) => {
+      this.el.draw.setAttribute("aria-pressed", "false");
+      if (box) this.set(box);
+      else this.show(this.near);
+    });
   }
 
   set(near) {
     // to the precision the URL keeps (about a metre), so a link gives back exactly this state
-    const kept = near && { ...near, lat: Number(near.lat.toFixed(5)), lon: Number(near.lon.toFixed(5)) };
+    const kept = near && (near.box ? near : { ...near, lat: Number(near.lat.toFixed(5)), lon: Number(near.lon.toFixed(5)) });
     this.show(kept);
     this.onChange(kept);
   }

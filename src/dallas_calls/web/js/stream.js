@@ -1,11 +1,14 @@
 // Live connection: load /current-calls/, then stream /get-events/?last_event_id=N.
 // Reconnection is managed here (not by EventSource's own retry) so that it backs off, resumes
-// from the last applied id, and its state is visible: connecting | live | reconnecting.
+// from the last applied id, and its state is visible: connecting | live | reconnecting | offline.
+// Offline (no network), /current-calls/ is the service worker's saved copy (the X-Dallas-Calls-Offline
+// header says when it was saved): it is shown, and reloaded from the server once it answers again.
 
 const EVENT_TYPES = ["call.opened", "call.updated", "call.closed", "location.resolved"];
 const BACKOFF_MIN_MS = 1000;
 const BACKOFF_MAX_MS = 30000;
 const STABLE_AFTER_MS = 5000; // a connection open this long resets the backoff
+export const OFFLINE_HEADER = "X-Dallas-Calls-Offline";
 
 export class LiveConnection {
   /**
@@ -24,11 +27,16 @@ export class LiveConnection {
     this.status = "connecting";
     this.needsReload = true;
     this.stopped = false;
+    this.fromCache = false; // the calls shown are the worker's saved copy
+    this.cachedAt = null; // when that copy was saved (ms), if known
+    this.liveAt = null; // the last moment the stream was known to be live
   }
 
   setStatus(status, extra = {}) {
     this.status = status;
-    this.onStatus({ status, attempt: this.attempt, ...extra });
+    if (status === "live") this.liveAt = Date.now();
+    const savedAt = this.fromCache ? this.cachedAt : this.liveAt;
+    this.onStatus({ status, attempt: this.attempt, fromCache: this.fromCache, savedAt, ...extra });
   }
 
   async start() {
@@ -58,11 +66,22 @@ export class LiveConnection {
     try {
       if (this.needsReload) {
         const res = await fetch("/current-calls/", { cache: "no-store", headers: { Accept: "application/json" } });
+        const saved = res.headers.get(OFFLINE_HEADER);
+        if (saved === "none") {
+          this.fromCache = this.store.calls.size === 0;
+          throw new Error("no network, and no calls saved on this device");
+        }
         if (!res.ok) throw new Error(`/current-calls/ answered ${res.status}`);
         const body = await res.json();
+        this.fromCache = saved !== null;
+        this.cachedAt = this.fromCache ? Number(saved) || null : null;
         this.storeId = body.store_id || null;
         this.store.load(body);
-        this.onLoad(body);
+        this.onLoad(body, this.fromCache);
+        if (this.fromCache) {
+          this.scheduleRetry("showing the calls saved on this device"); // needsReload stays true
+          return;
+        }
         this.needsReload = false;
       }
       this.openStream();
@@ -83,6 +102,7 @@ export class LiveConnection {
     };
     es.onerror = () => {
       // The browser would retry by itself; we close and retry with backoff and our own id.
+      if (this.status === "live") this.liveAt = Date.now();
       this.closeStream();
       this.scheduleRetry("connection lost");
     };
@@ -100,6 +120,7 @@ export class LiveConnection {
       if (!("data" in envelope) || typeof envelope.data !== "object") envelope = { id: envelope.id, type, data: envelope };
       this.store.apply(envelope);
       if (this.status !== "live") this.setStatus("live");
+      else this.liveAt = Date.now();
     };
     for (const t of EVENT_TYPES) es.addEventListener(t, handle(t));
     es.addEventListener("reset", () => {
@@ -124,8 +145,16 @@ export class LiveConnection {
     const delay = Math.round(base * (0.75 + Math.random() * 0.5));
     this.attempt += 1;
     const retryAt = Date.now() + delay;
-    this.setStatus("reconnecting", { retryAt, error });
+    this.setStatus(navigator.onLine === false ? "offline" : "reconnecting", { retryAt, error });
     this.timer = setTimeout(() => this.cycle(), delay);
+  }
+
+  /** The device lost its network (the window's "offline" event): say so now, not at the next error. */
+  networkLost() {
+    if (this.stopped) return;
+    if (this.status === "live") this.liveAt = Date.now();
+    this.closeStream();
+    this.scheduleRetry("offline");
   }
 
   /** Retry now (the badge's click, or the page becoming visible/online again). */

@@ -1,0 +1,113 @@
+"""``GET /history/events``: a time window's events in order, for the dashboard's replay, and the
+window check ``/history`` shares with it.
+
+I/O only: what to answer is :mod:`dallas_calls.export.replay`. The SQLite store reads the events
+of a window, the calls open at its start and the window's call count directly; a store without
+those reads (DynamoDB) gets the window rebuilt from its call records, and the answer says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Protocol, runtime_checkable
+
+from fastapi import FastAPI, Query
+from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from dallas_calls.api import schemas
+from dallas_calls.api.errors import ApiError
+from dallas_calls.api.inputs import time_param
+from dallas_calls.api.openapi import responses
+from dallas_calls.api.stats import iso_utc
+from dallas_calls.export.replay import WindowEvents, replay_cut, was_pruned, window_events
+from dallas_calls.model import Call, Event
+from dallas_calls.storage.port import ReadStore
+
+HISTORY_MAX_WINDOW = timedelta(days=31)
+HISTORY_EVENTS_DEFAULT = 10_000
+HISTORY_EVENTS_MAX = 20_000
+
+
+def history_window(start: str | None, end: str | None) -> tuple[datetime, datetime]:
+    """``[start, end)`` from query text: both required, ISO 8601, end after start, at most
+    ``HISTORY_MAX_WINDOW`` wide (400 otherwise)."""
+    begin, finish = time_param(start, "start"), time_param(end, "end")
+    if finish <= begin:
+        raise ApiError(400, "bad_request", "end must be after start")
+    if finish - begin > HISTORY_MAX_WINDOW:
+        raise ApiError(400, "bad_request", f"the window may span at most {HISTORY_MAX_WINDOW.days} days")
+    return begin, finish
+
+
+@runtime_checkable
+class WindowReads(Protocol):
+    """The reads that replay a window from the log (SQLite has them)."""
+
+    def events_between(self, start: str, end: str, limit: int = 1000) -> list[Event]: ...
+
+    def calls_open_at(self, at: str, limit: int = 1000) -> list[Call]: ...
+
+    def count_calls_between(self, start: str, end: str) -> int: ...
+
+
+def _kept_from(store: ReadStore) -> str | None:
+    """The time of the oldest event still in the log (None when it holds none)."""
+    first = store.first_event_id()
+    if first is None:
+        return None
+    found = store.events_after(first - 1, 1)
+    return found[0].at if found else None
+
+
+def _skipped(store: ReadStore, below: int | None) -> int:
+    """Ids below ``below`` never given on purpose (SQLite's ``event_id_jumps``: a store that took
+    over from another); 0 on a store that has no such jumps."""
+    jumps = getattr(store, "event_id_jumps", None)
+    if below is None or not callable(jumps):
+        return 0
+    return sum(max(0, min(b, below - 1) - a + 1) for a, b in jumps())
+
+
+def read_window_events(store: ReadStore, start: str, end: str, limit: int) -> WindowEvents:
+    """Blocking: every read ``/history/events`` needs, then the answer."""
+    if not isinstance(store, WindowReads):
+        rebuilt = store.calls_between(start, end, limit + 1)
+        return window_events(
+            start, end, end, [], rebuilt, [], limit, _kept_from(store), None, initial_known=False
+        )
+    kept_from = _kept_from(store)
+    first = store.first_event_id()
+    cut = replay_cut(start, end, kept_from, was_pruned(first, store.last_event_id(), _skipped(store, first)))
+    initial = store.calls_open_at(start, limit + 1)
+    rebuilt = store.calls_between(start, cut, limit + 1) if cut > start else []
+    logged = store.events_between(cut, end, limit + 1) if cut < end else []
+    total = store.count_calls_between(start, end)
+    return window_events(start, end, cut, initial, rebuilt, logged, limit, kept_from, total)
+
+
+def add_history_routes(app: FastAPI, store_of: Callable[[], ReadStore]) -> None:
+    """Register ``/history/events`` on the app (``store_of``: the store served now)."""
+
+    @app.get(
+        "/history/events",
+        tags=["calls"],
+        summary="A time window's events in order (for a replay)",
+        responses=responses(schemas.HistoryEventsBody, 400, 422),
+    )
+    async def history_events(
+        start: str | None = Query(None, json_schema_extra={"format": "date-time"}),
+        end: str | None = Query(None, json_schema_extra={"format": "date-time"}),
+        limit: int = Query(HISTORY_EVENTS_DEFAULT, ge=1, le=HISTORY_EVENTS_MAX),
+    ) -> Response:
+        """`initial`: the calls open at `start` (first seen before it, not closed before it);
+        `events`: the events with `at` in `[start, end)`, oldest first, at most `limit`
+        (`truncated` says more were left out). Where the event log was pruned, the window's part
+        before the oldest kept event (`reconstructed_until`) is rebuilt from the call records:
+        an open at `first_seen`, a close at `closed_at`, `reconstructed: true`, no id, and
+        `note` says that field updates were not kept. `window_calls`: the calls first seen in
+        the window (null when the store cannot count them). Same window rules as `/history`."""
+        begin, finish = history_window(start, end)
+        body = await run_in_threadpool(read_window_events, store_of(), iso_utc(begin), iso_utc(finish), limit)
+        return JSONResponse(body.to_dict())
