@@ -4,6 +4,7 @@
     python bench/sse_fanout.py --clients 2000             # one size
     python bench/sse_fanout.py --repeat 3                 # 3 runs per size, a fresh server each
     python bench/sse_fanout.py --server-loop asyncio --server-http h11   # without uvloop/httptools
+    python bench/sse_fanout.py --areas --clients 10000    # each client its own circle (issue 12)
 
 The server (create_app + LocalBus + SQLite, as `dallas-calls api` runs it: uvicorn with loop and
 http "auto", i.e. uvloop and httptools when installed) is a separate process; it reports the loop
@@ -16,6 +17,13 @@ POST to a client's first and to its last event of the burst, server and load CPU
 burst, and the server's RSS per connected client. Checked: every client received the same number
 of bytes, and every 100th client keeps its bytes, whose ids must be exactly the burst's, in order.
 Bounded: every phase has a deadline; the server is stopped at the end.
+
+With ``--areas`` every client asks for its own random circle inside Dallas
+(``/get-events/?near=&radius_m=``, see ``bench/fanout_areas.py``) and the burst's points are spread
+over the city: a client is complete when it has the events of its circle; every client must get
+exactly as many as its circle holds (none more, after a settling second), and every 50th keeps its
+bytes, whose ids must be exactly its circle's. The load average is printed with every result (the
+machine may be shared: figures taken under load are not the server's own).
 """
 
 from __future__ import annotations
@@ -37,8 +45,11 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, cast
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import fanout_areas  # bench/ is no package
+
 TOKEN = "bench-token"
-MARK = b"\nevent: call."
+MARK = b"\nevent: "  # every event frame (control frames too: the sampled ids would show them)
 
 
 def raise_nofile() -> int:
@@ -191,6 +202,12 @@ def call_dict(n: int) -> dict[str, Any]:
 
 REQUEST = b"GET /get-events/ HTTP/1.1\r\nHost: bench\r\nAccept: text/event-stream\r\n\r\n"
 SAMPLE_EVERY = 100  # every 100th client keeps its bytes: their ids are checked (order, no gap/dup)
+AREA_SAMPLE_EVERY = 50  # with --areas: 200 of 10,000 clients
+
+
+def request(query: str = "") -> bytes:
+    path = f"/get-events/?{query}" if query else "/get-events/"
+    return f"GET {path} HTTP/1.1\r\nHost: bench\r\nAccept: text/event-stream\r\n\r\n".encode()
 
 
 class Fleet:
@@ -204,10 +221,19 @@ class Fleet:
 
 class Client(asyncio.Protocol):
     """One SSE client as a bare protocol: no task, no stream reader, no parsing. It counts event
-    frames (``\nevent: call.``) and bytes as they arrive and stamps the first and the last."""
+    frames (``\nevent: ``) and bytes as they arrive and stamps the first and the last."""
 
-    def __init__(self, fleet: Fleet, ready: asyncio.Future[bool], keep: bool) -> None:
+    def __init__(
+        self,
+        fleet: Fleet,
+        ready: asyncio.Future[bool],
+        keep: bool,
+        req: bytes = REQUEST,
+        expected: int | None = None,
+    ) -> None:
         self.fleet = fleet
+        self.request = req
+        self.expected = fleet.expected if expected is None else expected
         self.transport: asyncio.Transport | None = None
         self.head: bytes | None = b""  # None once the response head and the retry frame are in
         self.ready = ready
@@ -220,7 +246,7 @@ class Client(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's is no asyncio.Transport subclass
-        self.transport.write(REQUEST)
+        self.transport.write(self.request)
 
     def data_received(self, data: bytes) -> None:
         if self.head is not None:  # the response head, then the retry frame
@@ -248,7 +274,7 @@ class Client(asyncio.Protocol):
             self.count += found
             self.last = now
             fleet = self.fleet
-            if before < fleet.expected <= self.count:
+            if before < self.expected <= self.count:
                 fleet.remaining -= 1
                 if fleet.remaining == 0 and fleet.done is not None and not fleet.done.done():
                     fleet.done.set_result(None)
@@ -266,12 +292,19 @@ class Client(asyncio.Protocol):
         return [int(line[4:]) for line in text.split(b"\n") if line.startswith(b"id: ")]
 
 
-async def connect(loop: asyncio.AbstractEventLoop, fleet: Fleet, port: int, keep: bool) -> Client | None:
+async def connect(
+    loop: asyncio.AbstractEventLoop,
+    fleet: Fleet,
+    port: int,
+    keep: bool,
+    req: bytes = REQUEST,
+    expected: int | None = None,
+) -> Client | None:
     ready: asyncio.Future[bool] = loop.create_future()
     client: Client | None = None
     try:
         _, client = await asyncio.wait_for(
-            loop.create_connection(lambda: Client(fleet, ready, keep), "127.0.0.1", port), 20
+            loop.create_connection(lambda: Client(fleet, ready, keep, req, expected), "127.0.0.1", port), 20
         )
         if await asyncio.wait_for(ready, 30):
             return client
@@ -304,39 +337,56 @@ async def post_events(port: int, body: bytes) -> int:
 
 
 async def run_size(
-    n: int, burst: int, port: int, server_pid: int, start_id: int, publish_size: int = 0
+    n: int, burst: int, port: int, server_pid: int, start_id: int, publish_size: int = 0, areas: bool = False
 ) -> dict[str, Any]:
     loop = asyncio.get_running_loop()
     rss_before = rss_kib(server_pid)
     fleet = Fleet(burst)
+    if areas:  # a circle per client, the burst spread over Dallas, what each circle must receive
+        events, points = fanout_areas.burst_events(burst, start_id, call_dict)
+        ids = [e["id"] for e in events]
+        circles = fanout_areas.circles(n)
+        wanted = [fanout_areas.expected_ids(c, ids, points) for c in circles]
+        requests = [request(c.query()) for c in circles]
+        every = AREA_SAMPLE_EVERY
+    else:
+        events = [
+            {
+                "id": start_id + i,
+                "type": "call.updated",
+                "at": "2019-06-18T05:21:00Z",
+                "data": {"call": call_dict(i), "changes": {"status": ["En Route", "At Scene"]}},
+            }
+            for i in range(burst)
+        ]
+        want = list(range(start_id, start_id + burst))
+        wanted = [fanout_areas.Expected(want, frozenset())] * n
+        requests = [REQUEST] * n
+        every = SAMPLE_EVERY
     t_conn = time.perf_counter()
-    clients: list[Client] = []
+    clients: list[tuple[Client, fanout_areas.Expected]] = []
     for start in range(0, n, 500):
         batch = range(start, min(n, start + 500))
-        found = await asyncio.gather(*(connect(loop, fleet, port, i % SAMPLE_EVERY == 0) for i in batch))
-        clients += [c for c in found if c is not None]
+        found = await asyncio.gather(
+            *(connect(loop, fleet, port, i % every == 0, requests[i], len(wanted[i].ids)) for i in batch)
+        )
+        clients += [(c, wanted[i]) for i, c in zip(batch, found, strict=True) if c is not None]
     connected = len(clients)
     connect_s = time.perf_counter() - t_conn
     await asyncio.sleep(1.0)
     rss_after = rss_kib(server_pid)
-    events = [
-        {
-            "id": start_id + i,
-            "type": "call.updated",
-            "at": "2019-06-18T05:21:00Z",
-            "data": {"call": call_dict(i), "changes": {"status": ["En Route", "At Scene"]}},
-        }
-        for i in range(burst)
-    ]
     size = publish_size or burst
     bodies = [
         json.dumps({"events": events[i : i + size]}, separators=(",", ":")).encode()
         for i in range(0, burst, size)
     ]
     body = b"".join(bodies)
-    fleet.remaining = connected
+    fleet.remaining = sum(1 for c, _ in clients if c.expected > 0)
     done: asyncio.Future[None] = loop.create_future()
     fleet.done = done
+    if fleet.remaining == 0:
+        done.set_result(None)
+    load_avg = os.getloadavg()
     server_cpu0, load_cpu0 = cpu_s(server_pid), time.process_time()
     t0 = time.perf_counter()
     status = 200
@@ -346,25 +396,35 @@ async def run_size(
         await asyncio.wait_for(asyncio.shield(done), 60)
     burst_s = time.perf_counter() - t0
     server_cpu, load_cpu = cpu_s(server_pid) - server_cpu0, time.process_time() - load_cpu0
-    complete = [c for c in clients if c.count >= burst]
+    if areas:
+        await asyncio.sleep(1.0)  # anything a client should not get has time to arrive
+    receiving = [c for c, _ in clients if c.expected > 0]
+    complete = [c for c in receiving if c.count >= c.expected]
     last_lat = [c.last - t0 for c in complete if c.last is not None]
-    first_lat = [c.first - t0 for c in clients if c.first is not None]
-    # Every client gets the same bytes; the sampled ones must hold exactly the burst's ids, in order.
-    want = list(range(start_id, start_id + burst))
-    sampled = [c for c in clients if c.kept is not None]
-    ids_ok = sum(1 for c in sampled if c.ids() == want)
+    first_lat = [c.first - t0 for c in receiving if c.first is not None]
+    # Exactly as many events as each client's circle holds (edge points either way) ...
+    exact = sum(1 for c, w in clients if len(w.ids) <= c.count <= len(w.ids) + len(w.maybe))
+    # ... and the sampled ones hold exactly the ids they must, in order.
+    sampled = [(c, w) for c, w in clients if c.kept is not None]
+    ids_ok = sum(1 for c, w in sampled if w.accepts(c.ids()))
     sizes = Counter(c.nbytes for c in complete)
-    for c in clients:
+    per_client = [len(w.ids) for _, w in clients]
+    for c, _ in clients:
         c.close()
     await asyncio.sleep(2.0)
     return {
         "clients": n,
+        "areas": areas,
         "connected": connected,
         "connect_s": round(connect_s, 1),
         "ingest_status": status,
-        "complete_pct": round(100 * len(complete) / n, 2),
+        "complete_pct": round(100 * len(complete) / max(len(receiving), 1), 2),
+        "exact_count": f"{exact}/{connected}",
         "ids_in_order": f"{ids_ok}/{len(sampled)}",
         "same_bytes": len(sizes) <= 1,
+        "events_per_client_mean": round(statistics.mean(per_client), 1) if per_client else None,
+        "clients_with_none": sum(1 for k in per_client if k == 0),
+        "edge_points": sum(len(w.maybe) for _, w in clients),  # either answer right (fanout_areas)
         "first_p50_ms": round(1000 * statistics.median(first_lat), 1) if first_lat else None,
         "first_p99_ms": round(1000 * pct(first_lat, 99), 1),
         "last_p50_ms": round(1000 * statistics.median(last_lat), 1) if last_lat else None,
@@ -377,6 +437,7 @@ async def run_size(
         "burst_wall_s": round(burst_s, 2),
         "server_cpu_s": round(server_cpu, 2),
         "load_cpu_s": round(load_cpu, 2),
+        "loadavg": " ".join(f"{v:.2f}" for v in load_avg),
     }
 
 
@@ -415,7 +476,7 @@ def run_one(n: int, args: argparse.Namespace, env: dict[str, str]) -> dict[str, 
             server_loop, server_http = info.read_text().split()
             factory = load_loop_factory(args.load_loop)
             with asyncio.Runner(loop_factory=factory) as runner:
-                result = runner.run(run_size(n, args.burst, port, proc.pid, 1, args.publish_size))
+                result = runner.run(run_size(n, args.burst, port, proc.pid, 1, args.publish_size, args.areas))
                 load = type(runner.get_loop())
             return {
                 **result,
@@ -442,6 +503,9 @@ def main() -> int:
         default=0,
         help="events per POST /events/ (sent one after another); 0: the whole burst in one POST",
     )
+    parser.add_argument(
+        "--areas", action="store_true", help="each client its own random circle in Dallas (near=, radius_m=)"
+    )
     parser.add_argument("--repeat", type=int, default=1, help="runs per size (a fresh server each)")
     parser.add_argument(
         "--server-loop", choices=("auto", "asyncio", "uvloop"), default="auto", help="uvicorn --loop"
@@ -463,7 +527,8 @@ def main() -> int:
     if args.pin:
         os.sched_setaffinity(0, {1})
     hard = raise_nofile()
-    print(f"open-files limit {hard}; {os.cpu_count()} cores", flush=True)
+    load = " ".join(f"{v:.2f}" for v in os.getloadavg())
+    print(f"open-files limit {hard}; {os.cpu_count()} cores; load average {load}", flush=True)
     src = str(Path(__file__).resolve().parents[1] / "src")
     env = {**os.environ, "PYTHONPATH": src + os.pathsep + os.environ.get("PYTHONPATH", "")}
     results = []
@@ -477,16 +542,16 @@ def main() -> int:
             print(json.dumps(result), flush=True)
     print()
     print(
-        "| clients | server loop / http | connected | complete | ids in order | first event p50 / p99 "
-        "| whole burst p50 / p99 | server CPU / load CPU | server RSS | RSS / client |"
+        "| clients | server loop / http | connected | complete | ids right (sample), counts right | first event p50 / p99 "
+        "| whole burst p50 / p99 | server CPU / load CPU | server RSS | RSS / client | load avg |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         print(
-            f"| {r['clients']} | {r['server_loop'].rsplit('.', 1)[-1]} / {r['server_http']} | {r['connected']} "
-            f"| {r['complete_pct']}% | {r['ids_in_order']} | {r['first_p50_ms']} / {r['first_p99_ms']} ms "
+            f"| {r['clients']}{' (areas)' if r['areas'] else ''} | {r['server_loop'].rsplit('.', 1)[-1]} / {r['server_http']} | {r['connected']} "
+            f"| {r['complete_pct']}% | {r['ids_in_order']}, counts {r['exact_count']} | {r['first_p50_ms']} / {r['first_p99_ms']} ms "
             f"| {r['last_p50_ms']} / {r['last_p99_ms']} ms | {r['server_cpu_s']} / {r['load_cpu_s']} s "
-            f"| {r['server_rss_mib']} MiB | {r['rss_per_client_kib']} KiB |"
+            f"| {r['server_rss_mib']} MiB | {r['rss_per_client_kib']} KiB | {r['loadavg']} |"
         )
     return 0
 

@@ -27,7 +27,7 @@ from dallas_calls.api.follow import STORE_CHECK_S, InOrder, Lag, read_range
 from dallas_calls.api.stats import STATS_HOURS, call_stats, iso_utc, parse_time
 from dallas_calls.api.wakeups import WakeRounds
 from dallas_calls.events.bus import EventBus, Overflow, Subscription
-from dallas_calls.events.filters import StreamFilter
+from dallas_calls.events.filters import AreaIndex, StreamFilter
 from dallas_calls.events.sse import frame
 from dallas_calls.mode import ModeState
 from dallas_calls.model import Call, Event
@@ -103,6 +103,7 @@ class CurrentCallsView:
         self.lag = Lag()
         self._watch: asyncio.Task[None] | None = None
         self._joined: tuple[int, int, bytes] | None = None  # (after, upto, frames) shared by clients
+        self._indexed: tuple[int, int, AreaIndex] | None = None  # (after, upto, index) likewise
         # (after, ring generation, events): the slice shared by the clients at the same cursor
         self._live: tuple[int, int, list[Event]] | None = None
         self._generation = 0  # bumped whenever the ring changes
@@ -427,6 +428,23 @@ class CurrentCallsView:
         joined = b"".join(self.frame_of(e) for e in events)
         self._joined = (after_id, upto, joined)
         return joined
+
+    def frames_matching(self, after_id: int, events: list[Event], flt: StreamFilter) -> bytes:
+        """The frames of the ``events`` (the ring's after ``after_id``) that pass ``flt``: the
+        slice's area index is built once and shared by the clients at the same cursor (a filtered
+        client looks only at the events near its area), the frames are the shared ones."""
+        if not events:
+            return b""
+        index = None
+        if flt.area is not None:
+            upto = events[-1].id
+            cached = self._indexed
+            if cached is not None and cached[0] == after_id and cached[1] == upto:
+                index = cached[2]
+            else:
+                index = AreaIndex(events)
+                self._indexed = (after_id, upto, index)
+        return b"".join(self.frame_of(e) for e in flt.select(events, self, index))
 
     def client_joined(self) -> None:
         self.clients += 1

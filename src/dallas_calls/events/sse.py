@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Sequence
 from typing import Protocol
 
 from dallas_calls import metrics
@@ -80,6 +80,10 @@ class EventLog(Protocol):
         """The joined frames of ``events`` (the ring's events after ``after_id``), shared between
         the clients at the same cursor."""
 
+    def frames_matching(self, after_id: int, events: list[Event], flt: StreamFilter) -> bytes:
+        """The joined frames of those of ``events`` (as in ``frames_after``) that pass ``flt``;
+        what a filter needs of the slice (its area index) is shared by the clients at the cursor."""
+
     def call_matches(self, incident_number: str, flt: StreamFilter) -> bool | None:
         """Whether a call known to the view passes the filter (None: not known)."""
 
@@ -104,8 +108,8 @@ class EventLog(Protocol):
         """The server is stopping: streams end (clients reconnect to another replica or later)."""
 
 
-def _frames(events: Iterable[Event], log: EventLog, flt: StreamFilter) -> bytes:
-    return b"".join(log.frame_of(e) for e in events if flt.matches(e, log))
+def _frames(events: Sequence[Event], log: EventLog, flt: StreamFilter) -> bytes:
+    return b"".join(log.frame_of(e) for e in flt.select(events, log))
 
 
 async def _wait_for_id(log: EventLog, event_id: int, grace_s: float) -> bool:
@@ -213,7 +217,7 @@ async def client_stream(
                 return
             if not fresh:
                 continue
-            chunk = log.frames_after(last, fresh) if plain else _frames(fresh, log, flt)
+            chunk = log.frames_after(last, fresh) if plain else log.frames_matching(last, fresh, flt)
             last = fresh[-1].id
             if chunk:
                 yield chunk
