@@ -78,7 +78,9 @@ class Area:
         return None
 
     def contains(self, geo: object) -> bool:
-        point = _point(geo)
+        return self.contains_point(_point(geo))
+
+    def contains_point(self, point: tuple[float, float] | None) -> bool:
         if point is None:
             return False
         lat, lon = point
@@ -142,25 +144,50 @@ class StreamFilter:
                 return False
         return True
 
-    def matches(self, event: Event, calls: KnownCalls) -> bool:
+    def matches(self, facts: EventFacts, calls: KnownCalls) -> bool:
         if self.empty:
             return True
-        data: dict[str, Any] = event.data if isinstance(event.data, dict) else {}
-        call = data.get("call")
-        if isinstance(call, dict):
-            if not self.matches_call(call.get("division"), call.get("priority")):
+        if facts.is_call:
+            if not self.matches_call(facts.division, facts.priority):
                 return False
-            if self.area is None or self.area.contains(call.get("geo")):
-                return True
-            changes = data.get("changes")
-            moved = changes.get("geo") if isinstance(changes, dict) else None
-            return isinstance(moved, list | tuple) and bool(moved) and self.area.contains(moved[0])
-        if self.area is not None and not self.area.contains(data.get("geo")):
+            return (
+                self.area is None
+                or self.area.contains_point(facts.point)
+                or (self.area.contains_point(facts.moved_from))
+            )
+        if self.area is not None and not self.area.contains_point(facts.point):
             return False
-        incidents = data.get("incident_numbers")
-        if isinstance(incidents, list):
-            known = [calls.call_matches(str(n), self) for n in incidents]
+        if facts.incident_numbers is not None:
+            known = [calls.call_matches(n, self) for n in facts.incident_numbers]
             decided = [k for k in known if k is not None]
             # A location for calls this replica does not know passes: the client decides.
             return any(decided) if decided else True
         return True
+
+
+@dataclass(frozen=True, slots=True)
+class EventFacts:
+    """The few fields of an event that the filters read, kept beside its framed bytes (the ring of
+    recent events holds these, not the event's decoded data): for a call event, the call's division,
+    priority and point, and the point an update moved it from; for a ``location.resolved``, its
+    point and the incidents it names."""
+
+    is_call: bool
+    division: object = None
+    priority: object = None
+    point: tuple[float, float] | None = None
+    moved_from: tuple[float, float] | None = None
+    incident_numbers: tuple[str, ...] | None = None
+
+    @classmethod
+    def of(cls, event: Event) -> EventFacts:
+        data: dict[str, Any] = event.data if isinstance(event.data, dict) else {}
+        call = data.get("call")
+        if isinstance(call, dict):
+            changes = data.get("changes")
+            moved = changes.get("geo") if isinstance(changes, dict) else None
+            old = moved[0] if isinstance(moved, list | tuple) and moved else None
+            return cls(True, call.get("division"), call.get("priority"), _point(call.get("geo")), _point(old))
+        incidents = data.get("incident_numbers")
+        numbers = tuple(str(n) for n in incidents) if isinstance(incidents, list) else None
+        return cls(False, point=_point(data.get("geo")), incident_numbers=numbers)
