@@ -98,7 +98,9 @@ class EventRing:
         if drop:
             self.floor = self._ids[self._start + drop - 1]
             self._start += drop
-            if self._start > len(self):  # compact now and then: amortized O(1)
+            # Compact once a quarter of the list is dropped entries (amortized O(1)): they hold their
+            # frames until then, so the ring's memory stays within a quarter of its bound.
+            if self._start >= max(len(self) // 4, 64):
                 del self._ids[: self._start]
                 del self._entries[: self._start]
                 self._start = 0
