@@ -33,6 +33,7 @@ def fingerprint(call: Any) -> Fingerprint:
     named tuple is never untracked, nor is a tuple holding one."""
     return (*_fields_but_units(call), tuple([tuple(unit) for unit in call.units]))
 
+
 CallLookup = Callable[[Collection[str]], Mapping[str, Call]]
 
 
