@@ -66,6 +66,11 @@ class Settings(BaseSettings):
     sse_queue_size: int = Field(
         1000, ge=1, description="Events buffered per SSE client before it is dropped."
     )
+    sse_ring_max_bytes: int = Field(
+        4 * 1024 * 1024,
+        ge=0,
+        description="Bytes of framed events the in-memory SSE ring keeps (never fewer than 2 queues' worth).",
+    )
     event_retention_days: float = Field(
         7.0, gt=0, description="How long the event log keeps events for resume."
     )

@@ -157,7 +157,9 @@ def _big_event(event_id: int, size: int) -> Event:
 async def test_slow_client_is_dropped_with_overflow_while_a_fast_one_keeps_receiving(
     make_server: Any,
 ) -> None:
-    server = make_server(sse_queue_size=5)
+    # 400 events of 64 KiB: a ring large enough to hold them all, so only the queue size decides
+    # (the byte bound of the ring has a test of its own)
+    server = make_server(sse_queue_size=5, sse_ring_max_bytes=64 * 1024 * 1024)
     dropped_before = metrics.SSE_DROPPED._value.get()
     total = 400
     async with httpx.AsyncClient() as http:
@@ -213,6 +215,22 @@ async def test_a_thousand_connect_disconnect_cycles_leave_nothing_behind(make_se
     assert await wait_for(lambda: _sse_clients_gauge() == baseline_gauge, timeout=15)
     await asyncio.sleep(0.3)
     assert server.task_count() <= baseline_tasks + 2
+
+
+async def test_a_resume_older_than_the_byte_bounded_ring_is_served_from_the_store(
+    make_server: Any, replay: ReplaySource
+) -> None:
+    server = make_server(sse_queue_size=5, sse_ring_max_bytes=20_000)
+    for _ in range(6):
+        await server.apoll(replay)
+    last = server.store.last_event_id()
+    ring = server.view.ring
+    assert ring.bytes <= 20_000 and len(ring) >= 10 and server.view.ring_floor >= 10  # bounded by bytes
+    async with httpx.AsyncClient() as http:
+        old = SseClient(server.url + "/get-events/", headers={"Last-Event-ID": "1"})
+        await old.collect_until(http, last)
+        assert old.ids == list(range(2, last + 1))  # the store's part, then the ring's: no gap, no dup
+        assert "reset" not in {e.event for e in old.events}
 
 
 async def test_an_id_older_than_the_log_gets_a_reset(make_server: Any, replay: ReplaySource) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from dallas_calls.events.filters import Area, AreaIndex, StreamFilter
+from dallas_calls.events.ring import RingEvent
 from dallas_calls.model import Event
 
 DALLAS = (32.7767, -96.7970)
@@ -42,10 +43,11 @@ class NoCalls:
         return None
 
 
-def _events(rnd: random.Random, count: int) -> tuple[list[Event], list[list[tuple[float, float]]]]:
+def _events(rnd: random.Random, count: int) -> tuple[list[RingEvent], list[list[tuple[float, float]]]]:
     """Calls at a point, calls moved (old and new point), locations, calls with no point yet, and an
-    event of another kind; with the points that concern an area, per event."""
-    events, points = [], []
+    event of another kind (as the ring keeps them); with the points that concern an area, per event."""
+    events: list[Event] = []
+    points = []
     for i in range(count):
 
         def here() -> tuple[float, float]:
@@ -71,7 +73,7 @@ def _events(rnd: random.Random, count: int) -> tuple[list[Event], list[list[tupl
         kind_name = "location.resolved" if kind == 3 else "call.updated"
         events.append(Event(i + 1, kind_name if "poll" not in data else "poll.finished", "t", data))
         points.append(pts)
-    return events, points
+    return [RingEvent.of(e) for e in events], points
 
 
 def test_an_indexed_area_gets_exactly_the_events_with_a_point_inside() -> None:

@@ -8,8 +8,8 @@ shutdown.
 Ingest (``POST /events/``) takes events whose ids were given elsewhere (the AWS publisher: DynamoDB
 Streams). They are published to the bus (every replica, with Redis) and applied to the view; they are
 NOT appended to the local SQLite store, whose own ids would not match. Resume of such events is
-served from the view's in-memory ring (the last ``DEFAULT_RING_SIZE`` events); an id older than the
-ring gets a ``reset``. Ids at or below the newest seen are skipped (idempotent redelivery). Do not
+served from the view's in-memory ring (the last ``DEFAULT_RING_SIZE`` events, at most
+``DALLAS_CALLS_SSE_RING_MAX_BYTES`` of frames); an id older than the ring gets a ``reset``. Ids at or below the newest seen are skipped (idempotent redelivery). Do not
 feed one process both a poller and ingest: the two id spaces would collide.
 
 Around the routes: the per-client limits (``limits.py``), the security headers and /docs
@@ -181,7 +181,13 @@ def create_app(
     ``app.state.replace_store(store, reason)`` makes the app serve another store from then on (the
     next demo run, or live data replacing the demo): the view rebuilds and every stream resets."""
     mode = mode or ModeState()
-    view = CurrentCallsView(store, ring_size=max(DEFAULT_RING_SIZE, 2 * settings.sse_queue_size), mode=mode)
+    view = CurrentCallsView(
+        store,
+        ring_size=max(DEFAULT_RING_SIZE, 2 * settings.sse_queue_size),
+        mode=mode,
+        ring_max_bytes=settings.sse_ring_max_bytes,
+        ring_min_events=2 * settings.sse_queue_size,
+    )
     current: dict[str, ReadStore] = {"store": store}
     freshness = _PollFreshness()
     tasks: dict[str, asyncio.Task[None]] = {}
@@ -401,15 +407,16 @@ def create_app(
             if known is None:
                 raise ApiError(404, "not_found", f"no call {incident_number!r}")
             body = known
+        history = [e.to_dict() for e in events]
         if not events:
             key = body.get("location_key")
-            events = [
-                e
+            history = [
+                e.to_dict()
                 for e in view.ring_events()
                 if e.incident_number == incident_number
                 or (e.type == "location.resolved" and key is not None and e.location_key == key)
             ]
-        return JSONResponse({"call": body, "events": [e.to_dict() for e in events]})
+        return JSONResponse({"call": body, "events": history})
 
     @app.get(
         "/stats",

@@ -25,6 +25,7 @@ What uvicorn does not do by itself:
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import socket
 from collections.abc import Callable
@@ -179,7 +180,18 @@ class StreamingServer(uvicorn.Server):
         super().handle_exit(sig, frame)
 
 
+def freeze_startup_objects() -> None:
+    """Move every object alive after start-up (modules, classes, the geocoding indexes, the store's
+    first state) out of the garbage collector's reach: they live as long as the process, and each
+    full collection otherwise walks all of them again, holding the GIL (one of the pauses that a
+    big poll makes the API wait for). A collection first, so no garbage is kept; objects frozen
+    here are still freed as soon as nothing refers to them."""
+    gc.collect()
+    gc.freeze()
+
+
 def serve_app(app: FastAPI, settings: Settings) -> None:
     """Serve ``app`` with the options above until a signal stops it."""
+    freeze_startup_objects()
     config = uvicorn.Config(app, **server_options(settings), timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S)
     StreamingServer(config, on_exit=app.state.view.close_streams).run()

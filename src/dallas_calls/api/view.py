@@ -13,7 +13,6 @@ ring is the only resume source: an id older than the ring gets a ``reset``.
 from __future__ import annotations
 
 import asyncio
-import bisect
 import contextlib
 import gzip
 import hashlib
@@ -28,13 +27,14 @@ from dallas_calls.api.stats import STATS_HOURS, call_stats, iso_utc, parse_time
 from dallas_calls.api.wakeups import WakeRounds
 from dallas_calls.events.bus import EventBus, Overflow, Subscription
 from dallas_calls.events.filters import AreaIndex, StreamFilter
-from dallas_calls.events.sse import frame
+from dallas_calls.events.ring import EventRing, RingEvent
 from dallas_calls.mode import ModeState
 from dallas_calls.model import Call, Event
 
 log = logging.getLogger(__name__)
 
 DEFAULT_RING_SIZE = 10_000
+DEFAULT_RING_BYTES = 4 * 1024 * 1024  # frames kept in the ring, at most (DALLAS_CALLS_SSE_RING_MAX_BYTES)
 VIEW_QUEUE_SIZE = 100_000
 RECENT_CLOSED_BOUND = 20_000  # closed calls kept for the opened-per-hour chart
 LOAD_REPLAY = 1000  # newest events applied again on load (see load())
@@ -67,7 +67,12 @@ class Rendered:
 
 class CurrentCallsView:
     def __init__(
-        self, store: EventStore, ring_size: int = DEFAULT_RING_SIZE, mode: ModeState | None = None
+        self,
+        store: EventStore,
+        ring_size: int = DEFAULT_RING_SIZE,
+        mode: ModeState | None = None,
+        ring_max_bytes: int = DEFAULT_RING_BYTES,
+        ring_min_events: int = 0,
     ) -> None:
         self.store = store
         self.mode = mode or ModeState()
@@ -80,7 +85,9 @@ class CurrentCallsView:
         self.store_id: str | None = None
         self.closing = False
         self._rendered_mode = -1
-        self.ring_size = ring_size
+        # The newest events, framed (see events/ring.py): at most ``ring_size`` of them and
+        # ``ring_max_bytes`` of frames, never fewer than ``ring_min_events`` (a queue's worth).
+        self.ring = EventRing(ring_size, ring_max_bytes, ring_min_events)
         self.calls: dict[str, dict[str, Any]] = {}
         self._by_key: dict[str, set[str]] = {}  # location key -> open incident numbers
         self.last_event_id = 0
@@ -88,11 +95,6 @@ class CurrentCallsView:
         self.version = 0
         # closed calls of the last day: incident -> received time (for opened-per-hour)
         self.recent_closed: dict[str, datetime] = {}
-        self._ids: list[int] = []
-        self._events: list[Event] = []
-        self._frames: dict[int, bytes] = {}
-        self._ring_start = 0  # index of the oldest live entry in _ids/_events
-        self.ring_floor = 0  # every event with id > ring_floor (up to the newest) is in the ring
         self._rendered: Rendered | None = None
         self._stats_cache: tuple[int, dict[str, Any]] | None = None
         self._sub: Subscription | None = None
@@ -103,11 +105,10 @@ class CurrentCallsView:
         self.lag = Lag()
         self._watch: asyncio.Task[None] | None = None
         self._joined: tuple[int, int, bytes] | None = None  # (after, upto, frames) shared by clients
-        self._indexed: tuple[int, int, AreaIndex] | None = None  # (after, upto, index) likewise
+        self._indexed: tuple[int, int, AreaIndex[RingEvent]] | None = None  # (after, upto, index) likewise
         # (after, ring generation, events): the slice shared by the clients at the same cursor
-        self._live: tuple[int, int, list[Event]] | None = None
+        self._live: tuple[int, int, list[RingEvent]] | None = None
         self._generation = 0  # bumped whenever the ring changes
-        self.rebuilds = 0
         self.clients = 0
 
     # -- building ------------------------------------------------------------------------------
@@ -126,8 +127,7 @@ class CurrentCallsView:
         start = max(last - LOAD_REPLAY, 0)
         replay = self.store.events_after(start, LOAD_REPLAY) if last else []
         self.last_event_id = start if replay else last
-        self.ring_floor = replay[0].id - 1 if replay else last
-        self._ids, self._events, self._frames, self._ring_start = [], [], {}, 0
+        self.ring.clear(replay[0].id - 1 if replay else last)
         self._order.held.clear()
         for event in replay:
             self._apply_replayed(event)
@@ -235,22 +235,14 @@ class CurrentCallsView:
             self._notify()
 
     def _recover(self) -> None:
-        """The view's own queue overflowed (a flood): resubscribe, then catch up from the log."""
+        """The view's own queue overflowed (a flood): resubscribe. The events it missed are read
+        from the store's log in id order (``InOrder``) when the next one arrives, or by the next
+        store check, before any later event is applied."""
         log.warning("current-calls view fell behind the bus; catching up from the event log")
         assert self._bus is not None
         if self._sub is not None:
             self._sub.close()
         self._sub = self._bus.subscribe(VIEW_QUEUE_SIZE)
-        while True:
-            page = self.backlog(self.last_event_id, 1000)
-            if page is None:  # the log cannot fill the gap: rebuild from the store
-                self.rebuilds += 1
-                self.load()
-                return
-            if not page:
-                return
-            for event in page:
-                self.apply(event)
 
     async def sync(self) -> None:
         """Apply every event already delivered to the view's queue. ``get()`` on a queue that is not
@@ -368,20 +360,22 @@ class CurrentCallsView:
 
     def _remember(self, event: Event) -> None:
         self._generation += 1
-        self._ids.append(event.id)
-        self._events.append(event)
-        self._frames[event.id] = frame(event)
-        live = len(self._ids) - self._ring_start
-        if live > self.ring_size:
-            drop = live - self.ring_size
-            for index in range(self._ring_start, self._ring_start + drop):
-                self._frames.pop(self._ids[index], None)
-            self.ring_floor = self._ids[self._ring_start + drop - 1]
-            self._ring_start += drop
-            if self._ring_start > self.ring_size:  # compact now and then: amortized O(1)
-                del self._ids[: self._ring_start]
-                del self._events[: self._ring_start]
-                self._ring_start = 0
+        self.ring.append(RingEvent.of(event))
+
+    @property
+    def ring_size(self) -> int:
+        """The most events the ring keeps."""
+        return self.ring.max_events
+
+    @ring_size.setter
+    def ring_size(self, value: int) -> None:
+        self.ring.max_events = value
+        self.ring.min_events = min(self.ring.min_events, value)
+
+    @property
+    def ring_floor(self) -> int:
+        """Every event with an id above this one (up to the newest) is in the ring."""
+        return self.ring.floor
 
     def _changed(self) -> None:
         self.version += 1
@@ -393,9 +387,9 @@ class CurrentCallsView:
         return max(self.last_event_id, self.store.last_event_id())
 
     def ring_last_id(self) -> int:
-        return self._ids[-1] if len(self._ids) > self._ring_start else self.ring_floor
+        return self.ring.last_id()
 
-    def live_after(self, after_id: int) -> list[Event] | None:
+    def live_after(self, after_id: int) -> list[RingEvent] | None:
         """The ring's events after ``after_id``. After a wake-up every client at the same cursor asks
         for the same slice: it is cut once and shared (read-only) until the ring changes."""
         if after_id < self.ring_floor:
@@ -403,8 +397,7 @@ class CurrentCallsView:
         cached = self._live
         if cached is not None and cached[0] == after_id and cached[1] == self._generation:
             return cached[2]
-        start = bisect.bisect_right(self._ids, after_id, lo=self._ring_start)
-        fresh = self._events[start:]
+        fresh = self.ring.after(after_id)
         self._live = (after_id, self._generation, fresh)
         return fresh
 
@@ -418,18 +411,18 @@ class CurrentCallsView:
         while self.ring_last_id() <= after_id and self.epoch == epoch and not self.closing:
             await self._wakeups.wait(self.clients)
 
-    def frames_after(self, after_id: int, events: list[Event]) -> bytes:
+    def frames_after(self, after_id: int, events: list[RingEvent]) -> bytes:
         if not events:
             return b""
         upto = events[-1].id
         cached = self._joined
         if cached is not None and cached[0] == after_id and cached[1] == upto:
             return cached[2]
-        joined = b"".join(self.frame_of(e) for e in events)
+        joined = b"".join(e.frame for e in events)
         self._joined = (after_id, upto, joined)
         return joined
 
-    def frames_matching(self, after_id: int, events: list[Event], flt: StreamFilter) -> bytes:
+    def frames_matching(self, after_id: int, events: list[RingEvent], flt: StreamFilter) -> bytes:
         """The frames of the ``events`` (the ring's after ``after_id``) that pass ``flt``: the
         slice's area index is built once and shared by the clients at the same cursor (a filtered
         client looks only at the events near its area), the frames are the shared ones."""
@@ -444,7 +437,7 @@ class CurrentCallsView:
             else:
                 index = AreaIndex(events)
                 self._indexed = (after_id, upto, index)
-        return b"".join(self.frame_of(e) for e in flt.select(events, self, index))
+        return b"".join(e.frame for e in flt.select(events, self, index))
 
     def client_joined(self) -> None:
         self.clients += 1
@@ -452,15 +445,14 @@ class CurrentCallsView:
     def client_left(self) -> None:
         self.clients -= 1
 
-    def ring_events(self) -> list[Event]:
-        return self._events[self._ring_start :]
+    def ring_events(self) -> list[RingEvent]:
+        return self.ring.entries()
 
-    def backlog(self, after_id: int, limit: int) -> list[Event] | None:
+    def backlog(self, after_id: int, limit: int) -> list[RingEvent] | None:
         if after_id < self.id_floor:
             return None  # an id of the store this one replaced
         if after_id >= self.ring_floor:
-            start = bisect.bisect_right(self._ids, after_id, lo=self._ring_start)
-            return self._events[start : start + limit]
+            return self.ring.after(after_id, limit)
         first = self.store.first_event_id()
         if first is not None and after_id < first - 1:
             return None  # pruned
@@ -468,11 +460,7 @@ class CurrentCallsView:
         if not page:
             # Nothing after after_id in the store, yet the ring starts later: the gap is lost.
             return None if after_id < self.ring_floor else []
-        return page
-
-    def frame_of(self, event: Event) -> bytes:
-        cached = self._frames.get(event.id)
-        return cached if cached is not None else frame(event)
+        return [RingEvent.of(e) for e in page]
 
     def call_matches(self, incident_number: str, flt: StreamFilter) -> bool | None:
         call = self.calls.get(incident_number)

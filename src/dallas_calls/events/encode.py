@@ -34,9 +34,33 @@ def location_event(location_key: str, geo: Geo, incident_numbers: list[str], at:
     return NewEvent("location.resolved", at, data, location_key=location_key)
 
 
+def canonical_json(value: Any) -> str:
+    """The one JSON form of stored and streamed data: compact, keys sorted."""
+    return json.dumps(value, separators=(",", ":"), sort_keys=True)
+
+
+def data_json(data: dict[str, Any], call_json: str | None = None) -> str:
+    """``canonical_json(data)``, reusing ``call_json`` (the canonical JSON of ``data["call"]``) when
+    the caller has it already: a call's JSON is then made once for its row and its event. "call"
+    sorts before the other keys of a call event's data ("changes", "reopened")."""
+    if call_json is None or "call" not in data or any(key < "call" for key in data):
+        return canonical_json(data)
+    rest = canonical_json({key: value for key, value in data.items() if key != "call"})
+    return '{"call":' + call_json + ("}" if rest == "{}" else "," + rest[1:])
+
+
+def event_wire(event_id: int, event_type: str, at: str, data_text: str) -> str:
+    """The wire form of an event from its parts, ``data_text`` being ``canonical_json`` of its data:
+    the same text as ``canonical_json(event.to_dict())`` (keys at, data, id, type, in that order)."""
+    return f'{{"at":{json.dumps(at)},"data":{data_text},"id":{event_id},"type":{json.dumps(event_type)}}}'
+
+
 def event_json(event: Event) -> str:
-    """The wire form of an event (SSE data line, change archive line, ingest body item)."""
-    return json.dumps(event.to_dict(), separators=(",", ":"), sort_keys=True)
+    """The wire form of an event (SSE data line, change archive line, ingest body item): the one the
+    store made when it wrote the event, else encoded now."""
+    if event.wire is not None:
+        return event.wire
+    return canonical_json(event.to_dict())
 
 
 def event_from_dict(data: dict[str, Any]) -> Event:

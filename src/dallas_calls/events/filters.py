@@ -20,7 +20,7 @@ import bisect
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 from dallas_calls.geodata.distance import EARTH_RADIUS_M, distance_m
 from dallas_calls.model import Event
@@ -91,7 +91,9 @@ class Area:
         return None
 
     def contains(self, geo: object) -> bool:
-        point = _point(geo)
+        return self.contains_point(_point(geo))
+
+    def contains_point(self, point: tuple[float, float] | None) -> bool:
         if point is None:
             return False
         lat, lon = point
@@ -116,35 +118,37 @@ def _circle_box(lat: float, lon: float, radius_m: float) -> tuple[float, float, 
     return south, lon - dlon, north, lon + dlon
 
 
-def event_points(event: Event) -> list[tuple[float, float]]:
+class HasFacts(Protocol):
+    """An event as a stream reads it (the ring's ``RingEvent``): its filter facts."""
+
+    @property
+    def facts(self) -> EventFacts: ...
+
+
+Entry = TypeVar("Entry", bound=HasFacts)
+
+
+def event_points(facts: EventFacts) -> list[tuple[float, float]]:
     """The points that can put an event in an area (``StreamFilter.matches``): a call's point and
     the point an update moved it from; any other event's own ``geo``. None: in no area."""
-    data: dict[str, Any] = event.data if isinstance(event.data, dict) else {}
-    call = data.get("call")
-    if not isinstance(call, dict):
-        geos = [data.get("geo")]
-    else:
-        geos = [call.get("geo")]
-        changes = data.get("changes")
-        moved = changes.get("geo") if isinstance(changes, dict) else None
-        if isinstance(moved, list | tuple) and moved:
-            geos.append(moved[0])
-    return [p for p in map(_point, geos) if p is not None]
+    return [p for p in (facts.point, facts.moved_from) if p is not None]
 
 
-class AreaIndex:
+class AreaIndex(Generic[Entry]):
     """A slice of events by their points' latitude: built once per slice (the view caches it for
     the clients at the same cursor), it gives an area the events with a point in its box, in the
     slice's order: a superset of the events the area holds, usually a small one."""
 
     __slots__ = ("_entries", "_lats", "events")
 
-    def __init__(self, events: Sequence[Event]) -> None:
+    def __init__(self, events: Sequence[Entry]) -> None:
         self.events = events
-        self._entries = sorted((lat, lon, i) for i, e in enumerate(events) for lat, lon in event_points(e))
+        self._entries = sorted(
+            (lat, lon, i) for i, e in enumerate(events) for lat, lon in event_points(e.facts)
+        )
         self._lats = [entry[0] for entry in self._entries]
 
-    def near(self, area: Area) -> list[Event]:
+    def near(self, area: Area) -> list[Entry]:
         south, west, north, east = area.bounds
         lo = bisect.bisect_left(self._lats, south)
         hi = bisect.bisect_right(self._lats, north, lo)
@@ -205,35 +209,60 @@ class StreamFilter:
         return True
 
     def select(
-        self, events: Sequence[Event], calls: KnownCalls, index: AreaIndex | None = None
-    ) -> list[Event]:
+        self, events: Sequence[Entry], calls: KnownCalls, index: AreaIndex[Entry] | None = None
+    ) -> list[Entry]:
         """The events that pass, in order; ``index`` (of these very events) spares an area filter
         the events with no point near it."""
         if self.empty:
             return list(events)
         if self.area is not None and index is not None:
             events = index.near(self.area)
-        return [e for e in events if self.matches(e, calls)]
+        return [e for e in events if self.matches(e.facts, calls)]
 
-    def matches(self, event: Event, calls: KnownCalls) -> bool:
+    def matches(self, facts: EventFacts, calls: KnownCalls) -> bool:
         if self.empty:
             return True
-        data: dict[str, Any] = event.data if isinstance(event.data, dict) else {}
-        call = data.get("call")
-        if isinstance(call, dict):
-            if not self.matches_call(call.get("division"), call.get("priority")):
+        if facts.is_call:
+            if not self.matches_call(facts.division, facts.priority):
                 return False
-            if self.area is None or self.area.contains(call.get("geo")):
-                return True
-            changes = data.get("changes")
-            moved = changes.get("geo") if isinstance(changes, dict) else None
-            return isinstance(moved, list | tuple) and bool(moved) and self.area.contains(moved[0])
-        if self.area is not None and not self.area.contains(data.get("geo")):
+            return (
+                self.area is None
+                or self.area.contains_point(facts.point)
+                or (self.area.contains_point(facts.moved_from))
+            )
+        if self.area is not None and not self.area.contains_point(facts.point):
             return False
-        incidents = data.get("incident_numbers")
-        if isinstance(incidents, list):
-            known = [calls.call_matches(str(n), self) for n in incidents]
+        if facts.incident_numbers is not None:
+            known = [calls.call_matches(n, self) for n in facts.incident_numbers]
             decided = [k for k in known if k is not None]
             # A location for calls this replica does not know passes: the client decides.
             return any(decided) if decided else True
         return True
+
+
+@dataclass(frozen=True, slots=True)
+class EventFacts:
+    """The few fields of an event that the filters read, kept beside its framed bytes (the ring of
+    recent events holds these, not the event's decoded data): for a call event, the call's division,
+    priority and point, and the point an update moved it from; for a ``location.resolved``, its
+    point and the incidents it names."""
+
+    is_call: bool
+    division: object = None
+    priority: object = None
+    point: tuple[float, float] | None = None
+    moved_from: tuple[float, float] | None = None
+    incident_numbers: tuple[str, ...] | None = None
+
+    @classmethod
+    def of(cls, event: Event) -> EventFacts:
+        data: dict[str, Any] = event.data if isinstance(event.data, dict) else {}
+        call = data.get("call")
+        if isinstance(call, dict):
+            changes = data.get("changes")
+            moved = changes.get("geo") if isinstance(changes, dict) else None
+            old = moved[0] if isinstance(moved, list | tuple) and moved else None
+            return cls(True, call.get("division"), call.get("priority"), _point(call.get("geo")), _point(old))
+        incidents = data.get("incident_numbers")
+        numbers = tuple(str(n) for n in incidents) if isinstance(incidents, list) else None
+        return cls(False, point=_point(data.get("geo")), incident_numbers=numbers)

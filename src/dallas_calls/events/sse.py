@@ -19,19 +19,15 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Protocol
 
 from dallas_calls import metrics
-from dallas_calls.events.encode import event_json
 from dallas_calls.events.filters import StreamFilter
-from dallas_calls.model import Event
+from dallas_calls.events.ring import RingEvent, frame
+
+__all__ = ["HEARTBEAT", "EventLog", "RingEvent", "client_stream", "control_frame", "frame", "retry_frame"]
 
 RETRY_MS = 3000
 NO_FILTER = StreamFilter()
 BACKLOG_PAGE = 500
 FUTURE_ID_GRACE_S = 1.0  # how long an id ahead of this replica may wait for the bus to catch up
-
-
-def frame(event: Event) -> bytes:
-    """One event in SSE framing: ``id``, ``event`` (its type) and ``data`` (its JSON)."""
-    return f"id: {event.id}\nevent: {event.type}\ndata: {event_json(event)}\n\n".encode()
 
 
 def control_frame(kind: str, data: dict[str, object], event_id: int | None = None) -> bytes:
@@ -63,24 +59,22 @@ class EventLog(Protocol):
     def ring_last_id(self) -> int:
         """The newest event id in the ring."""
 
-    def backlog(self, after_id: int, limit: int) -> list[Event] | None:
+    def backlog(self, after_id: int, limit: int) -> list[RingEvent] | None:
         """Events with id > after_id, oldest first (at most ``limit``); [] when there are none;
         None when the log no longer holds events right after ``after_id`` (a gap)."""
 
-    def live_after(self, after_id: int) -> list[Event] | None:
+    def live_after(self, after_id: int) -> list[RingEvent] | None:
         """Every ring event with id > after_id; None when the ring no longer reaches back to it.
         The list may be shared between clients: callers must not modify it."""
 
     async def wait_newer(self, after_id: int) -> None:
         """Return once the ring holds an event with id > after_id."""
 
-    def frame_of(self, event: Event) -> bytes: ...
-
-    def frames_after(self, after_id: int, events: list[Event]) -> bytes:
+    def frames_after(self, after_id: int, events: list[RingEvent]) -> bytes:
         """The joined frames of ``events`` (the ring's events after ``after_id``), shared between
         the clients at the same cursor."""
 
-    def frames_matching(self, after_id: int, events: list[Event], flt: StreamFilter) -> bytes:
+    def frames_matching(self, after_id: int, events: list[RingEvent], flt: StreamFilter) -> bytes:
         """The joined frames of those of ``events`` (as in ``frames_after``) that pass ``flt``;
         what a filter needs of the slice (its area index) is shared by the clients at the cursor."""
 
@@ -108,8 +102,8 @@ class EventLog(Protocol):
         """The server is stopping: streams end (clients reconnect to another replica or later)."""
 
 
-def _frames(events: Sequence[Event], log: EventLog, flt: StreamFilter) -> bytes:
-    return b"".join(log.frame_of(e) for e in flt.select(events, log))
+def _frames(events: Sequence[RingEvent], log: EventLog, flt: StreamFilter) -> bytes:
+    return b"".join(e.frame for e in flt.select(events, log))
 
 
 async def _wait_for_id(log: EventLog, event_id: int, grace_s: float) -> bool:

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from dallas_calls.events.encode import changeset_events
+from dallas_calls.events.encode import canonical_json, changeset_events, data_json, event_wire
 from dallas_calls.model import (
     FACT_COLUMNS,
     Call,
@@ -45,8 +45,7 @@ __all__ = ["SCHEMA_VERSION", "SchemaTooNew", "SqliteStore", "migrate"]
 _CALL_COLUMNS = f"data, location_key, {LAST_SEEN}"
 
 
-def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), sort_keys=True)
+_dumps = canonical_json
 
 
 class SqliteStore:
@@ -200,19 +199,32 @@ class SqliteStore:
         )
         return poll_id
 
-    def _append(self, conn: sqlite3.Connection, events: Sequence[NewEvent]) -> list[Event]:
+    def _append(
+        self,
+        conn: sqlite3.Connection,
+        events: Sequence[NewEvent],
+        call_texts: Sequence[str | None] | None = None,
+    ) -> list[Event]:
         """Insert events with the next ids, in one statement. Inside the write transaction no one
         else can insert, so the ids are the AUTOINCREMENT sequence's next ones, given explicitly
-        (SQLite advances the sequence past them)."""
+        (SQLite advances the sequence past them). ``call_texts`` are the JSON of each event's call
+        when the caller made it already; each stored event carries its wire form (``Event.wire``),
+        so the change record and the SSE frames reuse this one encoding."""
         row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'events'").fetchone()
         first = (int(row[0]) if row else 0) + 1
-        stored = [
-            Event(first + i, ev.type, ev.at, ev.data, ev.incident_number, ev.location_key)
-            for i, ev in enumerate(events)
-        ]
+        texts = call_texts if call_texts is not None else [None] * len(events)
+        stored: list[Event] = []
+        rows: list[tuple[Any, ...]] = []
+        for i, (ev, call_text) in enumerate(zip(events, texts, strict=True)):
+            text = data_json(ev.data, call_text)
+            wire = event_wire(first + i, ev.type, ev.at, text)
+            stored.append(
+                Event(first + i, ev.type, ev.at, ev.data, ev.incident_number, ev.location_key, wire)
+            )
+            rows.append((first + i, ev.type, ev.at, ev.incident_number, ev.location_key, text))
         conn.executemany(
             "INSERT INTO events (id, type, at, incident_number, location_key, data) VALUES (?, ?, ?, ?, ?, ?)",
-            [(e.id, e.type, e.at, e.incident_number, e.location_key, _dumps(e.data)) for e in stored],
+            rows,
         )
         return stored
 
@@ -229,6 +241,9 @@ class SqliteStore:
         snapshot (closed ones are ignored); every other open call is present."""
         events = changeset_events(changes, poll.started_at)
         upserts = [*changes.opened, *(u.call for u in changes.updated), *changes.closed]
+        # One event per changed call, in the same order: each call's JSON is made once, for its row
+        # and for its event (a poll that opens 25,000 calls otherwise encodes each one four times).
+        call_texts = [_dumps(ev.data["call"]) for ev in events]
         closed = {c.incident_number for c in changes.closed}
         absent = {n: count for n, count in (misses or {}).items() if n not in closed}
         with self._transaction() as conn:
@@ -241,12 +256,12 @@ class SqliteStore:
                 "first_seen = excluded.first_seen, division = excluded.division, "
                 "priority = excluded.priority, nature_of_call = excluded.nature_of_call, beat = excluded.beat",
                 [
-                    (c.incident_number, _dumps(c.to_dict()), c.location_key, c.last_seen, *call_facts(c))
-                    for c in upserts
+                    (c.incident_number, text, c.location_key, c.last_seen, *call_facts(c))
+                    for c, text in zip(upserts, call_texts, strict=True)
                 ],
             )
             self._record_absences(conn, absent, poll.started_at)
-            stored = self._append(conn, events)
+            stored = self._append(conn, events, call_texts)
             self._insert_poll(conn, poll, quarantined)
         with self._lock:
             if self._index is not None:
@@ -285,7 +300,18 @@ class SqliteStore:
 
     @staticmethod
     def _event(row: tuple[Any, ...]) -> Event:
-        return Event(int(row[0]), row[1], row[2], json.loads(row[5]), row[3], row[4])
+        # The stored data text is canonical JSON (written by _append): the wire form is built
+        # around it instead of encoding the decoded data again.
+        event_id = int(row[0])
+        return Event(
+            event_id,
+            row[1],
+            row[2],
+            json.loads(row[5]),
+            row[3],
+            row[4],
+            event_wire(event_id, row[1], row[2], row[5]),
+        )
 
     def events_after(self, after_id: int, limit: int = 1000) -> list[Event]:
         with self._lock:

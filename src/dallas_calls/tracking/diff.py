@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from dallas_calls.model import TRACKED_FIELDS, Call, CallUpdate, ChangeSet, FieldDelta
+from dallas_calls.model import TRACKED_FIELDS, Call, CallUpdate, ChangeSet, FieldDelta, Unit
 from dallas_calls.tracking.snapshot import SnapshotCall
 from dallas_calls.tracking.state import OpenCalls
 
@@ -34,12 +34,15 @@ class SnapshotDiff:
 
 def _snapshot_value(snap: SnapshotCall, name: str) -> object:
     if name == "units":
-        return [u.to_dict() for u in snap.units]
+        return [Unit(*unit).to_dict() for unit in snap.units]
     return getattr(snap, name)
 
 
 def _snapshot_fields(snap: SnapshotCall) -> dict[str, Any]:
-    return {name: getattr(snap, name) for name in SNAPSHOT_FIELDS}
+    """The fields a Call takes from the snapshot (its units as ``Unit`` named tuples)."""
+    fields = {name: getattr(snap, name) for name in SNAPSHOT_FIELDS}
+    fields["units"] = tuple(Unit(*unit) for unit in snap.units)
+    return fields
 
 
 def _new_call(snap: SnapshotCall, now: str) -> Call:

@@ -13,14 +13,26 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
 from operator import attrgetter
-from typing import Protocol
+from typing import Any, Protocol
 
 from dallas_calls.model import TRACKED_FIELDS, Call
 
 # The tracked fields of a call (or of a snapshot's call), in TRACKED_FIELDS order. Two calls with
 # equal fingerprints are the same as far as the tracker is concerned: no update.
 Fingerprint = tuple[object, ...]
-fingerprint: Callable[[object], Fingerprint] = attrgetter(*TRACKED_FIELDS)
+if TRACKED_FIELDS[-1] != "units":  # fingerprint() below relies on it
+    raise RuntimeError("TRACKED_FIELDS must end with units")
+_fields_but_units: Callable[[object], tuple[object, ...]] = attrgetter(*TRACKED_FIELDS[:-1])
+
+
+def fingerprint(call: Any) -> Fingerprint:
+    """The fingerprint of a Call or a SnapshotCall. Its units are plain ``(unit_number, status)``
+    tuples: they compare and hash as the ``Unit`` named tuples do, but a tuple holding only text,
+    numbers, None and such tuples is one the garbage collector stops tracking, so the fingerprints
+    of 25,000 open calls (kept between polls, twice) add nothing to a full collection's walk; a
+    named tuple is never untracked, nor is a tuple holding one."""
+    return (*_fields_but_units(call), tuple([tuple(unit) for unit in call.units]))
+
 
 CallLookup = Callable[[Collection[str]], Mapping[str, Call]]
 
