@@ -40,7 +40,7 @@ def views(page: Any, device: str, call: str) -> list[tuple[str, Any]]:
     steps: list[tuple[str, Any]] = []
     if device == "phone":
         for view in ("map", "list", "stats"):
-            steps.append((view, lambda v=view: page.click(f".view-toggle button[data-view='{v}']")))
+            steps.append((view, lambda v=view: page.click(f".view-toggle button[data-view='{v}']:visible")))
     else:
         steps.append(
             (
