@@ -23,6 +23,7 @@ from dallas_calls.events.bus import EventBus
 from dallas_calls.events.encode import event_from_dict, location_event
 from dallas_calls.feed.schema import parse_rows
 from dallas_calls.feed.source import ReplayExhausted, Snapshot, SnapshotSource
+from dallas_calls.gcpause import collector_paused
 from dallas_calls.model import Call, CallUpdate, ChangeSet, Event, Geo, NewEvent, PollRecord, QuarantinedRow
 from dallas_calls.storage.sqlite import SqliteStore
 from dallas_calls.tracking.diff import DEFAULT_CLOSE_AFTER_POLLS, diff_snapshot
@@ -340,6 +341,11 @@ class Pipeline:
         return result
 
     def _archive_and_process(self, snapshot: Snapshot, t0: float) -> PollResult:
+        # No collector pass over the poll's objects in flight (see gcpause): the loop would wait.
+        with collector_paused():
+            return self._archive_and_process_now(snapshot, t0)
+
+    def _archive_and_process_now(self, snapshot: Snapshot, t0: float) -> PollResult:
         try:
             fetched_at, key = archive_raw(self.archive, snapshot.archived, snapshot.fetched_at)
         except Exception as exc:
