@@ -15,7 +15,6 @@ import argparse
 import asyncio
 import json
 import os
-import signal
 import socket
 import statistics
 import subprocess
@@ -26,6 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from procs import stop
 from sse_fanout import TOKEN, call_dict, pct, post_events, raise_nofile
 
 
@@ -139,12 +139,7 @@ def main() -> int:
                     time.sleep(0.1)
             results = asyncio.run(run(port, args.seconds, args.connections))
         finally:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop(proc)
     print()
     print("| mode | req/s | p50 | p99 |")
     print("|---|---|---|---|")

@@ -28,7 +28,6 @@ import json
 import os
 import random
 import resource
-import signal
 import subprocess
 import sys
 import tempfile
@@ -44,7 +43,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from dallas_calls.model import Call, ChangeSet, Geo, PollRecord, Unit
 from dallas_calls.storage.sqlite import SqliteStore
-from procs import free_port, rss_mib, wait_healthy  # bench/ is no package
+from procs import free_port, rss_mib, stop, wait_healthy  # bench/ is no package
 
 REPO = Path(__file__).resolve().parents[1]
 START = datetime(2019, 6, 1, tzinfo=UTC)
@@ -208,12 +207,7 @@ async def over_http(data_dir: str, calls: int, env: dict[str, str]) -> dict[str,
                 "/history", params={"start": start, "end": iso(START + timedelta(days=32)), "format": "csv"}
             )
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
     growth = peak.peak - before
     return {
         "path": "GET /history?format=csv",

@@ -23,7 +23,6 @@ import asyncio
 import gzip
 import json
 import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -37,7 +36,7 @@ from typing import Any
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from procs import cpu_s, free_port, rss_mib, wait_healthy  # bench/ is no package
+from procs import cpu_s, free_port, rss_mib, stop, wait_healthy  # bench/ is no package
 
 REPO = Path(__file__).resolve().parents[1]
 TIGER = REPO / "tests" / "fixtures" / "tiger"
@@ -161,12 +160,7 @@ def main() -> int:
         try:
             result = asyncio.run(measure(port, proc.pid, texts, args.passes))
         finally:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop(proc)
         result["locate_in_process"] = in_process(tmp, texts, args.passes)
     print(json.dumps(result))
     cold, warm = result["cold"], result["warm"]

@@ -35,7 +35,6 @@ import json
 import os
 import random
 import resource
-import signal
 import statistics
 import subprocess
 import sys
@@ -47,6 +46,7 @@ from typing import Any, cast
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import fanout_areas  # bench/ is no package
+from procs import stop
 
 TOKEN = "bench-token"
 MARK = b"\nevent: "  # every event frame (control frames too: the sampled ids would show them)
@@ -485,12 +485,7 @@ def run_one(n: int, args: argparse.Namespace, env: dict[str, str]) -> dict[str, 
                 "load_loop": f"{load.__module__}.{load.__name__}",
             }
         finally:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop(proc)
 
 
 def main() -> int:
