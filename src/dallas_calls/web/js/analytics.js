@@ -3,9 +3,9 @@
 // numbers beside it for screen readers and for anyone who wants the figures. Hours and days are
 // Dallas time, as the API gives them.
 
+import { barChart } from "./barchart.js";
 import { esc, fmtAge, natureText } from "./format.js";
 
-const SVG_NS = "http://www.w3.org/2000/svg";
 export const RANGES = { "1d": 1, "7d": 7, "30d": 30 };
 export const GROUPS = { division: "Division", priority: "Priority", nature: "Call type" };
 const RANGE_TEXT = { "1d": "the last 24 hours", "7d": "the last 7 days", "30d": "the last 30 days" };
@@ -31,50 +31,15 @@ function hourText(h) {
   return `${String(h).padStart(2, "0")}:00`;
 }
 
+const CHART_SIZE = { width: 480, height: 120, pad: 16, headroom: 14, tickDy: 2, maxY: 10 };
+
 /** A bar chart of `values` (numbers) as an SVG image described by `label`; `ticks` are [index, text]. */
-function barChart(values, label, ticks, titleOf) {
-  const W = 480, H = 120, pad = 16;
-  const max = Math.max(1, ...values);
-  const bw = W / Math.max(1, values.length);
-  const svg = document.createElementNS(SVG_NS, "svg");
-  svg.setAttribute("viewBox", `0 0 ${W} ${H + pad}`);
-  svg.setAttribute("class", "an-svg");
-  svg.setAttribute("role", "img");
-  svg.setAttribute("aria-label", label);
-  values.forEach((v, i) => {
-    const bh = v ? Math.max(2, (v / max) * (H - 14)) : 0;
-    const r = document.createElementNS(SVG_NS, "rect");
-    r.setAttribute("x", (i * bw + 1).toFixed(1));
-    r.setAttribute("y", (H - bh).toFixed(1));
-    r.setAttribute("width", Math.max(1, bw - 2).toFixed(1));
-    r.setAttribute("height", bh.toFixed(1));
-    r.setAttribute("class", "an-bar");
-    const t = document.createElementNS(SVG_NS, "title");
-    t.textContent = titleOf(i, v);
-    r.appendChild(t);
-    svg.appendChild(r);
+function chart(values, label, ticks, titleOf) {
+  return barChart({
+    values, label, ticks, titleOf, barClass: () => "an-bar", className: "an-svg", maxText: (max) => `max ${max}`, size: CHART_SIZE,
   });
-  const base = document.createElementNS(SVG_NS, "line");
-  base.setAttribute("x1", "0"); base.setAttribute("x2", String(W));
-  base.setAttribute("y1", String(H)); base.setAttribute("y2", String(H));
-  base.setAttribute("class", "axis");
-  svg.appendChild(base);
-  for (const [i, text] of ticks) {
-    const tx = document.createElementNS(SVG_NS, "text");
-    tx.setAttribute("x", String(Math.min(W - 2, Math.max(2, i * bw + bw / 2))));
-    tx.setAttribute("y", String(H + pad - 2));
-    tx.setAttribute("text-anchor", i === 0 ? "start" : i === values.length - 1 ? "end" : "middle");
-    tx.textContent = text;
-    svg.appendChild(tx);
-  }
-  const top = document.createElementNS(SVG_NS, "text");
-  top.setAttribute("x", "2"); top.setAttribute("y", "10");
-  top.textContent = `max ${max}`;
-  svg.appendChild(top);
-  return svg;
 }
 
-/** A table of [label, count] rows inside a disclosure: the chart's text alternative. */
 function countsTable(caption, head, rows, testId) {
   return `<details class="an-table"><summary>${esc(caption)} as a table</summary>
     <table data-table="${testId}"><thead><tr><th scope="col">${esc(head)}</th><th scope="col">Calls</th></tr></thead>
@@ -179,7 +144,7 @@ export class AnalyticsView {
 
     const hours = b.per_hour_of_day.map((h) => h.count);
     const busiest = hours.indexOf(Math.max(...hours));
-    this.chart(this.el.hourly, barChart(
+    this.chart(this.el.hourly, chart(
       hours,
       `Calls by hour of day, Dallas time: ${b.count} in all; busiest ${hourText(busiest)} with ${hours[busiest]}.`,
       [[0, "00"], [6, "06"], [12, "12"], [18, "18"], [23, "23"]],
@@ -189,7 +154,7 @@ export class AnalyticsView {
     const days = b.per_day.map((d) => d.count);
     const last = days.length - 1;
     const dayTicks = last > 0 ? [[0, fmtDay(b.per_day[0].day)], [last, fmtDay(b.per_day[last].day)]] : [[0, fmtDay(b.per_day[0].day)]];
-    this.chart(this.el.daily, barChart(
+    this.chart(this.el.daily, chart(
       days,
       `Calls per day, ${days.length} days from ${fmtDay(b.per_day[0].day)}: between ${Math.min(...days)} and ${Math.max(...days)} a day.`,
       dayTicks,

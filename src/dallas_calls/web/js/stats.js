@@ -1,9 +1,9 @@
 // Summary statistics from /stats (refreshed shortly after every change and each minute), with a
 // small SVG bar chart of calls opened per hour. Bars and counts are buttons that set filters.
 
+import { barChart } from "./barchart.js";
 import { esc, fmtAge, fmtHour, natureText, priorityKey } from "./format.js";
 
-const SVG_NS = "http://www.w3.org/2000/svg";
 
 /** Sizes go through the CSSOM, not style attributes (the Content-Security-Policy allows no inline style). */
 function applySizes(root) {
@@ -122,55 +122,21 @@ export class StatsView {
       box.innerHTML = `<p class="muted">Not available.</p>`;
       return;
     }
-    const W = 240, H = 64, pad = 12;
-    const max = Math.max(1, ...hours.map((h) => h.count || 0));
-    const bw = W / hours.length;
-    const svg = document.createElementNS(SVG_NS, "svg");
-    svg.setAttribute("viewBox", `0 0 ${W} ${H + pad}`);
-    svg.setAttribute("class", "hourly-svg");
-    svg.setAttribute("role", "img");
-    const total = hours.reduce((a, h) => a + (h.count || 0), 0);
-    svg.setAttribute("aria-label", `${total} calls opened in the last 24 hours; busiest hour ${max}.`);
-    hours.forEach((h, i) => {
-      const v = h.count || 0;
-      const bh = v ? Math.max(2, (v / max) * (H - 4)) : 0;
-      const r = document.createElementNS(SVG_NS, "rect");
-      r.setAttribute("x", (i * bw + 1).toFixed(1));
-      r.setAttribute("y", (H - bh).toFixed(1));
-      r.setAttribute("width", Math.max(1, bw - 2).toFixed(1));
-      r.setAttribute("height", bh.toFixed(1));
-      r.setAttribute("class", i === hours.length - 1 ? "bar now" : "bar");
-      const t = document.createElementNS(SVG_NS, "title");
-      t.textContent = `${fmtHour(h.hour)}: ${v} opened`;
-      r.appendChild(t);
-      svg.appendChild(r);
-      // a transparent full-height target so thin bars are easy to hover
-      const hit = document.createElementNS(SVG_NS, "rect");
-      hit.setAttribute("x", (i * bw).toFixed(1));
-      hit.setAttribute("y", "0");
-      hit.setAttribute("width", bw.toFixed(1));
-      hit.setAttribute("height", String(H));
-      hit.setAttribute("fill", "transparent");
-      hit.appendChild(t.cloneNode(true));
-      svg.appendChild(hit);
+    const counts = hours.map((h) => h.count || 0);
+    const max = Math.max(1, ...counts);
+    const total = counts.reduce((a, b) => a + b, 0);
+    const last = hours.length - 1;
+    const svg = barChart({
+      values: counts,
+      label: `${total} calls opened in the last 24 hours; busiest hour ${max}.`,
+      ticks: [0, Math.floor(hours.length / 2), last].map((i) => [i, i === last ? "now" : fmtHour(hours[i].hour)]),
+      titleOf: (i, v) => `${fmtHour(hours[i].hour)}: ${v} opened`,
+      barClass: (i) => (i === last ? "bar now" : "bar"),
+      className: "hourly-svg",
+      maxText: (m) => `max ${m}/h`,
+      size: { width: 240, height: 64, pad: 12, headroom: 4, tickDy: 1, maxY: 9 },
+      hitTargets: true,
     });
-    const base = document.createElementNS(SVG_NS, "line");
-    base.setAttribute("x1", "0"); base.setAttribute("x2", String(W));
-    base.setAttribute("y1", String(H)); base.setAttribute("y2", String(H));
-    base.setAttribute("class", "axis");
-    svg.appendChild(base);
-    for (const i of [0, Math.floor(hours.length / 2), hours.length - 1]) {
-      const tx = document.createElementNS(SVG_NS, "text");
-      tx.setAttribute("x", String(Math.min(W - 2, Math.max(2, i * bw + bw / 2))));
-      tx.setAttribute("y", String(H + pad - 1));
-      tx.setAttribute("text-anchor", i === 0 ? "start" : i === hours.length - 1 ? "end" : "middle");
-      tx.textContent = i === hours.length - 1 ? "now" : fmtHour(hours[i].hour);
-      svg.appendChild(tx);
-    }
-    const maxLabel = document.createElementNS(SVG_NS, "text");
-    maxLabel.setAttribute("x", "2"); maxLabel.setAttribute("y", "9");
-    maxLabel.textContent = `max ${max}/h`;
-    svg.appendChild(maxLabel);
     box.appendChild(svg);
   }
 }
