@@ -26,6 +26,16 @@ window.Notification = class {
 """
 
 
+def wait_for_toasts(page: Any, want: list[str]) -> None:
+    """Until the page's toasts are exactly those of the calls ``want`` (sorted incident numbers)."""
+    wait_for(
+        page,
+        "want => { const ids = [...document.querySelectorAll('#toasts .toast')].map(t => t.dataset.incident).sort();"
+        " return JSON.stringify(ids) === JSON.stringify(want); }",
+        want,
+    )
+
+
 def upcoming_place(live_server: Any, before: dict[str, Any]) -> tuple[dict[str, Any], str]:
     """The place (by the server's locator) and priority of a call the next poll brings."""
     upcoming = [r for r in live_server.feed._snapshots[1] if str(r["incident_number"]) not in ids_of(before)]
@@ -76,12 +86,7 @@ def test_new_calls_in_a_saved_area_are_announced(new_page: Any, live_server: Any
 
     live_server.advance()
     want = calls_in_area(before, settle(live_server), centre, priority)
-    wait_for(
-        page,
-        "want => { const ids = [...document.querySelectorAll('#toasts .toast')].map(t => t.dataset.incident).sort();"
-        " return JSON.stringify(ids) === JSON.stringify(want); }",
-        want,
-    )
+    wait_for_toasts(page, want)
     assert sorted(n["tag"] for n in page.evaluate("window.__notes")) == want
     assert "near Test area" in page.inner_text("#toasts")
     shot(page, "area-alert-toast")

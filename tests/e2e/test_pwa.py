@@ -13,7 +13,7 @@ import pytest
 
 from .conftest import CHROMIUM, CHROMIUM_ARGS, _loopback_only
 from .test_accessibility import AXE, axe_problems
-from .test_area_alerts import RADIUS_M, calls_in_area, upcoming_place
+from .test_area_alerts import RADIUS_M, calls_in_area, upcoming_place, wait_for_toasts
 from .test_dashboard import LIVE, ids_of, open_dashboard, row_ids, settle, shot, wait_for
 
 pytestmark = pytest.mark.browser
@@ -165,12 +165,7 @@ def test_an_alert_is_notified_by_the_service_worker_and_its_click_opens_the_call
 
     live_server.advance()
     want = calls_in_area(before, settle(live_server), centre, priority)
-    wait_for(
-        page,
-        "want => { const ids = [...document.querySelectorAll('#toasts .toast')].map(t => t.dataset.incident).sort();"
-        " return JSON.stringify(ids) === JSON.stringify(want); }",
-        want,
-    )
+    wait_for_toasts(page, want)
     assert page.evaluate("window.dallasCalls.alerts.notified") == "worker"
     notes = page.evaluate(
         """() => navigator.serviceWorker.ready.then(r => r.getNotifications()).then(ns =>
