@@ -46,7 +46,7 @@ from typing import Any, cast
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import fanout_areas  # bench/ is no package
-from procs import stop
+from procs import cpu_s, rss_mib, stop
 
 TOKEN = "bench-token"
 MARK = b"\nevent: "  # every event frame (control frames too: the sampled ids would show them)
@@ -119,18 +119,6 @@ def serve(port: int, data_dir: str, loop: str, http: str) -> None:
         cProfile.runctx("run()", globals(), {"run": run}, profile)
     else:
         run()
-
-
-def rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
-
-
-def cpu_s(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 DIVISIONS = ("CENTRAL", "NORTHEAST", "NORTHWEST", "NORTH CENTRAL", "SOUTHEAST", "SOUTHWEST", "SOUTH CENTRAL")
@@ -340,7 +328,7 @@ async def run_size(
     n: int, burst: int, port: int, server_pid: int, start_id: int, publish_size: int = 0, areas: bool = False
 ) -> dict[str, Any]:
     loop = asyncio.get_running_loop()
-    rss_before = rss_kib(server_pid)
+    rss_before = rss_mib(server_pid)
     fleet = Fleet(burst)
     if areas:  # a circle per client, the burst spread over Dallas, what each circle must receive
         events, points = fanout_areas.burst_events(burst, start_id, call_dict)
@@ -374,7 +362,7 @@ async def run_size(
     connected = len(clients)
     connect_s = time.perf_counter() - t_conn
     await asyncio.sleep(1.0)
-    rss_after = rss_kib(server_pid)
+    rss_after = rss_mib(server_pid)
     size = publish_size or burst
     bodies = [
         json.dumps({"events": events[i : i + size]}, separators=(",", ":")).encode()
@@ -430,8 +418,8 @@ async def run_size(
         "last_p50_ms": round(1000 * statistics.median(last_lat), 1) if last_lat else None,
         "last_p99_ms": round(1000 * pct(last_lat, 99), 1),
         "last_max_ms": round(1000 * max(last_lat), 1) if last_lat else None,
-        "server_rss_mib": round(rss_after / 1024, 1),
-        "rss_per_client_kib": round((rss_after - rss_before) / max(connected, 1), 1),
+        "server_rss_mib": round(rss_after, 1),
+        "rss_per_client_kib": round((rss_after - rss_before) * 1024 / max(connected, 1), 1),
         "burst_bytes": len(body),
         "publishes": len(bodies),
         "burst_wall_s": round(burst_s, 2),
