@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import resource
 import time
 from collections.abc import Iterator
@@ -161,7 +162,11 @@ def test_a_full_disk_fails_polls_without_stopping_them_and_heals_when_space_retu
     """The disk fills up: the server's file-size limit (RLIMIT_FSIZE, a real limit of the file
     system calls: writes past it fail with EFBIG) is lowered under it, then raised again."""
     url = live.url
-    first = wait_until(lambda: (b := httpx.get(url + "/current-calls/").json())["current_active_calls"] and b)
+    # A poll commits its opens, then locates their calls (location.resolved events): wait for the
+    # next poll, which starts only after that, so the first snapshot's events are all in.
+    wait_until(lambda: len(re.findall(r"poll \w+: \d+ rows", live.log_path.read_text())) >= 2, timeout=15)
+    first = httpx.get(url + "/current-calls/").json()
+    assert first["current_active_calls"]
     assert live.proc is not None
     soft, hard = resource.prlimit(live.proc.pid, resource.RLIMIT_FSIZE)
     resource.prlimit(live.proc.pid, resource.RLIMIT_FSIZE, (1024, hard))
