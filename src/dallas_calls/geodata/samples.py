@@ -10,8 +10,9 @@ from __future__ import annotations
 import csv
 import json
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 # The Dallas Morning News files put ungeocodable rows on this city-centre point.
@@ -103,60 +104,71 @@ def _point(
     )
 
 
+def _read_points(
+    path: Path, point_of: Callable[[dict[str, str]], LabelledPoint | None]
+) -> list[LabelledPoint]:
+    """The usable points of one CSV file (none when it is absent): ``point_of`` reads one row's
+    columns, as each source names them, and answers None for a row with no usable point."""
+    if not path.exists():
+        return []
+    return [p for p in map(point_of, _rows(path)) if p is not None]
+
+
+def _incident_2016_point(row: dict[str, str]) -> LabelledPoint | None:
+    return _point(
+        row["incident_address"],
+        _float(row.get("lat_derived_epsg2276")),
+        _float(row.get("lon_derived_epsg2276")),
+        beat=normalize_beat(row.get("beat")),
+        division=normalize_division(row.get("division")),
+        source="shuyizhang3",
+        truth=True,
+        reporting_area=row.get("reporting_area"),
+    )
+
+
+def _homicide_point(row: dict[str, str]) -> LabelledPoint | None:
+    """The city's X/Y; the portal's geocode when a fresh record has no X/Y; none when the two
+    disagree by more than ``MAX_TRUTH_DISAGREEMENT_M`` (a placeholder X/Y)."""
+    disagreement = _float(row.get("dist_m_geocoded_vs_xy"))
+    lat, lon = _float(row.get("lat_from_xy")), _float(row.get("lon_from_xy"))
+    if lat is None or lon is None:
+        lat, lon = _float(row.get("geocoded_lat")), _float(row.get("geocoded_lon"))
+    elif disagreement is not None and disagreement > MAX_TRUTH_DISAGREEMENT_M:
+        return None
+    return _point(
+        row["incident_address"],
+        lat,
+        lon,
+        beat=normalize_beat(row.get("beat")),
+        division=normalize_division(row.get("division")),
+        source="dmn_homicides",
+        truth=True,
+        reporting_area=row.get("ra"),
+    )
+
+
+def _incident_2025_point(row: dict[str, str]) -> LabelledPoint | None:
+    return _point(
+        row["address"],
+        _float(row.get("lat")),
+        _float(row.get("lon")),
+        beat=None,
+        division=None,
+        source="apwheele",
+        truth=True,
+    )
+
+
 def city_truth_points(incidents_dir: Path) -> list[LabelledPoint]:
     """Addresses with the city's own coordinates: shuyizhang3 (2016-17), DMN homicides, apwheele 2025."""
-    out: list[LabelledPoint] = []
-    path = incidents_dir / "shuyizhang3_police_incidents_2016-2017_sample_trimmed.csv"
-    if path.exists():
-        for row in _rows(path):
-            p = _point(
-                row["incident_address"],
-                _float(row.get("lat_derived_epsg2276")),
-                _float(row.get("lon_derived_epsg2276")),
-                beat=normalize_beat(row.get("beat")),
-                division=normalize_division(row.get("division")),
-                source="shuyizhang3",
-                truth=True,
-                reporting_area=row.get("reporting_area"),
-            )
-            if p:
-                out.append(p)
-    path = incidents_dir / "dmn_homicides_2014_2025_locations.csv"
-    if path.exists():
-        for row in _rows(path):
-            disagreement = _float(row.get("dist_m_geocoded_vs_xy"))
-            lat, lon = _float(row.get("lat_from_xy")), _float(row.get("lon_from_xy"))
-            if lat is None or lon is None:
-                lat, lon = _float(row.get("geocoded_lat")), _float(row.get("geocoded_lon"))
-            elif disagreement is not None and disagreement > MAX_TRUTH_DISAGREEMENT_M:
-                continue
-            p = _point(
-                row["incident_address"],
-                lat,
-                lon,
-                beat=normalize_beat(row.get("beat")),
-                division=normalize_division(row.get("division")),
-                source="dmn_homicides",
-                truth=True,
-                reporting_area=row.get("ra"),
-            )
-            if p:
-                out.append(p)
-    path = incidents_dir / "apwheele_DallasSample_2025_addr_latlon.csv"
-    if path.exists():
-        for row in _rows(path):
-            p = _point(
-                row["address"],
-                _float(row.get("lat")),
-                _float(row.get("lon")),
-                beat=None,
-                division=None,
-                source="apwheele",
-                truth=True,
-            )
-            if p:
-                out.append(p)
-    return out
+    return [
+        *_read_points(
+            incidents_dir / "shuyizhang3_police_incidents_2016-2017_sample_trimmed.csv", _incident_2016_point
+        ),
+        *_read_points(incidents_dir / "dmn_homicides_2014_2025_locations.csv", _homicide_point),
+        *_read_points(incidents_dir / "apwheele_DallasSample_2025_addr_latlon.csv", _incident_2025_point),
+    ]
 
 
 def force_source(path: Path, geocoder: str) -> str:
@@ -175,27 +187,28 @@ def geocoded_beat_points(incidents_dir: Path) -> list[LabelledPoint]:
     source names the year and geocoder."""
     out: list[LabelledPoint] = []
     for path in sorted(incidents_dir.glob("dmn_dpd_response_to_resistance_*.csv")):
-        for row in _rows(path):
-            if row.get("dmn_geocode_quality", "").strip().lower() == "citycentroid":
-                continue
-            lat, lon = _float(row.get("dmn_geocode_lat")), _float(row.get("dmn_geocode_lon"))
-            if lat is not None and lon is not None:
-                fallback = CITY_CENTRE_FALLBACK
-                if abs(lat - fallback[0]) < 2e-4 and abs(lon - fallback[1]) < 2e-4:
-                    continue
-            p = _point(
-                row["ARC_Street"],
-                lat,
-                lon,
-                beat=normalize_beat(row.get("BEAT")),
-                division=normalize_division(row.get("DIVISION")),
-                source=force_source(path, row.get("dmn_geocoder", "")),
-                truth=False,
-                reporting_area=row.get("RA"),
-            )
-            if p:
-                out.append(p)
+        out.extend(_read_points(path, partial(_force_point, path=path)))
     return out
+
+
+def _force_point(row: dict[str, str], path: Path) -> LabelledPoint | None:
+    if row.get("dmn_geocode_quality", "").strip().lower() == "citycentroid":
+        return None
+    lat, lon = _float(row.get("dmn_geocode_lat")), _float(row.get("dmn_geocode_lon"))
+    if lat is not None and lon is not None:
+        fallback = CITY_CENTRE_FALLBACK
+        if abs(lat - fallback[0]) < 2e-4 and abs(lon - fallback[1]) < 2e-4:
+            return None
+    return _point(
+        row["ARC_Street"],
+        lat,
+        lon,
+        beat=normalize_beat(row.get("BEAT")),
+        division=normalize_division(row.get("DIVISION")),
+        source=force_source(path, row.get("dmn_geocoder", "")),
+        truth=False,
+        reporting_area=row.get("RA"),
+    )
 
 
 def openaddresses_points(incidents_dir: Path) -> list[LabelledPoint]:
