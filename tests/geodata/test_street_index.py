@@ -12,7 +12,8 @@ import pytest
 import shapefile
 
 from dallas_calls.cli import main
-from dallas_calls.geocoding.street_index import StreetCandidate, StreetIndex, canonical_street
+from dallas_calls.geocoding.canonical_names import canonical_street
+from dallas_calls.geocoding.street_index import StreetCandidate, StreetIndex
 from dallas_calls.geodata.distance import distance_m
 from dallas_calls.geodata.tiger import build_street_index, find_tiger_files
 

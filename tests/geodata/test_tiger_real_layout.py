@@ -8,7 +8,8 @@ from pathlib import Path
 
 import shapefile
 
-from dallas_calls.geocoding.street_index import StreetIndex, StreetIndexWriter
+from dallas_calls.geocoding.street_index import StreetIndex
+from dallas_calls.geocoding.street_index_writer import StreetIndexWriter
 from dallas_calls.geodata.tiger import is_call_street, open_layer, read_addrfeat, read_featnames
 
 REAL = Path(__file__).resolve().parents[1] / "fixtures" / "tiger_real_layout" / "tl_2024_30059_addrfeat.shp"

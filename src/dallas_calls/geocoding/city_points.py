@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dallas_calls.geocoding.candidate import Candidate
+from dallas_calls.geocoding.canonical_names import name_base
 from dallas_calls.geocoding.normalize import NormalizedLocation, normalize_address
-from dallas_calls.geocoding.street_index import name_base
 
 CITY_POINTS_DB = "city_points.sqlite3"
 ADDRESS_POINTS_SOURCE = "city_address_points"

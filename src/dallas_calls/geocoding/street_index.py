@@ -14,33 +14,26 @@ can be answered offline and in microseconds:
 - ``street("MIDWAY RD")``: one point per connected piece of the street (or the point of each piece
   nearest ``near``, e.g. the beat's centroid).
 
-The index is one SQLite file (``DATA_DIR/geodata/streets.sqlite3``) written by
-:mod:`dallas_calls.geodata.tiger` (``dallas-calls geodata build``) through :class:`StreetIndexWriter`.
-
-Street names. The index stores every name of an edge (TIGER primary and alternate names) in the
-canonical form of :func:`canonical_street`: uppercase, USPS Publication 28 abbreviations, single
-spaces ("N CENTRAL EXPY", "BELT LINE RD", "L B J FWY", "I-635", "US-75", "SH-183", "SPUR 408"), the
-same form the location normalizer (:mod:`dallas_calls.geocoding.normalize`) produces. Callers should
-pass the normalizer's ``Street.name``; the queries canonicalize again (cheap and idempotent) and then
-fall back from the exact name to the name without its leading directional ("HARWOOD ST" finds both
-N and S HARWOOD ST) and, when no suffix was given, to the bare core ("MIDWAY" finds MIDWAY RD).
+The index is one SQLite file (``DATA_DIR/geodata/streets.sqlite3``; its schema is
+:mod:`dallas_calls.geocoding.street_index_schema`) written by :mod:`dallas_calls.geodata.tiger`
+(``dallas-calls geodata build``) through
+:class:`~dallas_calls.geocoding.street_index_writer.StreetIndexWriter`. This module holds only the
+read-only queries. Street names are matched in the canonical form of
+:mod:`dallas_calls.geocoding.canonical_names`, falling back from the exact name to its base (no
+leading directional) and, when no street type was given, to its core.
 """
 
 from __future__ import annotations
 
-import itertools
 import logging
-import math
-import os
-import re
 import sqlite3
-import struct
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dallas_calls.geocoding.normalize import DIRECTIONALS, ORDINAL_WORDS, usps_suffixes
+from dallas_calls.geocoding.canonical_names import canonical_street, has_suffix, name_base, name_core
+from dallas_calls.geocoding.polyline import Coords, offset_point, point_along, unpack_coords
+from dallas_calls.geocoding.street_index_schema import SCHEMA_VERSION
 from dallas_calls.geodata.distance import distance_m
 
 log = logging.getLogger(__name__)
@@ -48,7 +41,6 @@ log = logging.getLogger(__name__)
 if TYPE_CHECKING:
     from dallas_calls.geocoding.candidate import Candidate
 
-SCHEMA_VERSION = "2"
 SOURCE = "tiger"
 # Intersection nodes closer than this are one place (the corners of a divided road's crossing); a
 # freeway's two service roads are farther apart than this, so they stay two candidates.
@@ -57,327 +49,6 @@ NODE_CLUSTER_M = 50.0
 SIDE_OFFSET_M = 8.0
 # Candidates closer than this are duplicates (an edge listed under two names, or both sides).
 DUPLICATE_M = 25.0
-
-# -- canonical street names ------------------------------------------------------------------------
-# Directionals and street types: the normalizer's tables (USPS Pub 28), so both sides agree.
-SUFFIXES = usps_suffixes()
-
-ORDINALS = ORDINAL_WORDS
-# Dallas freeway names as TIGER spells them -> as the city (and the normalizer) spell them.
-NAME_ALIASES: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
-    (("LYNDON", "B", "JOHNSON"), ("L", "B", "J")),
-    (("LBJ",), ("L", "B", "J")),
-    (("RL",), ("R", "L")),
-    (("CF",), ("C", "F")),
-    (("DALLAS", "N", "TOLLWAY"), ("DALLAS", "NORTH", "TOLLWAY")),
-    (("DALLAS", "NORTH", "TLWY"), ("DALLAS", "NORTH", "TOLLWAY")),
-)
-_ROUTES = (
-    (re.compile(r"^(?:I|IH|INTERSTATE|INTERSTATE HWY)\s*-?\s*(\d{1,3}[EW]?)\b"), "I-{}"),
-    (re.compile(r"^(?:US|U S)\s*(?:HWY|HIGHWAY)?\s*-?\s*(\d{1,3})\b"), "US-{}"),
-    (re.compile(r"^(?:SH|STHWY|STATE HWY|STATE HIGHWAY|TX|TEXAS|TX HWY)\s*-?\s*(\d{1,3})\b"), "SH-{}"),
-    (re.compile(r"^(?:STATE\s+)?SPUR\s*-?\s*(\d{1,3})\b"), "SPUR {}"),
-    (re.compile(r"^(?:STATE\s+)?LOOP\s*-?\s*(\d{1,3})\b"), "LOOP {}"),
-)
-_PUNCT = re.compile(r"[^A-Z0-9 -]")
-_SPACES = re.compile(r"\s+")
-
-
-def canonical_street(name: str) -> str:
-    """``"N Central Expy"`` -> ``"N CENTRAL EXPY"``; ``"Lyndon B Johnson Fwy"`` -> ``"L B J FWY"``;
-    ``"I- 635"`` -> ``"I-635"``; ``"North Harwood Street"`` -> ``"N HARWOOD ST"``. Idempotent."""
-    text = _SPACES.sub(" ", _PUNCT.sub(" ", name.upper().replace(".", ""))).strip()
-    for pattern, template in _ROUTES:
-        m = pattern.match(text)
-        if m:
-            rest = text[m.end() :].strip()
-            return f"{template.format(m.group(1))} {rest}".strip()
-    tokens = [t for t in text.replace("-", " ").split(" ") if t]
-    if not tokens:
-        return ""
-    tokens = [ORDINALS.get(t, t) for t in tokens]
-    for old, new in NAME_ALIASES:
-        tokens = _replace_run(tokens, old, new)
-    # A directional is a prefix only when a name remains after it: "NORTHWEST HWY" is a name.
-    if tokens[0] in DIRECTIONALS and len(tokens) > 1 and not (len(tokens) == 2 and tokens[1] in SUFFIXES):
-        tokens[0] = DIRECTIONALS[tokens[0]]
-    last = len(tokens) - 1
-    if last >= 2 and tokens[last] in DIRECTIONALS:
-        tokens[last] = DIRECTIONALS[tokens[last]]
-        last -= 1
-    first_core = 1 if _leading_directional(tokens) else 0
-    if last > first_core and tokens[last] in SUFFIXES:
-        tokens[last] = SUFFIXES[tokens[last]]
-    return " ".join(tokens)
-
-
-_ABBREVIATED_DIRECTIONALS = frozenset(DIRECTIONALS.values())
-_STANDARD_SUFFIXES = frozenset(SUFFIXES.values())
-
-
-def _leading_directional(tokens: list[str]) -> bool:
-    """Is the first token a directional prefix (not the name itself, as in "SOUTH BLVD")?"""
-    return (
-        len(tokens) > 1
-        and tokens[0] in _ABBREVIATED_DIRECTIONALS
-        and not (len(tokens) == 2 and tokens[1] in _STANDARD_SUFFIXES)
-    )
-
-
-def _replace_run(tokens: list[str], old: tuple[str, ...], new: tuple[str, ...]) -> list[str]:
-    n = len(old)
-    out: list[str] = []
-    i = 0
-    while i < len(tokens):
-        if tuple(tokens[i : i + n]) == old:
-            out.extend(new)
-            i += n
-        else:
-            out.append(tokens[i])
-            i += 1
-    return out
-
-
-def name_base(canonical: str) -> str:
-    """The name without a leading directional: ``"N HARWOOD ST"`` -> ``"HARWOOD ST"``."""
-    tokens = canonical.split(" ")
-    return " ".join(tokens[1:]) if _leading_directional(tokens) else canonical
-
-
-def name_core(canonical: str) -> str:
-    """The name without directionals or street type: ``"N HARWOOD ST"`` -> ``"HARWOOD"``."""
-    tokens = name_base(canonical).split(" ")
-    if len(tokens) > 2 and tokens[-1] in _ABBREVIATED_DIRECTIONALS:
-        tokens = tokens[:-1]
-    if len(tokens) > 1 and tokens[-1] in _STANDARD_SUFFIXES:
-        tokens = tokens[:-1]
-    return " ".join(tokens)
-
-
-def _has_suffix(canonical: str) -> bool:
-    tokens = name_base(canonical).split(" ")
-    if len(tokens) > 2 and tokens[-1] in _ABBREVIATED_DIRECTIONALS:
-        tokens = tokens[:-1]
-    return len(tokens) > 1 and tokens[-1] in _STANDARD_SUFFIXES
-
-
-# -- geometry helpers ------------------------------------------------------------------------------
-
-Coords = list[tuple[float, float]]  # (lon, lat), as TIGER stores them
-
-
-def pack_coords(coords: Sequence[tuple[float, float]]) -> bytes:
-    """Microdegrees as little-endian int32 pairs: 8 bytes a vertex, ~0.1 m resolution."""
-    flat = [round(v * 1e6) for point in coords for v in point]
-    return struct.pack(f"<{len(flat)}i", *flat)
-
-
-def unpack_coords(blob: bytes) -> Coords:
-    flat = struct.unpack(f"<{len(blob) // 4}i", blob)
-    return [(flat[i] / 1e6, flat[i + 1] / 1e6) for i in range(0, len(flat), 2)]
-
-
-def line_length_m(coords: Sequence[tuple[float, float]]) -> float:
-    return sum(distance_m(a[1], a[0], b[1], b[0]) for a, b in itertools.pairwise(coords))
-
-
-def point_along(coords: Sequence[tuple[float, float]], fraction: float) -> tuple[float, float, float, float]:
-    """The point at ``fraction`` (0..1) of the line's length: (lon, lat, dx, dy) where (dx, dy) is the
-    local direction of travel in metres (east, north), for placing a point to one side."""
-    fraction = min(1.0, max(0.0, fraction))
-    lengths = [distance_m(a[1], a[0], b[1], b[0]) for a, b in itertools.pairwise(coords)]
-    total = sum(lengths)
-    if total == 0 or len(coords) < 2:
-        lon, lat = coords[0]
-        return lon, lat, 0.0, 0.0
-    target = fraction * total
-    pairs = list(itertools.pairwise(coords))
-    for i, ((a, b), length) in enumerate(zip(pairs, lengths, strict=True)):
-        if target <= length or i == len(pairs) - 1:
-            t = 0.0 if length == 0 else min(1.0, target / length)
-            lon = a[0] + (b[0] - a[0]) * t
-            lat = a[1] + (b[1] - a[1]) * t
-            dx = (b[0] - a[0]) * 111_320.0 * math.cos(math.radians(lat))
-            dy = (b[1] - a[1]) * 110_574.0
-            return lon, lat, dx, dy
-        target -= length
-    lon, lat = coords[-1]
-    return lon, lat, 0.0, 0.0
-
-
-def offset_point(
-    lon: float, lat: float, dx: float, dy: float, metres: float, left: bool
-) -> tuple[float, float]:
-    """Move (lon, lat) ``metres`` to the left (or right) of the direction (dx, dy)."""
-    norm = math.hypot(dx, dy)
-    if norm == 0:
-        return lon, lat
-    nx, ny = (-dy / norm, dx / norm) if left else (dy / norm, -dx / norm)
-    return (
-        lon + nx * metres / (111_320.0 * math.cos(math.radians(lat))),
-        lat + ny * metres / 110_574.0,
-    )
-
-
-# -- the index: writing ---------------------------------------------------------------------------
-
-_SCHEMA = """
-CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
--- One street edge (TIGER TLID). name: its primary name, canonical. geom: packed (lon, lat) vertices
--- from the TNIDF end to the TNIDT end. l_from..r_to: the most inclusive range per side (EDGES).
-CREATE TABLE segments (
-    tlid INTEGER PRIMARY KEY, name TEXT NOT NULL, mtfcc TEXT, tnidf INTEGER NOT NULL,
-    tnidt INTEGER NOT NULL, l_from INTEGER, l_to INTEGER, r_from INTEGER, r_to INTEGER,
-    geom BLOB NOT NULL, length_m REAL NOT NULL,
-    min_lat REAL NOT NULL, min_lon REAL NOT NULL, max_lat REAL NOT NULL, max_lon REAL NOT NULL
-);
--- Every name of an edge (primary and alternates), with the fallback keys.
-CREATE TABLE segment_names (
-    tlid INTEGER NOT NULL, name TEXT NOT NULL, base TEXT NOT NULL, core TEXT NOT NULL,
-    PRIMARY KEY (tlid, name)
-) WITHOUT ROWID;
--- Address ranges per edge, side and street name (ADDRFEAT; EDGES' ranges where ADDRFEAT has none).
--- parity: the Census code of the side (E even, O odd, B both), NULL when unknown (EDGES' ranges).
-CREATE TABLE ranges (
-    tlid INTEGER NOT NULL, name TEXT NOT NULL, side TEXT NOT NULL, from_hn INTEGER NOT NULL,
-    to_hn INTEGER NOT NULL, lo_hn INTEGER NOT NULL, hi_hn INTEGER NOT NULL, zip TEXT, parity TEXT
-);
-CREATE TABLE nodes (node_id INTEGER PRIMARY KEY, lat REAL NOT NULL, lon REAL NOT NULL);
-CREATE TABLE node_streets (node_id INTEGER NOT NULL, name TEXT NOT NULL, PRIMARY KEY (name, node_id))
-    WITHOUT ROWID;
-"""
-_INDEXES = """
-CREATE INDEX segment_names_name ON segment_names (name);
-CREATE INDEX segment_names_base ON segment_names (base);
-CREATE INDEX segment_names_core ON segment_names (core);
-CREATE INDEX ranges_name ON ranges (name, lo_hn);
-"""
-
-
-class StreetIndexWriter:
-    """Builds the index into ``<path>.tmp`` and renames it into place on :meth:`finish`, so a reader
-    never sees a half-built file and a failed build leaves the previous index intact."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.tmp = path.with_name(path.name + ".tmp")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp.unlink(missing_ok=True)
-        self.db = sqlite3.connect(self.tmp)
-        self.db.executescript("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;" + _SCHEMA)
-        # Duplicate rows (an edge on a county line is in both counties' files) are ignored.
-        self.db.execute("CREATE UNIQUE INDEX ranges_unique ON ranges (tlid, name, side, from_hn, to_hn)")
-
-    def add_segment(
-        self,
-        tlid: int,
-        name: str,
-        mtfcc: str,
-        tnidf: int,
-        tnidt: int,
-        coords: Sequence[tuple[float, float]],
-        ranges: tuple[int | None, int | None, int | None, int | None] = (None, None, None, None),
-    ) -> bool:
-        if len(coords) < 2:
-            return False
-        lons = [c[0] for c in coords]
-        lats = [c[1] for c in coords]
-        cur = self.db.execute(
-            "INSERT OR IGNORE INTO segments VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (
-                tlid,
-                canonical_street(name) if name else "",
-                mtfcc,
-                tnidf,
-                tnidt,
-                *ranges,
-                pack_coords(coords),
-                line_length_m(coords),
-                min(lats),
-                min(lons),
-                max(lats),
-                max(lons),
-            ),
-        )
-        if cur.rowcount == 0:
-            return False
-        self.db.executemany(
-            "INSERT OR IGNORE INTO nodes VALUES (?,?,?)",
-            [(tnidf, coords[0][1], coords[0][0]), (tnidt, coords[-1][1], coords[-1][0])],
-        )
-        return True
-
-    def add_names(self, rows: Iterable[tuple[int, str]]) -> None:
-        """(tlid, name as TIGER writes it): every name an edge goes by."""
-        self.db.executemany(
-            "INSERT OR IGNORE INTO segment_names VALUES (?,?,?,?)",
-            ((tlid, c, name_base(c), name_core(c)) for tlid, c in _canonical_rows(rows)),
-        )
-
-    def add_ranges(self, rows: Iterable[tuple[int, str, str, int, int, str | None, str | None]]) -> None:
-        """(tlid, street name, side "L"/"R", from number, to number, ZIP, parity "E"/"O"/"B" or None)."""
-        self.db.executemany(
-            "INSERT OR IGNORE INTO ranges VALUES (?,?,?,?,?,?,?,?,?)",
-            (
-                (tlid, canonical_street(name), side, f, t, min(f, t), max(f, t), zip_code, parity)
-                for tlid, name, side, f, t, zip_code, parity in rows
-                if name
-            ),
-        )
-
-    def finish(self, meta: dict[str, str]) -> dict[str, int]:
-        """Drop what cannot be looked up, derive the intersection table, index, and move into place."""
-        db = self.db
-        db.execute("DELETE FROM segment_names WHERE tlid NOT IN (SELECT tlid FROM segments)")
-        # An edge known only by its EDGES name still gets that name.
-        db.execute(
-            "INSERT OR IGNORE INTO segment_names SELECT tlid, name, '', '' FROM segments WHERE name != ''"
-        )
-        for tlid, name in db.execute("SELECT tlid, name FROM segment_names WHERE base = ''").fetchall():
-            db.execute(
-                "UPDATE segment_names SET base = ?, core = ? WHERE tlid = ? AND name = ?",
-                (name_base(name), name_core(name), tlid, name),
-            )
-        db.execute("DELETE FROM segments WHERE tlid NOT IN (SELECT tlid FROM segment_names)")
-        db.execute(
-            "UPDATE segments SET name = (SELECT min(name) FROM segment_names n WHERE n.tlid = segments.tlid)"
-            " WHERE name = ''"
-        )
-        db.execute("DELETE FROM ranges WHERE tlid NOT IN (SELECT tlid FROM segments)")
-        db.execute(
-            "DELETE FROM nodes WHERE node_id NOT IN (SELECT tnidf FROM segments UNION SELECT tnidt FROM segments)"
-        )
-        db.execute(
-            "INSERT OR IGNORE INTO node_streets SELECT s.tnidf, n.name FROM segments s JOIN segment_names n"
-            " USING (tlid) UNION SELECT s.tnidt, n.name FROM segments s JOIN segment_names n USING (tlid)"
-        )
-        db.execute("DROP INDEX ranges_unique")  # only needed while loading; ~15% of the file
-        db.executescript(_INDEXES)
-        counts = {
-            table: int(db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
-            for table in ("segments", "segment_names", "ranges", "nodes", "node_streets")
-        }
-        rows = {**meta, "schema_version": SCHEMA_VERSION, **{f"count_{k}": str(v) for k, v in counts.items()}}
-        db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", sorted(rows.items()))
-        db.commit()
-        db.execute("VACUUM")
-        db.close()
-        os.replace(self.tmp, self.path)
-        return counts
-
-    def abort(self) -> None:
-        self.db.close()
-        self.tmp.unlink(missing_ok=True)
-
-
-def _canonical_rows(rows: Iterable[tuple[int, str]]) -> Iterable[tuple[int, str]]:
-    for tlid, name in rows:
-        c = canonical_street(name) if name else ""
-        if c:
-            yield tlid, c
-
-
-# -- the index: reading ---------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -483,7 +154,7 @@ class StreetIndex:
         names = self._distinct("SELECT DISTINCT name FROM segment_names WHERE base = ?", base)
         if names:
             return _Names(names, "base", 0.85)
-        if not _has_suffix(c):
+        if not has_suffix(c):
             names = self._distinct("SELECT DISTINCT name FROM segment_names WHERE core = ?", name_core(c))
             if names:
                 return _Names(names, "core", 0.7)

@@ -3,7 +3,7 @@
 - address points + geocoded incidents -> ``city_points.sqlite3`` (per-block medians, the city's
   intersection spellings; :mod:`dallas_calls.geocoding.city_points`);
 - street centerlines -> ``city_streets.sqlite3``, the street index's own format
-  (:class:`~dallas_calls.geocoding.street_index.StreetIndexWriter`), so one set of queries serves the
+  (:class:`~dallas_calls.geocoding.street_index_writer.StreetIndexWriter`), so one set of queries serves the
   city's centerlines and TIGER. The city's segments carry no node ids: segment ends that meet (the
   same point to 0.1 m) at the same z-level are one node, so an overpass, whose ends are at another
   level, never "meets" the street under it;
@@ -30,7 +30,7 @@ from dallas_calls.geocoding.city_points import (
     PointRow,
     build_city_points,
 )
-from dallas_calls.geocoding.street_index import StreetIndexWriter
+from dallas_calls.geocoding.street_index_writer import StreetIndexWriter
 from dallas_calls.geodata.city_readers import (
     address_points,
     beat_collection,

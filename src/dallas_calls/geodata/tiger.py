@@ -26,7 +26,7 @@ from typing import Any, cast
 
 import shapefile
 
-from dallas_calls.geocoding.street_index import StreetIndexWriter
+from dallas_calls.geocoding.street_index_writer import StreetIndexWriter
 from dallas_calls.geodata.sources import COUNTIES, TIGER_LAYERS, TigerLayer
 
 STREETS_DB = "streets.sqlite3"
