@@ -1,16 +1,16 @@
 """``GET /history/events``: a time window's events in order, for the dashboard's replay, and the
 window check ``/history`` shares with it.
 
-I/O only: what to answer is :mod:`dallas_calls.export.replay`. The SQLite store reads the events
-of a window, the calls open at its start and the window's call count directly; a store without
-those reads (DynamoDB) gets the window rebuilt from its call records, and the answer says so.
+I/O only: what to answer is :mod:`dallas_calls.export.replay`. Both stores (SQLite on one machine,
+DynamoDB for the replicas on ECS) read the events of a window, the calls open at its start and the
+window's call count; only the part of a window older than the kept log is rebuilt from the call
+records, and the answer says so.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Protocol, runtime_checkable
 
 from fastapi import FastAPI, Query
 from fastapi.responses import JSONResponse, Response
@@ -22,7 +22,6 @@ from dallas_calls.api.inputs import time_param
 from dallas_calls.api.openapi import responses
 from dallas_calls.api.stats import iso_utc
 from dallas_calls.export.replay import WindowEvents, replay_cut, was_pruned, window_events
-from dallas_calls.model import Call, Event
 from dallas_calls.storage.port import ReadStore
 
 HISTORY_MAX_WINDOW = timedelta(days=31)
@@ -39,17 +38,6 @@ def history_window(start: str | None, end: str | None) -> tuple[datetime, dateti
     if finish - begin > HISTORY_MAX_WINDOW:
         raise ApiError(400, "bad_request", f"the window may span at most {HISTORY_MAX_WINDOW.days} days")
     return begin, finish
-
-
-@runtime_checkable
-class WindowReads(Protocol):
-    """The reads that replay a window from the log (SQLite has them)."""
-
-    def events_between(self, start: str, end: str, limit: int = 1000) -> list[Event]: ...
-
-    def calls_open_at(self, at: str, limit: int = 1000) -> list[Call]: ...
-
-    def count_calls_between(self, start: str, end: str) -> int: ...
 
 
 def _kept_from(store: ReadStore) -> str | None:
@@ -72,17 +60,12 @@ def _skipped(store: ReadStore, below: int | None) -> int:
 
 def read_window_events(store: ReadStore, start: str, end: str, limit: int) -> WindowEvents:
     """Blocking: every read ``/history/events`` needs, then the answer."""
-    if not isinstance(store, WindowReads):
-        rebuilt = store.calls_between(start, end, limit + 1)
-        return window_events(
-            start, end, end, [], rebuilt, [], limit, _kept_from(store), None, initial_known=False
-        )
     kept_from = _kept_from(store)
     first = store.first_event_id()
     cut = replay_cut(start, end, kept_from, was_pruned(first, store.last_event_id(), _skipped(store, first)))
     initial = store.calls_open_at(start, limit + 1)
     rebuilt = store.calls_between(start, cut, limit + 1) if cut > start else []
-    logged = store.events_between(cut, end, limit + 1) if cut < end else []
+    logged = store.events_in_window(cut, end, limit + 1) if cut < end else []
     total = store.count_calls_between(start, end)
     return window_events(start, end, cut, initial, rebuilt, logged, limit, kept_from, total)
 

@@ -115,7 +115,6 @@ def window_events(
     limit: int,
     kept_from: str | None,
     window_calls: int | None,
-    initial_known: bool = True,
 ) -> WindowEvents:
     """Assemble the answer: ``initial`` (calls open at ``start``, ``limit + 1`` read to tell a cut),
     events rebuilt from ``rebuilt_from`` (calls first seen in ``[start, cut)``) and ``initial`` for
@@ -127,8 +126,6 @@ def window_events(
     notes = []
     if source != "log":
         notes.append(f"{RECONSTRUCTED_NOTE} before {cut}" if source == "mixed" else RECONSTRUCTED_NOTE)
-    if not initial_known:
-        notes.append("the calls open at the window start are not known on this store")
     return WindowEvents(
         start=start,
         end=end,

@@ -35,6 +35,7 @@ from dallas_calls.storage.dynamodb_schema import (
     is_conditional_failure,
     is_write_conflict,
     open_shard,
+    shifted,
 )
 
 # What /analytics reads of a call item (names, not reserved words, so none can clash).
@@ -46,6 +47,11 @@ FACTS_NAMES = {
     "#x": "facts",
     "#e": "expires_at",
 }
+# What counting calls reads of an item: its key, and what the window and expiry checks need.
+COUNT_NAMES = {"#i": "incident_number", "#f": "first_seen", "#e": "expires_at"}
+# How far before a replay's start a call may have been first seen and still be found open at it
+# once closed (still-open calls are found whenever they were first seen). Dallas calls last hours.
+OPEN_CALL_LOOKBACK = timedelta(days=3)
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +174,32 @@ class CallsTable(LocationCache):
                 break
             found.append(self._call_from_item(item, seen))
         return self._with_geo(found)
+
+    def calls_open_at(self, at: str, limit: int = 1000) -> list[Call]:
+        """Calls first seen before ``at`` and not closed before it (a replay's starting state),
+        oldest first, at most ``limit``; a call reopened since reads as it is now (as on SQLite).
+        The ones still open come from the ``open`` index; the ones closed since, from the
+        ``by_day`` Queries of the ``OPEN_CALL_LOOKBACK`` days before ``at`` (a call first seen
+        longer before the window and closed since is not among them)."""
+        seen = self._seen()
+        found = {n: c for n, c in self.open_calls().items() if c.first_seen < at}
+        since = shifted(at, -OPEN_CALL_LOOKBACK)
+        for item in self._first_seen_between(since, at):
+            closed = _str(item, "closed_at")
+            number = str(_str(item, "incident_number"))
+            if closed is not None and closed >= at and number not in found:
+                found[number] = self._call_from_item(item, seen)
+        ordered = sorted(found.values(), key=lambda c: (c.first_seen, c.incident_number))[:limit]
+        return self._with_geo(ordered)
+
+    def count_calls_between(self, start: str, end: str) -> int:
+        """How many calls were first seen in [start, end): the ``by_day`` Queries, keys only."""
+        return sum(
+            1
+            for _ in self._first_seen_between(
+                start, end, ProjectionExpression="#i, #f, #e", ExpressionAttributeNames=COUNT_NAMES
+            )
+        )
 
     def call_facts_between(self, start: str, end: str) -> list[CallFacts]:
         """The narrow facts of the calls first seen in [start, end), for /analytics: the same Query

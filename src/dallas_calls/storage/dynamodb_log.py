@@ -30,11 +30,13 @@ from dallas_calls.storage.dynamodb_schema import (
     _int,
     _n,
     _s,
+    _str,
     decode_batch,
     dynamodb_client,
     is_conditional_failure,
     is_write_conflict,
     iso,
+    shifted,
 )
 
 log = logging.getLogger(__name__)
@@ -44,6 +46,9 @@ T = TypeVar("T")
 COMMIT_ATTEMPTS = 8
 BACKOFF_BASE_S = 0.01
 BACKOFF_CAP_S = 1.0
+# How far apart two writers' clocks (and so the ``at`` of events committed in id order) may be.
+WINDOW_CLOCK_SLACK = timedelta(minutes=10)
+FIRST_PAGE = 25
 
 
 def backoff(attempt: int) -> float:
@@ -135,9 +140,84 @@ class EventLog:
             found.extend(e for e in decode_batch(item) if after_id < e.id <= upto_id)
         return found
 
+    def events_in_window(self, start: str, end: str, limit: int = 1000) -> list[Event]:
+        """Events with ``start <= at < end`` still in the log, in id order, at most ``limit``: what a
+        replay of a window reads (SQLite's ``events_in_window``). Batches are keyed by id, not time,
+        so the ids the window spans are found by two binary searches on the batches' ``at`` (about
+        log2 of the ids each, one single-item Query of keys and times per step), and only the
+        batches between them are read. Writers' clocks may disagree a little, so both ends reach
+        ``WINDOW_CLOCK_SLACK`` further and the events are filtered exactly."""
+        first = self.first_event_id()
+        if first is None:
+            return []
+        last = self.last_event_id()
+        after = self._last_id_before(shifted(start, -WINDOW_CLOCK_SLACK), first, last)
+        upto = self._last_id_before(shifted(end, WINDOW_CLOCK_SLACK), first, last) + 1
+        found: list[Event] = []
+        if upto <= after:
+            return found
+        now_epoch = int(self.clock().timestamp())
+        for item in self._query(
+            TableName=self.names.events,
+            KeyConditionExpression="#log = :p AND first_id BETWEEN :a AND :b",
+            ExpressionAttributeNames={"#log": "log"},
+            ExpressionAttributeValues={":p": _s(LOG_PARTITION), ":a": _n(after + 1), ":b": _n(upto)},
+        ):
+            if not self._expired(item, now_epoch):
+                found.extend(e for e in decode_batch(item) if start <= e.at < end)
+            if len(found) > limit:
+                break
+        return found[:limit]
+
+    def _last_id_before(self, at: str, first: int, last: int) -> int:
+        """An id after which reading finds every event at or after ``at``: the id just before the
+        last batch that starts before ``at`` (``first - 1`` when none does)."""
+        best, lo, hi = first - 1, first, last
+        while lo <= hi:
+            mid = (lo + hi) // 2
+            batch = self._batch_starting_at_or_before(mid)
+            if batch is None:  # expired or missing below ``mid``: look later
+                lo = mid + 1
+                continue
+            starts = _int(batch, "first_id")
+            if (_str(batch, "at") or "") < at:
+                best = max(best, starts - 1)
+                lo = max(mid, _int(batch, "last_id")) + 1
+            else:
+                hi = starts - 1
+        return best
+
+    def _batch_starting_at_or_before(self, event_id: int) -> Item | None:
+        """The ids and time of the last batch whose first id is at most ``event_id`` (its body left
+        out); None when it has expired."""
+        items = self.client.query(
+            TableName=self.names.events,
+            KeyConditionExpression="#log = :p AND first_id <= :a",
+            ProjectionExpression="first_id, last_id, #at, expires_at",
+            ExpressionAttributeNames={"#log": "log", "#at": "at"},
+            ExpressionAttributeValues={":p": _s(LOG_PARTITION), ":a": _n(event_id)},
+            ScanIndexForward=False,
+            Limit=1,
+        ).get("Items", [])
+        if not items or self._expired(items[0]):
+            return None
+        item: Item = items[0]
+        return item
+
     def first_event_id(self) -> int | None:
-        for item in self._batches(0):
-            return _int(item, "first_id")
+        """The first id of the oldest live batch: Query pages of ``FIRST_PAGE`` keys, oldest first,
+        past the expired batches DynamoDB has not deleted yet (it takes up to a few days)."""
+        now_epoch = int(self.clock().timestamp())
+        for item in self._query(
+            TableName=self.names.events,
+            KeyConditionExpression="#log = :p",
+            ProjectionExpression="first_id, expires_at",
+            ExpressionAttributeNames={"#log": "log"},
+            ExpressionAttributeValues={":p": _s(LOG_PARTITION)},
+            Limit=FIRST_PAGE,
+        ):
+            if not self._expired(item, now_epoch):
+                return _int(item, "first_id")
         return None
 
     def _batch_holding(self, event_id: int) -> Item | None:

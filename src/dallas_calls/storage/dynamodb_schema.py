@@ -98,6 +98,11 @@ def iso(at: datetime) -> str:
     return at.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
+def shifted(at: str, by: timedelta) -> str:
+    """An ISO 8601 UTC time moved by ``by``, in the tables' own format."""
+    return iso(datetime.fromisoformat(at.replace("Z", "+00:00")) + by)
+
+
 def open_shard(incident_number: str) -> int:
     return zlib.crc32(incident_number.encode()) % OPEN_SHARDS
 

@@ -322,7 +322,7 @@ class SqliteStore:
             ).fetchall()
         return [self._event(r) for r in rows]
 
-    def events_between(self, start: str, end: str, limit: int = 1000) -> list[Event]:
+    def events_in_window(self, start: str, end: str, limit: int = 1000) -> list[Event]:
         """Events with ``start <= at < end``, in id order (the order they happened)."""
         with self._lock:
             rows = self._conn.execute(
