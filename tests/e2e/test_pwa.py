@@ -1,6 +1,7 @@
 """End-to-end (issue 12, items 2 and 3): the dashboard is installable (Chromium's own installability
 check finds nothing wrong with its manifest, icons and service worker); after one visit it opens
 with no network and says it shows saved calls (and when it saw them), or that it has none yet;
+a call opened while online shows its saved details offline;
 it goes live again by itself when the network returns; an area alert's notification is shown by the
 service worker, and a click on it opens the call in the page."""
 
@@ -111,6 +112,12 @@ def test_offline_the_page_opens_with_the_calls_it_saw_and_goes_live_again(
     assert banner.is_hidden()
     expected = ids_of(settle(live_server))
     wait_for(page, "n => document.querySelectorAll('li.call-row').length === n", len(expected))
+    # a call opened while online: its details are kept for offline use; another is never opened
+    opened, never = sorted(expected)[:2]
+    page.evaluate("id => { location.hash = '#call=' + id; }", opened)
+    page.wait_for_selector("#details .timeline .tl-item")
+    page.wait_for_function("id => caches.match('/calls/' + id).then(r => !!r)", arg=opened)
+    page.keyboard.press("Escape")
 
     # what the worker keeps: this origin's shell and data only; never the stream, an export or a tile
     kept = page.evaluate(
@@ -139,6 +146,18 @@ def test_offline_the_page_opens_with_the_calls_it_saw_and_goes_live_again(
     shot(page, "offline-saved-calls")
     if AXE.exists():
         assert axe_problems(page) == []
+    # the call opened online shows its saved timeline, and says so; the other says it has none
+    page.evaluate("id => { location.hash = '#call=' + id; }", opened)
+    page.wait_for_selector("#details .offline-note")
+    assert (
+        page.locator("#details .offline-note").inner_text().startswith("Offline: as this device saw it at ")
+    )
+    assert page.locator("#details .timeline .tl-item").count() > 0
+    page.evaluate("id => { location.hash = '#call=' + id; }", never)
+    page.wait_for_function(
+        "() => document.querySelector('#details .timeline')?.textContent.includes('not saved on this device')"
+    )
+    page.keyboard.press("Escape")
 
     # 4. and live again, by itself
     live_server.start()

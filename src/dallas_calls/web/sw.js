@@ -3,9 +3,11 @@
 //
 // - The app shell (page, CSS, JS modules, Leaflet, icons, map outlines) is precached in a cache
 //   named after the shell's version; activating a new version deletes the older caches.
-// - The page and its data (/current-calls/, /config.json, /stats, /geo/) are network-first: the
-//   newest answer is kept in the data cache and served when the network is gone, marked with the
-//   X-Dallas-Calls-Offline header (the time it was saved, in ms) so the page can say how old it is.
+// - The page and its data (/current-calls/, /config.json, /stats, /geo/, and the details of the
+//   calls opened in it, /calls/{id}) are network-first: the newest answer is kept in the data cache
+//   and served when the network is gone, marked with the X-Dallas-Calls-Offline header (the time it
+//   was saved, in ms) so the page can say how old it is. Only the CALL_COPIES calls opened last
+//   are kept, so months of use do not fill the device.
 // - Static files are cache-first (their cache is replaced with each release).
 // - Never handled: the event stream (/get-events/), exports (?format=), ingest, metrics and
 //   health probes, /docs, and every other origin (map tiles are the browser's own HTTP cache's
@@ -17,6 +19,7 @@ const SHELL_CACHE = `dallas-calls-shell-${SHELL.version}`;
 const DATA_CACHE = "dallas-calls-data-v1";
 const OFFLINE_HEADER = "X-Dallas-Calls-Offline";
 const NETWORK_FIRST = ["/", "/current-calls/", "/config.json", "/stats"];
+const CALL_COPIES = 100;
 const NEVER = ["/get-events/", "/events/", "/metrics", "/healthz", "/readyz", "/docs", "/openapi.json", "/sw.js"];
 
 self.addEventListener("install", (event) => {
@@ -44,8 +47,9 @@ function strategy(request) {
   if (url.origin !== self.location.origin) return null;
   if (NEVER.some((p) => url.pathname === p || url.pathname.startsWith(p))) return null;
   if (url.searchParams.has("format")) return null; // a download: always fresh, never stored
-  // (a tab opened on /history or /calls/... is not the dashboard: left to the network)
+  // (a tab opened on /history is not the dashboard: left to the network)
   if (NETWORK_FIRST.includes(url.pathname) || url.pathname.startsWith("/geo/")) return "network-first";
+  if (url.pathname.startsWith("/calls/")) return "network-first";
   if (url.pathname.startsWith("/static/") || url.pathname === "/manifest.webmanifest") return "cache-first";
   return null;
 }
@@ -63,7 +67,12 @@ async function keep(key, response) {
   headers.set(OFFLINE_HEADER, String(Date.now()));
   const body = await response.blob();
   const cache = await caches.open(DATA_CACHE);
+  if (key.startsWith("/calls/")) await cache.delete(key); // re-put last: the keys keep put order
   await cache.put(key, new Response(body, { status: 200, statusText: "OK", headers }));
+  if (key.startsWith("/calls/")) {
+    const calls = (await cache.keys()).filter((r) => new URL(r.url).pathname.startsWith("/calls/"));
+    await Promise.all(calls.slice(0, Math.max(0, calls.length - CALL_COPIES)).map((r) => cache.delete(r)));
+  }
 }
 
 async function networkFirst(event) {

@@ -117,11 +117,19 @@ export class DetailsPanel {
         this.renderMissing(id);
         return;
       }
+      const saved = res.headers.get("X-Dallas-Calls-Offline"); // the service worker's offline answer
+      if (saved === "none") throw new Error("offline, and not saved on this device");
       if (!res.ok) throw new Error(`HTTP ${res.status}`);
       const body = await res.json();
       if (seq !== this.seq || id !== this.id) return;
       this.history = body.events || [];
       this.render(body.call, this.history);
+      if (saved && Number(saved)) {
+        const note = document.createElement("p");
+        note.className = "offline-note muted";
+        note.textContent = `Offline: as this device saw it at ${fmtTime(new Date(Number(saved)).toISOString())}`;
+        this.body.prepend(note);
+      }
     } catch (err) {
       if (seq !== this.seq) return;
       const tl = this.body.querySelector(".timeline");
