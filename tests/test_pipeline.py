@@ -207,7 +207,7 @@ async def test_a_location_is_cached_only_with_its_event(
 
 
 def test_area_and_beat_centres_are_cached_briefly_real_points_long() -> None:
-    from dallas_calls.pipeline import BEAT_TTL, POSITIVE_TTL, location_ttl
+    from dallas_calls.locating import BEAT_TTL, POSITIVE_TTL, location_ttl
     from dallas_calls.runtime import APPROXIMATE_PRECISIONS
 
     assert location_ttl(Geo(32.78, -96.80, "reporting_area", "reporting_area_centre", True, 0)) == BEAT_TTL

@@ -7,6 +7,7 @@ dataclasses or as the dicts produced by their ``to_dict`` methods; the dict form
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Any, Literal, NamedTuple
 
 EventType = Literal["call.opened", "call.updated", "call.closed", "location.resolved"]
@@ -21,6 +22,12 @@ def ascii_int(text: str) -> int | None:
     """The value of ``text`` if it is ASCII digits only, else None. ``str.isdigit()`` alone is not
     enough: it accepts digits such as "²" or "٣" that ``int()`` then refuses (or reads differently)."""
     return int(text) if text.isascii() and text.isdigit() else None
+
+
+def iso_utc(at: datetime) -> str:
+    """``at`` as the model's timestamps are written (UTC, whole seconds, ``Z``): one form, so
+    timestamps compare as text in the stores' range queries and in the tracker's diffs."""
+    return at.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 # Best first. "reporting_area" and "beat" are the chooser's fallbacks (a centre, not a match).

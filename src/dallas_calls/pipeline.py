@@ -1,5 +1,6 @@
 """One poll, stage by stage: fetch → archive raw → parse → diff → guard → store → archive changes
-→ publish. Locating calls runs after, on its own pace, so a slow geocoder never delays a poll.
+→ publish. Locating calls (:mod:`dallas_calls.locating`) runs after, on its own pace, so a slow
+geocoder never delays a poll.
 
 The stages are pure functions from the core packages; this module only wires them to the ports
 (snapshot source, state store, object store, event bus), and records every poll's outcome.
@@ -13,18 +14,19 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from datetime import UTC, datetime
+from typing import Any
 
 from dallas_calls import metrics
 from dallas_calls.archive.keys import changes_key, raw_key
 from dallas_calls.archive.store import ObjectStore, decode_changes, encode_changes
 from dallas_calls.events.bus import EventBus
-from dallas_calls.events.encode import event_from_dict, location_event
+from dallas_calls.events.encode import event_from_dict
 from dallas_calls.feed.schema import parse_rows
 from dallas_calls.feed.source import ReplayExhausted, Snapshot, SnapshotSource
 from dallas_calls.gcpause import collector_paused
-from dallas_calls.model import Call, CallUpdate, ChangeSet, Event, Geo, NewEvent, PollRecord, QuarantinedRow
+from dallas_calls.locating import CallLocator, locate_pending_keys
+from dallas_calls.model import Call, CallUpdate, ChangeSet, Event, Geo, PollRecord, QuarantinedRow, iso_utc
 from dallas_calls.storage.sqlite import SqliteStore
 from dallas_calls.tracking.diff import DEFAULT_CLOSE_AFTER_POLLS, diff_snapshot
 from dallas_calls.tracking.guard import (
@@ -38,23 +40,7 @@ from dallas_calls.tracking.state import OpenCalls
 
 log = logging.getLogger(__name__)
 
-POSITIVE_TTL = timedelta(days=30)
 MAX_KEYS_PER_SECOND = 1000
-NEGATIVE_TTL = timedelta(hours=6)
-BEAT_TTL = timedelta(days=1)  # beat-precision results are retried sooner: better data may appear
-
-
-class CallLocator(Protocol):
-    """Anything that places a call: the geocoding chain, or a stand-in in tests."""
-
-    def locate(
-        self,
-        block: str | None,
-        location: str,
-        beat: str | None,
-        division: str | None,
-        reporting_area: str | None = None,
-    ) -> Geo: ...
 
 
 @dataclass(slots=True)
@@ -83,10 +69,6 @@ class PollResult:
             "reason": self.reason,
             "snapshot_key": self.snapshot_key,
         }
-
-
-def _iso(at: datetime) -> str:
-    return at.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def archive_raw(archive: ObjectStore, body: bytes, fetched_at: datetime) -> tuple[datetime, str]:
@@ -122,23 +104,6 @@ def write_change_record(archive: ObjectStore, events: Sequence[Event], at: datet
     merged = {e.id: e for e in [*earlier, *events]}
     archive.put(key, encode_changes([merged[i] for i in sorted(merged)]))
     return key
-
-
-class Placeable(Protocol):
-    """What locating needs of a call (a stored Call or a snapshot's SnapshotCall)."""
-
-    @property
-    def incident_number(self) -> str: ...
-    @property
-    def block(self) -> str | None: ...
-    @property
-    def location(self) -> str: ...
-    @property
-    def beat(self) -> str | None: ...
-    @property
-    def division(self) -> str | None: ...
-    @property
-    def reporting_area(self) -> str | None: ...
 
 
 GeoLookup = Callable[[str], Geo | None]
@@ -220,40 +185,6 @@ def plan_poll(
     )
 
 
-def location_ttl(geo: Geo) -> timedelta:
-    """How long a geocode stays cached: misses briefly, area and beat centres a day, real points a
-    month."""
-    if geo.lat is None:
-        return NEGATIVE_TTL
-    return BEAT_TTL if geo.precision in ("reporting_area", "beat") else POSITIVE_TTL
-
-
-@dataclass(frozen=True, slots=True)
-class Resolution:
-    """The answer for one location key: what to cache, until when, and the event (if located)."""
-
-    location_key: str
-    geo: Geo
-    expires_at: str
-    event: NewEvent | None
-
-
-def resolve_location(
-    locator: CallLocator, location_key: str, calls: Sequence[Placeable], now_dt: datetime
-) -> Resolution:
-    """Locate one key from its calls (the lowest incident number's text is asked). Raises whatever
-    the locator raises: the caller decides whether one failed key stops the others."""
-    sample = min(calls, key=lambda c: c.incident_number)
-    now = _iso(now_dt)
-    t0 = time.perf_counter()
-    geo = locator.locate(sample.block, sample.location, sample.beat, sample.division, sample.reporting_area)
-    metrics.GEOCODE_LATENCY.observe(time.perf_counter() - t0)
-    located = geo.lat is not None
-    metrics.GEOCODE_LOOKUPS.labels("hit" if located else "miss").inc()
-    event = location_event(location_key, geo, [c.incident_number for c in calls], now) if located else None
-    return Resolution(location_key, geo, _iso(now_dt + location_ttl(geo)), event)
-
-
 class StageFailed(Exception):
     """A stage of a poll failed: ``stage: cause`` becomes the failed poll's reason."""
 
@@ -289,7 +220,7 @@ class Pipeline:
     ) -> PollResult:
         log.warning("poll failed: %s", reason)
         poll = PollRecord(
-            started_at=_iso(started),
+            started_at=iso_utc(started),
             outcome="failed",
             duration_ms=(time.perf_counter() - t0) * 1000,
             reason=reason,
@@ -367,7 +298,7 @@ class Pipeline:
     ) -> PollResult:
         """Parse, diff, guard and apply one archived snapshot; archive its changes."""
         t0 = time.perf_counter() if t0 is None else t0
-        now = _iso(fetched_at)
+        now = iso_utc(fetched_at)
         plan = plan_poll(
             self.store.tracked_calls(),
             raw_rows,
@@ -441,25 +372,7 @@ class Pipeline:
         if locator is None:
             return []
         now_dt = self.clock()
-        now = _iso(now_dt)
-        keys = self.store.location_keys_needing_geocode(now)[:limit]
-        if not keys:
-            return []
-        open_calls = self.store.open_calls()
-        by_key: dict[str, list[Call]] = {}
-        for call in open_calls.values():
-            by_key.setdefault(call.location_key, []).append(call)
-        answers: list[Resolution] = []
-        for key in keys:
-            calls = by_key.get(key)
-            if not calls:
-                continue
-            try:
-                answers.append(resolve_location(locator, key, calls, now_dt))
-            except Exception as exc:  # a broken provider must not stop the others' keys
-                log.warning("locating %r failed: %s", key, exc)
-                metrics.GEOCODE_LOOKUPS.labels("error").inc()
-        events = self.store.record_locations(answers, resolved_at=now)
+        events = locate_pending_keys(self.store, locator, now_dt, limit)
         self._archive_events(events, now_dt)
         count_events(events)
         return events

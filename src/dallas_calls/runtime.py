@@ -19,7 +19,8 @@ from dallas_calls.events.bus import EventBus, LocalBus
 from dallas_calls.feed.client import FeedConfig, SocrataFeed
 from dallas_calls.feed.source import LiveSource, ReplayExhausted, ReplaySource, SnapshotSource
 from dallas_calls.liveness import Liveness
-from dallas_calls.pipeline import CallLocator, Pipeline, PollResult
+from dallas_calls.locating import CallLocator
+from dallas_calls.pipeline import Pipeline, PollResult
 from dallas_calls.startup import StartupError, check_sqlite, ensure_writable
 from dallas_calls.storage.sqlite import SchemaTooNew, SqliteStore
 

@@ -48,13 +48,9 @@ from dallas_calls.aws.publish import handle_publisher, handle_redrive
 from dallas_calls.aws.wiring import Runtime, runtime
 from dallas_calls.feed.schema import parse_rows
 from dallas_calls.feed.source import LiveSource, Snapshot
+from dallas_calls.locating import Resolution, resolve_location
 from dallas_calls.model import PollRecord
-from dallas_calls.pipeline import (
-    Resolution,
-    archive_raw,
-    plan_poll,
-    resolve_location,
-)
+from dallas_calls.pipeline import archive_raw, plan_poll
 from dallas_calls.storage.dynamodb import (
     StaleSnapshot,
     iso,

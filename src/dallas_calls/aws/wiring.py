@@ -15,7 +15,7 @@ import httpx
 from dallas_calls.archive.store import S3ObjectStore
 from dallas_calls.aws.config import AwsConfig, setup_json_logging
 from dallas_calls.config import Settings
-from dallas_calls.pipeline import CallLocator
+from dallas_calls.locating import CallLocator
 from dallas_calls.storage.dynamodb import DynamoStore, dynamodb_client
 
 log = logging.getLogger("dallas_calls.aws")

@@ -96,8 +96,8 @@ class Explanation:
 
 
 class Locator:
-    """``locate(block, location, beat, division, reporting_area) -> Geo``: the pipeline's
-    ``CallLocator``."""
+    """``locate(block, location, beat, division, reporting_area) -> Geo``: the
+    ``CallLocator`` of :mod:`dallas_calls.locating`."""
 
     def __init__(self, providers: Sequence[Provider], areas: BeatAreas | None = None) -> None:
         self.providers = list(providers)

@@ -10,7 +10,7 @@ from dallas_calls.tracking.state import OpenCalls
 
 
 class Resolved(Protocol):
-    """One key's answer (``pipeline.Resolution``): what to cache, until when, its event if located."""
+    """One key's answer (``locating.Resolution``): what to cache, until when, its event if located."""
 
     @property
     def location_key(self) -> str: ...
