@@ -36,8 +36,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from dallas_calls.analytics import LOCAL, aggregate
-from dallas_calls.api.stats import iso_utc
-from dallas_calls.model import Call, ChangeSet, PollRecord, Unit
+from dallas_calls.model import Call, ChangeSet, PollRecord, Unit, iso_utc
 from dallas_calls.storage.sqlite import SqliteStore
 from procs import cpu_s, free_port
 

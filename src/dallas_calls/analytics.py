@@ -25,8 +25,8 @@ from datetime import date, datetime, timedelta
 from typing import Any, Literal, get_args
 from zoneinfo import ZoneInfo
 
-from dallas_calls.api.stats import iso_utc, parse_time
-from dallas_calls.model import CallFacts
+from dallas_calls.api.stats import parse_time
+from dallas_calls.model import CallFacts, iso_utc
 
 TIME_ZONE = "America/Chicago"
 LOCAL = ZoneInfo(TIME_ZONE)  # needs the tzdata package where the OS has no zone files (pinned)

@@ -9,14 +9,12 @@ data), so it lives in one mutable holder that the API reads on every request.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
+from dallas_calls.model import iso_utc
+
 Mode = Literal["live", "replay", "demo"]
-
-
-def _iso(at: datetime) -> str:
-    return at.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,8 +32,8 @@ class Recording:
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
-            "captured_from": _iso(self.captured_from),
-            "captured_to": _iso(self.captured_to),
+            "captured_from": iso_utc(self.captured_from),
+            "captured_to": iso_utc(self.captured_to),
             "snapshots": self.snapshots,
             "speed": self.speed,
             "times_shifted": self.shifted,

@@ -20,6 +20,7 @@ from dallas_calls.feed.client import FeedConfig, SocrataFeed
 from dallas_calls.feed.source import LiveSource, ReplayExhausted, ReplaySource, SnapshotSource
 from dallas_calls.liveness import Liveness
 from dallas_calls.locating import CallLocator
+from dallas_calls.model import iso_utc
 from dallas_calls.pipeline import Pipeline, PollResult
 from dallas_calls.startup import StartupError, check_sqlite, ensure_writable
 from dallas_calls.storage.sqlite import SchemaTooNew, SqliteStore
@@ -237,7 +238,7 @@ class Scheduler:
         if not newest:
             return
         cutoff_dt = datetime.fromisoformat(newest[0].at.replace("Z", "+00:00")) - self.retention
-        cutoff = cutoff_dt.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+        cutoff = iso_utc(cutoff_dt)
         removed = self.pipeline.store.prune_events(cutoff)
         if removed:
             log.info("pruned %d events older than %s", removed, cutoff)

@@ -14,9 +14,8 @@ import pytest
 
 from dallas_calls.aws.handlers import handle_tracker
 from dallas_calls.config import Settings
-from dallas_calls.model import Call, Event, NewEvent
+from dallas_calls.model import Call, Event, NewEvent, iso_utc
 from dallas_calls.storage.dynamodb import DynamoStore
-from dallas_calls.storage.dynamodb_schema import iso
 from dallas_calls.storage.sqlite import SqliteStore
 from tests.aws.conftest import AwsWorld, RunningApi
 from tests.aws.test_tracker import Recorded, expected_after, upload
@@ -39,14 +38,14 @@ def tracked(aws: AwsWorld, recorded: Recorded, tmp_path: Path) -> tuple[DynamoSt
     rt = aws.runtime()
     for at, rows in recorded:
         handle_tracker(rt, upload(aws, rt, at, rows))
-    return rt.store, expected_after(tmp_path, recorded), [iso(at) for at, _ in recorded]
+    return rt.store, expected_after(tmp_path, recorded), [iso_utc(at) for at, _ in recorded]
 
 
 def windows(times: list[str]) -> list[tuple[str, str]]:
     """Windows over the recording: the whole of it, its middle, one starting between two polls,
     one poll wide, and empty ones before and after it."""
     first, last = times[0], times[-1]
-    between = iso(datetime.fromisoformat(times[3].replace("Z", "+00:00")) + timedelta(seconds=30))
+    between = iso_utc(datetime.fromisoformat(times[3].replace("Z", "+00:00")) + timedelta(seconds=30))
     return [
         ("2019-06-18T00:00:00Z", "2019-06-19T00:00:00Z"),
         (times[4], times[9]),
@@ -54,7 +53,7 @@ def windows(times: list[str]) -> list[tuple[str, str]]:
         (times[6], times[7]),
         ("2019-06-17T00:00:00Z", first),
         (
-            iso(datetime.fromisoformat(last.replace("Z", "+00:00")) + timedelta(seconds=1)),
+            iso_utc(datetime.fromisoformat(last.replace("Z", "+00:00")) + timedelta(seconds=1)),
             "2019-06-20T00:00:00Z",
         ),
     ]
@@ -127,7 +126,7 @@ def test_the_window_is_found_by_a_search_not_a_scan(aws: AwsWorld) -> None:
     start = datetime(2035, 1, 1, tzinfo=UTC)  # after today: DynamoDB Local deletes expired items itself
     for i in range(400):
         at = start + timedelta(minutes=i)
-        store.append_events([NewEvent("note", iso(at), {"i": i})], archive_at=at)
+        store.append_events([NewEvent("note", iso_utc(at), {"i": i})], archive_at=at)
     queries: list[int] = []  # the items each Query read, paginated ones included
 
     def counted(parsed: dict[str, Any], **_: Any) -> None:
@@ -138,7 +137,7 @@ def test_the_window_is_found_by_a_search_not_a_scan(aws: AwsWorld) -> None:
     for first, minutes in ((0, 5), (123, 10), (390, 20), (250, 1)):
         queries.clear()
         begin = start + timedelta(minutes=first)
-        got = store.events_in_window(iso(begin), iso(begin + timedelta(minutes=minutes)))
+        got = store.events_in_window(iso_utc(begin), iso_utc(begin + timedelta(minutes=minutes)))
         assert [e.data["i"] for e in got] == list(range(first, min(400, first + minutes)))
         assert len(queries) <= 24, f"{len(queries)} Queries for a {minutes}-minute window"
         # the search's single items, one page of keys for the first id, the window's batches and
@@ -146,4 +145,6 @@ def test_the_window_is_found_by_a_search_not_a_scan(aws: AwsWorld) -> None:
         assert sum(queries) <= len(queries) + 25 + minutes + 21, f"{sum(queries)} items read"
     store.client.meta.events.unregister("after-call.dynamodb.Query", counted)
     assert store.events_in_window("2034-12-31T00:00:00Z", "2035-01-01T00:00:00Z") == []
-    assert store.events_in_window(iso(start + timedelta(days=2)), iso(start + timedelta(days=3))) == []
+    assert (
+        store.events_in_window(iso_utc(start + timedelta(days=2)), iso_utc(start + timedelta(days=3))) == []
+    )

@@ -63,7 +63,7 @@ from dallas_calls.api.routes_extra import (
 )
 from dallas_calls.api.routes_history import add_history_routes, history_window
 from dallas_calls.api.security import install_docs, install_security_headers, require_bearer
-from dallas_calls.api.stats import iso_utc, parse_time
+from dallas_calls.api.stats import parse_time
 from dallas_calls.api.view import DEFAULT_RING_SIZE, CurrentCallsView
 from dallas_calls.config import Settings
 from dallas_calls.events.bus import EventBus
@@ -71,7 +71,7 @@ from dallas_calls.events.filters import StreamFilter
 from dallas_calls.events.sse import RETRY_MS, client_stream
 from dallas_calls.liveness import Liveness
 from dallas_calls.mode import ModeState
-from dallas_calls.model import INCIDENT_NUMBER_MAX_LENGTH
+from dallas_calls.model import INCIDENT_NUMBER_MAX_LENGTH, iso_utc
 from dallas_calls.storage.port import ReadStore
 
 log = logging.getLogger(__name__)

@@ -21,7 +21,7 @@ from dallas_calls.api import schemas
 from dallas_calls.api.errors import ApiError
 from dallas_calls.api.inputs import time_param
 from dallas_calls.api.openapi import responses
-from dallas_calls.api.stats import iso_utc
+from dallas_calls.model import iso_utc
 from dallas_calls.storage.port import ReadStore
 
 DEFAULT_WINDOW = timedelta(days=7)

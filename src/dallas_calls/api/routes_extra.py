@@ -21,11 +21,10 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from dallas_calls.api.openapi import ERROR_CONTENT, responses
-from dallas_calls.api.stats import iso_utc
 from dallas_calls.config import Settings
 from dallas_calls.export.formats import EXPORT_FORMATS, MEDIA_TYPES, export_chunks
 from dallas_calls.export.window import CallsBetween, iter_calls_between
-from dallas_calls.model import Geo
+from dallas_calls.model import Geo, iso_utc
 
 log = logging.getLogger(__name__)
 

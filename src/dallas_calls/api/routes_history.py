@@ -20,8 +20,8 @@ from dallas_calls.api import schemas
 from dallas_calls.api.errors import ApiError
 from dallas_calls.api.inputs import time_param
 from dallas_calls.api.openapi import responses
-from dallas_calls.api.stats import iso_utc
 from dallas_calls.export.replay import WindowEvents, replay_cut, was_pruned, window_events
+from dallas_calls.model import iso_utc
 from dallas_calls.storage.port import ReadStore
 
 HISTORY_MAX_WINDOW = timedelta(days=31)

@@ -6,11 +6,9 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from dallas_calls.model import iso_utc
+
 STATS_HOURS = 24
-
-
-def iso_utc(at: datetime) -> str:
-    return at.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 # The times the API accepts and computes with. Outside them a time is treated as no time at all:

@@ -23,13 +23,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from dallas_calls.api.follow import STORE_CHECK_S, InOrder, Lag, read_range
-from dallas_calls.api.stats import STATS_HOURS, call_stats, iso_utc, parse_time
+from dallas_calls.api.stats import STATS_HOURS, call_stats, parse_time
 from dallas_calls.api.wakeups import WakeRounds
 from dallas_calls.events.bus import EventBus, Overflow, Subscription
 from dallas_calls.events.filters import AreaIndex, StreamFilter
 from dallas_calls.events.ring import EventRing, RingEvent
 from dallas_calls.mode import ModeState
-from dallas_calls.model import Call, Event
+from dallas_calls.model import Call, Event, iso_utc
 
 log = logging.getLogger(__name__)
 

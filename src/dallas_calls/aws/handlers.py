@@ -49,12 +49,9 @@ from dallas_calls.aws.wiring import Runtime, runtime
 from dallas_calls.feed.schema import parse_rows
 from dallas_calls.feed.source import LiveSource, Snapshot
 from dallas_calls.locating import Resolution, resolve_location
-from dallas_calls.model import PollRecord
+from dallas_calls.model import PollRecord, iso_utc
 from dallas_calls.pipeline import archive_raw, plan_poll
-from dallas_calls.storage.dynamodb import (
-    StaleSnapshot,
-    iso,
-)
+from dallas_calls.storage.dynamodb import StaleSnapshot
 from dallas_calls.tracking.snapshot import SnapshotCall, group_rows
 from dallas_calls.tracking.state import CallsInMemory
 
@@ -160,7 +157,7 @@ def handle_download(rt: Runtime) -> dict[str, Any]:
         log.error("poll failed", extra={"outcome": "failed", "reason": reason})
         rt.store.record_poll(
             PollRecord(
-                started_at=iso(started),
+                started_at=iso_utc(started),
                 outcome="failed",
                 duration_ms=(time.perf_counter() - t0) * 1000,
                 reason=reason,
@@ -172,7 +169,7 @@ def handle_download(rt: Runtime) -> dict[str, Any]:
     result = {
         "snapshot_key": key,
         "rows": len(snapshot.rows),
-        "fetched_at": iso(fetched_at),
+        "fetched_at": iso_utc(fetched_at),
         "duration_ms": round((time.perf_counter() - t0) * 1000, 1),
     }
     log.info("snapshot archived", extra=result)
@@ -193,7 +190,7 @@ def track_snapshot(rt: Runtime, key: str) -> dict[str, Any]:
     fetched_at = key_time(key)
     if fetched_at is None:
         return {"snapshot_key": key, "outcome": "ignored", "reason": "not a snapshot key"}
-    now = iso(fetched_at)
+    now = iso_utc(fetched_at)
     rows: list[Any] = []
     attempts = 0
     store = rt.store
@@ -333,7 +330,7 @@ def locate_snapshot(rt: Runtime, key: str) -> dict[str, Any]:
     for call in group_rows(rows).values():
         by_key.setdefault(call.location_key, []).append(call)
     now_dt = rt.clock()
-    now = iso(now_dt)
+    now = iso_utc(now_dt)
     fresh = rt.store.fresh_locations(by_key, now)
     pending = sorted(k for k in by_key if k not in fresh)
     keys = pending[: rt.config.locate_limit]

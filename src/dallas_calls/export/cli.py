@@ -29,10 +29,11 @@ def _fail(message: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dallas_calls.api.stats import iso_utc, parse_time
+    from dallas_calls.api.stats import parse_time
     from dallas_calls.config import Settings
     from dallas_calls.export.formats import export_chunks
     from dallas_calls.export.window import iter_calls_between
+    from dallas_calls.model import iso_utc
     from dallas_calls.runtime import open_store
 
     begin, finish = parse_time(args.start), parse_time(args.end)

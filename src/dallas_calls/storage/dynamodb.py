@@ -86,7 +86,6 @@ from dallas_calls.storage.dynamodb_schema import (
     decode_batch,
     dynamodb_client,
     epoch,
-    iso,
     table_definitions,
 )
 from dallas_calls.tracking.state import CallsInMemory, OpenCalls
@@ -103,7 +102,6 @@ __all__ = [
     "decode_batch",
     "dynamodb_client",
     "epoch",
-    "iso",
     "table_definitions",
 ]
 

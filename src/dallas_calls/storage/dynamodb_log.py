@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from dallas_calls.archive.store import encode_changes
-from dallas_calls.model import Event, NewEvent
+from dallas_calls.model import Event, NewEvent, iso_utc
 from dallas_calls.storage import dynamodb_schema as schema
 from dallas_calls.storage.dynamodb_schema import (
     COUNTER,
@@ -35,7 +35,6 @@ from dallas_calls.storage.dynamodb_schema import (
     dynamodb_client,
     is_conditional_failure,
     is_write_conflict,
-    iso,
     shifted,
 )
 
@@ -272,7 +271,7 @@ class EventLog:
                             "last_id": _n(group[-1].id),
                             "count": _n(len(group)),
                             "at": _s(group[0].at),
-                            "archive_at": _s(iso(archive_at)),
+                            "archive_at": _s(iso_utc(archive_at)),
                             "source": _s(source),
                             "body": {"B": body},
                             "expires_at": expires,

@@ -10,12 +10,12 @@ from __future__ import annotations
 import json
 import zlib
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from dallas_calls.archive.store import decode_changes
 from dallas_calls.events.encode import event_from_dict
-from dallas_calls.model import Event, PollRecord
+from dallas_calls.model import Event, PollRecord, iso_utc
 
 OPEN_SHARDS = 4
 OPEN_INDEX = "open"
@@ -94,13 +94,9 @@ def epoch(iso: str) -> int:
     return int(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp())
 
 
-def iso(at: datetime) -> str:
-    return at.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
 def shifted(at: str, by: timedelta) -> str:
     """An ISO 8601 UTC time moved by ``by``, in the tables' own format."""
-    return iso(datetime.fromisoformat(at.replace("Z", "+00:00")) + by)
+    return iso_utc(datetime.fromisoformat(at.replace("Z", "+00:00")) + by)
 
 
 def open_shard(incident_number: str) -> int:
