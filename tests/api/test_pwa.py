@@ -14,9 +14,9 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
-from dallas_calls.api.app import WEB_DIR
 from dallas_calls.api.errors import install_error_handlers
 from dallas_calls.api.pwa import add_pwa_routes, render_worker, shell_files
+from dallas_calls.api.routes_dashboard import WEB_DIR
 
 SHELL_LINE = re.compile(r"^const SHELL = (\{.*\});\n")
 

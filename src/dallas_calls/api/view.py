@@ -2,7 +2,10 @@
 
 Built once from the store (open calls + last event id), then kept current by the events the bus
 delivers: ``call.opened`` / ``call.updated`` / ``call.closed`` and ``location.resolved``. No request
-scans a table. The encoded body, its gzip form and its strong ETag are computed once per change.
+scans a table. What an event does to the calls, and the bodies computed once per change from them
+(the encoded body, its gzip form and its strong ETag; ``/stats``), are in ``view_state.py``
+(``ViewState``, the base class); this module loads that state, follows the bus and the store, and
+serves the client streams.
 
 The view also keeps a bounded ring of recent events with their SSE framing (encoded once, shared by
 every client). Resume reads the ring when it covers the client's id, the store otherwise. On an
@@ -14,16 +17,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gzip
-import hashlib
-import json
 import logging
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Protocol
 
 from dallas_calls.api.follow import STORE_CHECK_S, InOrder, Lag, read_range
-from dallas_calls.api.stats import STATS_HOURS, call_stats, parse_time
+from dallas_calls.api.stats import STATS_HOURS, parse_time
+from dallas_calls.api.view_state import ViewState
 from dallas_calls.api.wakeups import WakeRounds
 from dallas_calls.events.bus import EventBus, Overflow, Subscription
 from dallas_calls.events.filters import AreaIndex, StreamFilter
@@ -36,7 +36,6 @@ log = logging.getLogger(__name__)
 DEFAULT_RING_SIZE = 10_000
 DEFAULT_RING_BYTES = 4 * 1024 * 1024  # frames kept in the ring, at most (DALLAS_CALLS_SSE_RING_MAX_BYTES)
 VIEW_QUEUE_SIZE = 100_000
-RECENT_CLOSED_BOUND = 20_000  # closed calls kept for the opened-per-hour chart
 LOAD_REPLAY = 1000  # newest events applied again on load (see load())
 SYNC_CHUNK = 200  # events applied between two turns of the event loop
 
@@ -55,17 +54,10 @@ class EventStore(Protocol):
     def calls_between(self, start: str, end: str, limit: int = 1000) -> list[Call]: ...
 
 
-@dataclass(frozen=True, slots=True)
-class Rendered:
-    """One version of the ``/current-calls/`` body."""
+class CurrentCallsView(ViewState):
+    """The view: a ``ViewState`` loaded from ``store`` and kept current by the bus, and the
+    ``EventLog`` (``events/sse.py``) the client streams read."""
 
-    body: bytes
-    gzipped: bytes
-    etag: str
-    last_event_id: int
-
-
-class CurrentCallsView:
     def __init__(
         self,
         store: EventStore,
@@ -74,29 +66,17 @@ class CurrentCallsView:
         ring_max_bytes: int = DEFAULT_RING_BYTES,
         ring_min_events: int = 0,
     ) -> None:
+        # The newest events, framed (see events/ring.py): at most ``ring_size`` of them and
+        # ``ring_max_bytes`` of frames, never fewer than ``ring_min_events`` (a queue's worth).
+        super().__init__(EventRing(ring_size, ring_max_bytes, ring_min_events), mode or ModeState())
         self.store = store
-        self.mode = mode or ModeState()
         # Bumped when the store is replaced (a demo loop, the switch to live): every client stream
         # then gets a reset. Ids below ``id_floor`` belong to an earlier store: resuming from one
         # gets a reset too.
         self.epoch = 0
         self.id_floor = 0
         self.reset_reason = ""
-        self.store_id: str | None = None
         self.closing = False
-        self._rendered_mode = -1
-        # The newest events, framed (see events/ring.py): at most ``ring_size`` of them and
-        # ``ring_max_bytes`` of frames, never fewer than ``ring_min_events`` (a queue's worth).
-        self.ring = EventRing(ring_size, ring_max_bytes, ring_min_events)
-        self.calls: dict[str, dict[str, Any]] = {}
-        self._by_key: dict[str, set[str]] = {}  # location key -> open incident numbers
-        self.last_event_id = 0
-        self.as_of: str = iso_utc(datetime.now(UTC))
-        self.version = 0
-        # closed calls of the last day: incident -> received time (for opened-per-hour)
-        self.recent_closed: dict[str, datetime] = {}
-        self._rendered: Rendered | None = None
-        self._stats_cache: tuple[int, dict[str, Any]] | None = None
         self._sub: Subscription | None = None
         self._bus: EventBus | None = None
         self._task: asyncio.Task[None] | None = None
@@ -108,7 +88,6 @@ class CurrentCallsView:
         self._indexed: tuple[int, int, AreaIndex[RingEvent]] | None = None  # (after, upto, index) likewise
         # (after, ring generation, events): the slice shared by the clients at the same cursor
         self._live: tuple[int, int, list[RingEvent]] | None = None
-        self._generation = 0  # bumped whenever the ring changes
         self.clients = 0
 
     # -- building ------------------------------------------------------------------------------
@@ -272,114 +251,11 @@ class CurrentCallsView:
         in coalesced rounds (see ``WakeRounds``)."""
         self._wakeups.notify()
 
-    # -- applying events -----------------------------------------------------------------------
+    # -- applying events (in id order; what each one does: ViewState) --------------------------
 
     def apply(self, event: Event) -> None:
         """Apply one event from the bus, in id order (gaps are filled from the store first)."""
         self._order.offer(event, self.store)
-
-    def _apply_replayed(self, event: Event) -> None:
-        """An event applied again at load: it changes a call only where the store's calls do not
-        already show it or something later (a call seen later than the event keeps the store's
-        version; a location only fills calls that have none), so a store whose calls are up to
-        date loads exactly as it is, and one whose calls lag its log catches up."""
-        data = event.data if isinstance(event.data, dict) else {}
-        call = data.get("call")
-        stale = False
-        if event.type in ("call.opened", "call.updated") and isinstance(call, dict):
-            known = self.calls.get(str(call.get("incident_number")))
-            stale = known is not None and str(known.get("last_seen") or "") >= str(
-                call.get("last_seen") or ""
-            )
-        elif event.type == "location.resolved":
-            incidents = {str(n) for n in data.get("incident_numbers") or ()}
-            stale = all(isinstance(self.calls[n].get("geo"), dict) for n in incidents if n in self.calls)
-        if not stale:
-            self._apply_one(event)
-        elif event.id > self.last_event_id:  # in the ring for resume, without touching the calls
-            self.last_event_id = event.id
-            self._remember(event)
-
-    def _apply_one(self, event: Event) -> None:
-        if event.id <= self.last_event_id:
-            return
-        data = event.data if isinstance(event.data, dict) else {}
-        call = data.get("call")
-        if event.type in ("call.opened", "call.updated") and isinstance(call, dict):
-            number = str(call.get("incident_number"))
-            self._drop_call(number)
-            self.calls[number] = call
-            self._by_key.setdefault(str(call.get("location_key")), set()).add(number)
-            self.recent_closed.pop(number, None)  # a reopened call counts once, as open
-        elif event.type == "call.closed" and isinstance(call, dict):
-            number = str(call.get("incident_number"))
-            self._drop_call(number)
-            at = parse_time(call.get("received_at")) or parse_time(call.get("first_seen"))
-            if at is not None:
-                self.recent_closed[number] = at
-                if len(self.recent_closed) > RECENT_CLOSED_BOUND:
-                    self._forget_old_closed(at)
-        elif event.type == "location.resolved":
-            self._apply_location(data)
-        self.last_event_id = event.id
-        self.as_of = event.at
-        self._remember(event)
-        self._changed()
-
-    def _forget_old_closed(self, now: datetime) -> None:
-        """Calls closed long before the stats window count for nothing: drop them (a server that
-        nobody asks for /stats must not keep every call it ever closed)."""
-        cutoff = now - timedelta(hours=STATS_HOURS + 1)
-        self.recent_closed = {n: at for n, at in self.recent_closed.items() if at >= cutoff}
-        if len(self.recent_closed) > RECENT_CLOSED_BOUND:  # a day busier than the bound: keep the newest
-            newest = sorted(self.recent_closed.items(), key=lambda item: item[1])[-RECENT_CLOSED_BOUND // 2 :]
-            self.recent_closed = dict(newest)
-
-    def _drop_call(self, number: str) -> None:
-        call = self.calls.pop(number, None)
-        if call is not None:
-            numbers = self._by_key.get(str(call.get("location_key")))
-            if numbers is not None:
-                numbers.discard(number)
-                if not numbers:
-                    del self._by_key[str(call.get("location_key"))]
-
-    def _apply_location(self, data: dict[str, Any]) -> None:
-        """A location for the calls it names and every open call at its key (by the key index:
-        a burst of locations costs what it touches, not the number of open calls each)."""
-        key, geo = data.get("location_key"), data.get("geo")
-        if not isinstance(geo, dict):
-            return
-        incidents = {str(n) for n in data.get("incident_numbers") or ()}
-        if key is not None:
-            incidents |= self._by_key.get(str(key), set())
-        for number in incidents:
-            call = self.calls.get(number)
-            if call is not None:
-                self.calls[number] = {**call, "geo": geo}
-
-    def _remember(self, event: Event) -> None:
-        self._generation += 1
-        self.ring.append(RingEvent.of(event))
-
-    @property
-    def ring_size(self) -> int:
-        """The most events the ring keeps."""
-        return self.ring.max_events
-
-    @ring_size.setter
-    def ring_size(self, value: int) -> None:
-        self.ring.max_events = value
-        self.ring.min_events = min(self.ring.min_events, value)
-
-    @property
-    def ring_floor(self) -> int:
-        """Every event with an id above this one (up to the newest) is in the ring."""
-        return self.ring.floor
-
-    def _changed(self) -> None:
-        self.version += 1
-        self._rendered = None
 
     # -- the EventLog of SSE streams -----------------------------------------------------------
 
@@ -467,39 +343,6 @@ class CurrentCallsView:
         if call is None:
             return None
         return flt.matches_call(call.get("division"), call.get("priority"))
-
-    # -- /current-calls/ -----------------------------------------------------------------------
-
-    def rendered(self) -> Rendered:
-        if self._rendered is None or self._rendered_mode != self.mode.version:
-            self._rendered_mode = self.mode.version
-            calls = [self.calls[n] for n in sorted(self.calls)]
-            body = json.dumps(
-                {
-                    "current_active_calls": calls,
-                    "last_event_id": self.last_event_id,
-                    "as_of": self.as_of,
-                    "store_id": self.store_id,
-                    **self.mode.current.to_dict(),
-                },
-                separators=(",", ":"),
-            ).encode()
-            digest = hashlib.blake2b(body, digest_size=12).hexdigest()
-            self._rendered = Rendered(
-                body=body,
-                gzipped=gzip.compress(body, compresslevel=6, mtime=0),
-                etag=f'"{self.last_event_id}-{digest}"',
-                last_event_id=self.last_event_id,
-            )
-        return self._rendered
-
-    # -- /stats --------------------------------------------------------------------------------
-
-    def stats(self) -> dict[str, Any]:
-        """``/stats``, computed once per change of the view."""
-        if self._stats_cache is None or self._stats_cache[0] != self.version:
-            self._stats_cache = (self.version, call_stats(self.calls, self.recent_closed, self.as_of))
-        return self._stats_cache[1]
 
 
 def _key(value: datetime | None) -> datetime:
