@@ -166,6 +166,9 @@ def test_a_fallback_demo_heals_into_live_data_when_the_feed_answers(tmp_path: Pa
         before = httpx.get(server.url + "/current-calls/").json()
         assert before["mode"] == "demo" and before["fallback_reason"]
         assert {c["incident_number"] for c in before["current_active_calls"]} <= _demo_incidents()
+        # The poller logs it once it starts, which may be after /healthz answers (and the log
+        # reaches the file through a copying thread): wait for the line, then count it.
+        wait_until(lambda: "probing it every" in server.log_path.read_text(), timeout=15)
         log = server.log_path.read_text()
         assert log.count("probing it every") == 1
         time.sleep(1.5)  # several failed probes: no log line each

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.api.conftest import TOKEN, SseClient, event_dict, start_api
+from tests.api.conftest import TOKEN, SseClient, event_dict, start_api, wait_for
 from tests.events.conftest import RedisServer, redis_server_or_skip
 
 pytestmark = pytest.mark.redis
@@ -37,7 +37,9 @@ async def test_two_api_processes_on_one_redis_both_see_every_event(
         async with httpx.AsyncClient() as http:
             clients = [SseClient(url + "/get-events/") for url in (url_a, url_a, url_b, url_b)]
             readers = [asyncio.create_task(c.collect_until(http, 106, timeout=30)) for c in clients]
-            await asyncio.sleep(1.0)  # the streams are open
+            # A stream without an id starts after the newest event when it opens: post only once
+            # each has its first frame (the retry hint, sent once its cursor is set).
+            assert await wait_for(lambda: all(c.retry is not None for c in clients), timeout=15)
             first = await http.post(
                 url_a + "/events/",
                 json={"events": [event_dict(i, number=f"2019-{i}") for i in range(100, 104)]},
