@@ -90,6 +90,12 @@ class RoundRobinProxy:
         self.ready.set()
         self.loop.run_forever()
         server.close()
+        # the connections still piping when the proxy stops: cancelled and awaited, not left pending
+        pending = asyncio.all_tasks(self.loop)
+        for task in pending:
+            task.cancel()
+        self.loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        self.loop.close()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         port = self.ports[self.turn % len(self.ports)]
