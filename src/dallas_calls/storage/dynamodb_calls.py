@@ -47,6 +47,9 @@ FACTS_NAMES = {
     "#x": "facts",
     "#e": "expires_at",
 }
+# What choosing the calls open at a time reads of an item (see FACTS_NAMES on reserved words).
+OPEN_AT_PROJECTION = "#i, #f, #c, #e"
+OPEN_AT_NAMES = {"#i": "incident_number", "#f": "first_seen", "#c": "closed_at", "#e": "expires_at"}
 # What counting calls reads of an item: its key, and what the window and expiry checks need.
 COUNT_NAMES = {"#i": "incident_number", "#f": "first_seen", "#e": "expires_at"}
 # How far before a replay's start a call may have been first seen and still be found open at it
@@ -178,19 +181,30 @@ class CallsTable(LocationCache):
     def calls_open_at(self, at: str, limit: int = 1000) -> list[Call]:
         """Calls first seen before ``at`` and not closed before it (a replay's starting state),
         oldest first, at most ``limit``; a call reopened since reads as it is now (as on SQLite).
-        The ones still open come from the ``open`` index; the ones closed since, from the
-        ``by_day`` Queries of the ``OPEN_CALL_LOOKBACK`` days before ``at`` (a call first seen
-        longer before the window and closed since is not among them)."""
-        seen = self._seen()
+        The ones still open come from the ``open`` index. The ones closed since are picked from
+        the ``by_day`` Queries of the ``OPEN_CALL_LOOKBACK`` days before ``at``, asking for the
+        few attributes the choice needs, then read whole (BatchGetItem); a call first seen longer
+        before the window and closed since is not among them."""
         found = {n: c for n, c in self.open_calls().items() if c.first_seen < at}
-        since = shifted(at, -OPEN_CALL_LOOKBACK)
-        for item in self._first_seen_between(since, at):
-            closed = _str(item, "closed_at")
-            number = str(_str(item, "incident_number"))
-            if closed is not None and closed >= at and number not in found:
-                found[number] = self._call_from_item(item, seen)
-        ordered = sorted(found.values(), key=lambda c: (c.first_seen, c.incident_number))[:limit]
-        return self._with_geo(ordered)
+        closed_since = [
+            str(_str(item, "incident_number"))
+            for item in self._first_seen_between(
+                shifted(at, -OPEN_CALL_LOOKBACK),
+                at,
+                ProjectionExpression=OPEN_AT_PROJECTION,
+                ExpressionAttributeNames=OPEN_AT_NAMES,
+            )
+            if (_str(item, "closed_at") or "") >= at
+        ]
+        seen = self._seen()
+        read = [
+            self._call_from_item(item, seen)
+            for item in self._batch_get(self.names.calls, "incident_number", set(closed_since) - set(found))
+        ]
+        ordered = sorted(
+            [*found.values(), *self._with_geo(read)], key=lambda c: (c.first_seen, c.incident_number)
+        )
+        return ordered[:limit]
 
     def count_calls_between(self, start: str, end: str) -> int:
         """How many calls were first seen in [start, end): the ``by_day`` Queries, keys only."""
