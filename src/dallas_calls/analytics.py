@@ -102,13 +102,6 @@ class _Group:
         }
 
 
-def group_key(facts: CallFacts, group_by: str) -> str:
-    """The group a call falls in: its division or call type as the feed spells it, its priority
-    as "1".."4"; "unknown" when the feed gave none."""
-    value = facts[_GROUP_INDEX[group_by]]
-    return UNKNOWN if value is None or value == "" else str(value)
-
-
 def local_days(start: datetime, end: datetime) -> list[str]:
     """Every local date the window [start, end) touches, in order."""
     first = start.astimezone(LOCAL).date()
@@ -158,6 +151,8 @@ def aggregate(
             continue
         per_day[day] = per_day.get(day, 0) + 1
         per_hour[hour] += 1
+        # the group: its division or call type as the feed spells it, its priority as "1".."4";
+        # "unknown" when the feed gave none
         value = row[index]
         key = UNKNOWN if value is None or value == "" else str(value)
         group = groups.get(key)

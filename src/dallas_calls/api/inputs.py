@@ -4,11 +4,14 @@ would take Unicode digits ("²") for numbers."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from dallas_calls.api.errors import ApiError
 from dallas_calls.api.stats import EARLIEST_TIME, LATEST_TIME, parse_time
 from dallas_calls.model import MAX_EVENT_ID, ascii_int
+
+# The widest window /history, /history/events, exports and /analytics answer.
+MAX_WINDOW = timedelta(days=31)
 
 
 def event_id_param(text: str | None, name: str) -> int | None:
@@ -36,3 +39,13 @@ def time_param(text: str | None, name: str) -> datetime:
             f"{name} is not an ISO 8601 time from {EARLIEST_TIME.year} to {LATEST_TIME.year - 1}: {text[:80]!r}",
         )
     return parsed
+
+
+def checked_window(begin: datetime, finish: datetime) -> tuple[datetime, datetime]:
+    """``[begin, finish)`` when ``finish`` is after ``begin`` and the two at most ``MAX_WINDOW``
+    apart; 400 otherwise."""
+    if finish <= begin:
+        raise ApiError(400, "bad_request", "end must be after start")
+    if finish - begin > MAX_WINDOW:
+        raise ApiError(400, "bad_request", f"the window may span at most {MAX_WINDOW.days} days")
+    return begin, finish

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import cast, get_args
+from typing import cast
 
 from fastapi import FastAPI, Query
 from fastapi.responses import JSONResponse, Response
@@ -19,13 +19,12 @@ from starlette.concurrency import run_in_threadpool
 from dallas_calls.analytics import GROUP_BYS, GroupBy, aggregate
 from dallas_calls.api import schemas
 from dallas_calls.api.errors import ApiError
-from dallas_calls.api.inputs import time_param
+from dallas_calls.api.inputs import checked_window, time_param
 from dallas_calls.api.openapi import responses
 from dallas_calls.model import iso_utc
 from dallas_calls.storage.port import ReadStore
 
 DEFAULT_WINDOW = timedelta(days=7)
-MAX_WINDOW = timedelta(days=31)  # as /history
 
 
 def analytics_window(
@@ -37,19 +36,14 @@ def analytics_window(
         time_param(end, "end") if end and end.strip() else (now or datetime.now(UTC)).replace(microsecond=0)
     )
     begin = time_param(start, "start") if start and start.strip() else finish - DEFAULT_WINDOW
-    if finish <= begin:
-        raise ApiError(400, "bad_request", "end must be after start")
-    if finish - begin > MAX_WINDOW:
-        raise ApiError(400, "bad_request", f"the window may span at most {MAX_WINDOW.days} days")
-    return begin, finish
+    return checked_window(begin, finish)
 
 
 def group_by_param(text: str | None) -> GroupBy:
     """``division`` (the default), ``priority`` or ``nature``; 400 otherwise."""
     value = (text or "division").strip()
-    for choice in get_args(GroupBy):
-        if value == choice:
-            return cast(GroupBy, choice)
+    if value in GROUP_BYS:
+        return cast(GroupBy, value)
     raise ApiError(400, "bad_request", f"group_by must be one of {', '.join(GROUP_BYS)}, got {value[:40]!r}")
 
 

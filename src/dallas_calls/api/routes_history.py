@@ -10,34 +10,27 @@ records, and the answer says so.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from fastapi import FastAPI, Query
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from dallas_calls.api import schemas
-from dallas_calls.api.errors import ApiError
-from dallas_calls.api.inputs import time_param
+from dallas_calls.api.inputs import checked_window, time_param
 from dallas_calls.api.openapi import responses
 from dallas_calls.export.replay import WindowEvents, replay_cut, was_pruned, window_events
 from dallas_calls.model import iso_utc
 from dallas_calls.storage.port import ReadStore
 
-HISTORY_MAX_WINDOW = timedelta(days=31)
 HISTORY_EVENTS_DEFAULT = 10_000
 HISTORY_EVENTS_MAX = 20_000
 
 
 def history_window(start: str | None, end: str | None) -> tuple[datetime, datetime]:
     """``[start, end)`` from query text: both required, ISO 8601, end after start, at most
-    ``HISTORY_MAX_WINDOW`` wide (400 otherwise)."""
-    begin, finish = time_param(start, "start"), time_param(end, "end")
-    if finish <= begin:
-        raise ApiError(400, "bad_request", "end must be after start")
-    if finish - begin > HISTORY_MAX_WINDOW:
-        raise ApiError(400, "bad_request", f"the window may span at most {HISTORY_MAX_WINDOW.days} days")
-    return begin, finish
+    ``MAX_WINDOW`` wide (400 otherwise)."""
+    return checked_window(time_param(start, "start"), time_param(end, "end"))
 
 
 def _kept_from(store: ReadStore) -> str | None:
