@@ -41,7 +41,7 @@ from typing import Any
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from dallas_calls.model import Call, ChangeSet, Geo, PollRecord, Unit
+from dallas_calls.model import Call, ChangeSet, Geo, PollRecord, Unit, iso_utc
 from dallas_calls.storage.sqlite import SqliteStore
 from procs import free_port, rss_mib, stop, wait_healthy  # bench/ is no package
 
@@ -66,10 +66,6 @@ NATURES = (
     "40 - OTHER",
     "12B - BUSINESS ALARM",
 )
-
-
-def iso(at: datetime) -> str:
-    return at.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def make_call(n: int, seen: str, rnd: random.Random) -> Call:
@@ -108,7 +104,7 @@ def generate(db: Path, calls: int) -> float:
     opened: list[list[Call]] = []
     made = 0
     for p in range(polls + CLOSE_AFTER):
-        at = iso(START + step * p)
+        at = iso_utc(START + step * p)
         fresh = [make_call(made + i, at, rnd) for i in range(min(PER_POLL, calls - made))]
         made += len(fresh)
         opened.append(fresh)
@@ -177,12 +173,13 @@ async def over_http(data_dir: str, calls: int, env: dict[str, str]) -> dict[str,
     port = free_port()
     cli = [sys.executable, "-m", "dallas_calls.cli"]
     proc = subprocess.Popen([*cli, "api", "--data-dir", data_dir, "--port", str(port)], env=env)
-    start, end = iso(START), iso(START + timedelta(days=DAYS + 1))
+    start, end = iso_utc(START), iso_utc(START + timedelta(days=DAYS + 1))
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=120) as http:
             await wait_healthy(http)
             warm = await http.get(
-                "/history", params={"start": start, "end": iso(START + timedelta(hours=1)), "format": "csv"}
+                "/history",
+                params={"start": start, "end": iso_utc(START + timedelta(hours=1)), "format": "csv"},
             )
             assert warm.status_code == 200, warm.text
             await asyncio.sleep(0.5)
@@ -204,7 +201,8 @@ async def over_http(data_dir: str, calls: int, env: dict[str, str]) -> dict[str,
                     counted.feed([pending] if pending else [])
             wall = time.perf_counter() - t0
             capped = await http.get(
-                "/history", params={"start": start, "end": iso(START + timedelta(days=32)), "format": "csv"}
+                "/history",
+                params={"start": start, "end": iso_utc(START + timedelta(days=32)), "format": "csv"},
             )
     finally:
         stop(proc)
@@ -228,7 +226,7 @@ def cli_export(data_dir: str, end: datetime, out: Path, env: dict[str, str]) -> 
     """(peak RSS MiB, wall s, stderr) of one `dallas-calls export` to a file. The RSS is sampled
     (a child's ru_maxrss would count this process's own memory, copied at fork)."""
     cmd = [sys.executable, "-m", "dallas_calls.cli", "export", "--data-dir", data_dir]
-    cmd += ["--start", iso(START), "--end", iso(end), "--format", "csv", "--output", str(out)]
+    cmd += ["--start", iso_utc(START), "--end", iso_utc(end), "--format", "csv", "--output", str(out)]
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, text=True)
     with PeakRss(proc.pid) as peak:

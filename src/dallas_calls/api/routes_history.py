@@ -83,7 +83,7 @@ def add_history_routes(app: FastAPI, store_of: Callable[[], ReadStore]) -> None:
         before the oldest kept event (`reconstructed_until`) is rebuilt from the call records:
         an open at `first_seen`, a close at `closed_at`, `reconstructed: true`, no id, and
         `note` says that field updates were not kept. `window_calls`: the calls first seen in
-        the window (null when the store cannot count them). Same window rules as `/history`."""
+        the window. Same window rules as `/history`."""
         begin, finish = history_window(start, end)
         body = await run_in_threadpool(read_window_events, store_of(), iso_utc(begin), iso_utc(finish), limit)
         return JSONResponse(body.to_dict())

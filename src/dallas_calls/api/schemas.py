@@ -148,7 +148,7 @@ class HistoryEventsBody(BaseModel):
     reconstructed_until: Nullable = Field(description="events before this time are rebuilt from call records")
     kept_from: Nullable = Field(description="the time of the oldest event the log still holds")
     note: Nullable
-    window_calls: int | None = Field(description="calls first seen in the window (null: not counted)")
+    window_calls: int = Field(description="calls first seen in the window")
 
 
 class HourOfDayCountBody(BaseModel):

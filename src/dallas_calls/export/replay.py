@@ -86,7 +86,7 @@ class WindowEvents:
     reconstructed_until: str | None
     kept_from: str | None
     note: str | None
-    window_calls: int | None
+    window_calls: int
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -114,7 +114,7 @@ def window_events(
     logged: Sequence[Event],
     limit: int,
     kept_from: str | None,
-    window_calls: int | None,
+    window_calls: int,
 ) -> WindowEvents:
     """Assemble the answer: ``initial`` (calls open at ``start``, ``limit + 1`` read to tell a cut),
     events rebuilt from ``rebuilt_from`` (calls first seen in ``[start, cut)``) and ``initial`` for
@@ -123,9 +123,9 @@ def window_events(
     rebuilt = reconstructed_events([*initial[:limit], *rebuilt_from], start, cut) if cut > start else []
     events = [*rebuilt, *(logged_event(e) for e in logged)]
     source: Source = "log" if cut <= start else "reconstructed" if cut >= end else "mixed"
-    notes = []
-    if source != "log":
-        notes.append(f"{RECONSTRUCTED_NOTE} before {cut}" if source == "mixed" else RECONSTRUCTED_NOTE)
+    note = {"log": None, "mixed": f"{RECONSTRUCTED_NOTE} before {cut}", "reconstructed": RECONSTRUCTED_NOTE}[
+        source
+    ]
     return WindowEvents(
         start=start,
         end=end,
@@ -136,6 +136,6 @@ def window_events(
         source=source,
         reconstructed_until=cut if source != "log" else None,
         kept_from=kept_from,
-        note="; ".join(notes) or None,
+        note=note,
         window_calls=window_calls,
     )
