@@ -228,7 +228,7 @@ class StreamFilter:
             return (
                 self.area is None
                 or self.area.contains_point(facts.point)
-                or (self.area.contains_point(facts.moved_from))
+                or self.area.contains_point(facts.moved_from)
             )
         if self.area is not None and not self.area.contains_point(facts.point):
             return False
